@@ -1,0 +1,191 @@
+#include "app/broker.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <csignal>
+
+#include "app/endpoints.hpp"
+#include "app/readiness.hpp"
+#include "catalog/schema_catalog.hpp"
+#include "http/server.hpp"
+#include "http/service.hpp"
+#include "log/logger.hpp"
+#include "metrics/registry.hpp"
+#include "net/report_failure.hpp"
+#include "redis/health_monitor.hpp"
+
+namespace sluice::app {
+namespace {
+
+namespace net = boost::asio;
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+http::limits to_limits(const config::settings::http_settings& h) {
+    http::limits l;
+    l.max_body_bytes = h.max_body_bytes;
+    l.max_header_bytes = h.max_header_bytes;
+    l.idle_timeout = h.idle_timeout;
+    l.read_timeout = h.read_timeout;
+    l.write_timeout = h.write_timeout;
+    l.max_connections = h.max_connections;
+    l.access_log = h.access_log;
+    return l;
+}
+
+redis::health_options to_health_options(const config::settings::redis_settings& r) {
+    redis::health_options o;
+    o.connection.endpoint = r.endpoint;
+    o.connection.client_name = r.client_name;
+    o.connection.connect_timeout = r.connect_timeout;
+    o.connection.dead_after = r.dead_after;
+    o.connection.tls.ca_file = r.tls.ca_file;
+    o.connection.tls.cert_file = r.tls.cert_file;
+    o.connection.tls.key_file = r.tls.key_file;
+    o.connection.tls.server_name = r.tls.server_name;
+    o.connection.tls.verify = r.tls.verify;
+    o.interval = r.health_check_interval;
+    o.reconnect_min = r.reconnect_min;
+    o.reconnect_max = r.reconnect_max;
+    return o;
+}
+
+// Everything that lives while the daemon runs, wired together.
+struct running {
+    config::settings settings;
+    const std::string& config_path;
+    const config::env_lookup& env;
+    net::io_context ctx{1};
+    metrics::registry metrics;
+    redis::health_monitor monitor;
+    readiness ready;
+    std::shared_ptr<http::service> api = std::make_shared<http::service>();
+    http::server server;
+    net::signal_set signals{ctx, SIGINT, SIGTERM, SIGHUP};
+    bool draining = false;
+
+    running(config::settings s, const std::string& path, const config::env_lookup& e)
+        : settings(std::move(s)),
+          config_path(path),
+          env(e),
+          monitor(to_health_options(settings.redis), metrics),
+          ready(monitor),
+          server({settings.listen.address, settings.listen.port, settings.threads}, api, metrics,
+                 to_limits(settings.http)) {}
+
+    // SIGHUP: read the config and schemas again; apply them only if both are good.
+    void reload() {
+        config::settings next;
+        std::shared_ptr<const catalog::schema_catalog> next_catalog;
+        try {
+            next = config::load_file(config_path, env);
+            next_catalog = std::make_shared<const catalog::schema_catalog>(catalog::load_catalog(next.schemas.dir));
+        } catch (const std::exception& e) {
+            metrics.count_reload(false);
+            log::error("config reload refused; the running config stays", {{"error", e.what()}});
+            return;
+        }
+        if (next.listen.address != settings.listen.address || next.listen.port != settings.listen.port ||
+            next.threads != settings.threads)
+            log::warn("listen address and threads change only on restart", {{"config", config_path}});
+        if (next.redis.url != settings.redis.url || next.redis.endpoint.password != settings.redis.endpoint.password ||
+            next.redis.endpoint.username != settings.redis.endpoint.username ||
+            next.redis.endpoint.db != settings.redis.endpoint.db)
+            log::warn("redis settings change only on restart", {{"config", config_path}});
+        log::configure(next.log.level, next.log.format);
+        server.set_limits(to_limits(next.http));
+        ready.set_catalog(next_catalog);
+        settings.http = next.http;
+        settings.log = next.log;
+        settings.schemas = next.schemas;
+        metrics.count_reload(true);
+        log::info("config reloaded", {{"config", config_path},
+                                      {"types", next_catalog->types.size()},
+                                      {"versions", next_catalog->version_count()}});
+    }
+
+    // SIGTERM/SIGINT: /readyz turns 503, the listener closes, idle connections close,
+    // in-flight requests finish; after the grace period whatever is left is cut.
+    net::awaitable<void> drain() {
+        auto grace = settings.shutdown.grace_period;
+        log::info("draining", {{"grace_period_ms", grace.count()}, {"open_connections", server.open_connections()}});
+        ready.set_draining();
+        server.drain();
+        auto deadline = std::chrono::steady_clock::now() + grace;
+        net::steady_timer poll(ctx);
+        while (server.open_connections() > 0 && std::chrono::steady_clock::now() < deadline) {
+            poll.expires_after(std::chrono::milliseconds(20));
+            co_await poll.async_wait(use_tuple);
+        }
+        finish();
+    }
+
+    void finish() {
+        auto left = server.open_connections();
+        if (left > 0) log::warn("grace period over; closing connections", {{"open_connections", left}});
+        server.stop();
+        monitor.stop();
+        signals.cancel();
+        ctx.stop();
+    }
+
+    net::awaitable<void> handle_signals() {
+        for (;;) {
+            auto [ec, sig] = co_await signals.async_wait(use_tuple);
+            if (ec) co_return;
+            if (sig == SIGHUP) {
+                log::info("SIGHUP: reloading config", {{"config", config_path}});
+                reload();
+                continue;
+            }
+            if (draining) {
+                log::warn("second stop signal: stopping now");
+                finish();
+                co_return;
+            }
+            draining = true;
+            net::co_spawn(ctx, drain(), sluice::net::report_failure("drain"));
+        }
+    }
+};
+
+}  // namespace
+
+broker::broker(config::settings settings, std::string config_path, config::env_lookup env)
+    : settings_(std::move(settings)), config_path_(std::move(config_path)), env_(std::move(env)) {}
+
+int broker::run() {
+    std::shared_ptr<const catalog::schema_catalog> schemas;
+    try {
+        schemas = std::make_shared<const catalog::schema_catalog>(catalog::load_catalog(settings_.schemas.dir));
+    } catch (const catalog::catalog_error& e) {
+        log::error("cannot load schemas", {{"error", e.what()}});
+        return 2;
+    }
+
+    running r(settings_, config_path_, env_);
+    r.ready.set_catalog(schemas);
+    add_operational_endpoints(*r.api, r.ready, r.metrics);
+    try {
+        r.server.start();
+    } catch (const std::system_error& e) {
+        log::error("cannot start the HTTP listener", {{"error", e.what()}});
+        return 1;
+    }
+    log::info("listening", {{"address", settings_.listen.address},
+                            {"port", r.server.port()},
+                            {"threads", settings_.threads},
+                            {"redis", settings_.redis.endpoint.display()},
+                            {"types", schemas->types.size()},
+                            {"versions", schemas->version_count()}});
+    r.monitor.start(r.ctx.get_executor());
+    net::co_spawn(r.ctx, r.handle_signals(), sluice::net::report_failure("signal handler"));
+    r.ctx.run();
+    log::info("stopped");
+    return 0;
+}
+
+}  // namespace sluice::app

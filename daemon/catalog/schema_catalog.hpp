@@ -1,0 +1,40 @@
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace sluice::catalog {
+
+// A schema file that cannot be used; what() names the file and what to fix.
+class catalog_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct schema_file {
+    unsigned version = 0;  // N of v<N>.json
+    std::string path;
+    std::string text;      // the JSON Schema document, as on disk
+};
+
+// The event types and versions found under a schemas folder laid out as
+// `<type>/v<N>.json`. Each file is checked to be a JSON object or boolean (a JSON
+// Schema document); compiling it into a validator is the contract engine's job.
+// Immutable once loaded; safe to share between threads.
+struct schema_catalog {
+    std::map<std::string, std::vector<schema_file>> types;  // versions sorted ascending
+
+    std::size_t version_count() const;
+};
+
+// Loads every `<type>/v<N>.json` under `dir`. Throws catalog_error on an unreadable
+// folder, a file that is not valid JSON, a misnamed file, or an invalid type name.
+schema_catalog load_catalog(const std::string& dir);
+
+// True for a usable event type name: 1..128 of [a-zA-Z0-9._-], not starting with '.'.
+bool is_valid_type_name(const std::string& name);
+
+}  // namespace sluice::catalog

@@ -1,0 +1,70 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "config/redis_url.hpp"
+#include "log/logger.hpp"
+
+namespace sluice::config {
+
+using duration = std::chrono::milliseconds;
+
+// Everything Sluice reads from its YAML file and environment, validated. Defaults here
+// are the documented defaults (config/sluice.yaml shows each one).
+struct settings {
+    std::string source;  // the file it was loaded from, for messages
+
+    struct listen_settings {
+        std::string address = "127.0.0.1";
+        std::uint16_t port = 8080;  // 0 picks a free port (tests)
+    } listen;
+
+    // I/O threads, each with its own io_context, acceptor and Redis connection.
+    unsigned threads = 1;
+
+    struct redis_settings {
+        std::string url = "redis://127.0.0.1:6379";
+        redis_endpoint endpoint;  // url, with username/password/db keys applied
+        std::string client_name = "sluice";
+        duration connect_timeout{2000};
+        duration health_check_interval{1000};  // PING when idle this often
+        duration dead_after{3000};             // no reply for this long: connection is dead
+        duration reconnect_min{100};
+        duration reconnect_max{5000};
+        struct tls_settings {
+            std::string ca_file;
+            std::string cert_file;
+            std::string key_file;
+            std::string server_name;  // defaults to the URL's host
+            bool verify = true;
+        } tls;
+    } redis;
+
+    struct http_settings {
+        std::size_t max_body_bytes = 1024 * 1024;
+        std::size_t max_header_bytes = 16 * 1024;
+        duration idle_timeout{60'000};
+        duration read_timeout{10'000};
+        duration write_timeout{10'000};
+        std::size_t max_connections = 10'000;
+        bool access_log = false;
+    } http;
+
+    struct log_settings {
+        log::level level = log::level::info;
+        log::format format = log::format::json;
+    } log;
+
+    struct schema_settings {
+        std::string dir = "schemas";  // relative paths resolve against the config file's folder
+    } schemas;
+
+    struct shutdown_settings {
+        duration grace_period{10'000};
+    } shutdown;
+};
+
+}  // namespace sluice::config

@@ -1,0 +1,37 @@
+#pragma once
+
+// Beast message types and the handler signature. Include only where requests are
+// handled (sessions, endpoint files): Beast's HTTP headers are heavy.
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <functional>
+
+#include "http/problem.hpp"
+#include "http/router.hpp"
+
+namespace sluice::http {
+
+namespace beast_http = boost::beast::http;
+using request = beast_http::request<beast_http::string_body>;
+using response = beast_http::response<beast_http::string_body>;
+
+struct request_context {
+    const request& req;
+    const route_params& params;
+    std::string_view path;   // without the query string
+    std::string_view query;  // after '?', empty when absent
+};
+
+// Handles one matched request. Runs on the connection's I/O thread; may co_await.
+// Keep-alive, Server and Content-Length are set by the session afterwards.
+using handler = std::function<boost::asio::awaitable<response>(const request_context&)>;
+
+// A response with `body` and `content_type`.
+response make_response(unsigned status, std::string body, std::string_view content_type);
+
+// A problem+json response.
+response make_problem(const problem& p);
+
+}  // namespace sluice::http

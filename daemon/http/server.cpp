@@ -1,0 +1,191 @@
+#include "http/server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <system_error>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "http/session.hpp"
+#include "http/shared_state.hpp"
+#include "log/logger.hpp"
+#include "net/report_failure.hpp"
+
+namespace sluice::http {
+namespace {
+
+namespace net = boost::asio;
+using net::ip::tcp;
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+// Sent, best effort, to a connection accepted above max_connections.
+const std::string& over_capacity_response() {
+    static const std::string text = [] {
+        std::string body = to_json({503, "too_many_connections", "Too many connections",
+                                    "the server is at its connection limit; retry shortly", {}});
+        return "HTTP/1.1 503 Service Unavailable\r\nServer: sluice\r\nContent-Type: application/problem+json\r\n"
+               "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
+               std::to_string(body.size()) + "\r\n\r\n" + body;
+    }();
+    return text;
+}
+
+}  // namespace
+
+// One I/O thread: its io_context, its acceptor, and the sessions it accepted.
+// Only its own thread touches `sessions`.
+struct worker {
+    net::io_context ctx{1};
+    tcp::acceptor acceptor{ctx};
+    std::unordered_map<session*, std::weak_ptr<session>> sessions;
+    std::thread thread;
+};
+
+struct server::impl {
+    server_options options;
+    shared_state state;
+    std::vector<std::unique_ptr<worker>> workers;
+    std::uint16_t bound_port = 0;
+    bool started = false;
+    bool stopped = false;
+
+    impl(server_options o, std::shared_ptr<const service> api, metrics::registry& m, limits l)
+        : options(std::move(o)), state{std::move(api), m, std::make_shared<const limits>(l)} {}
+
+    void open_acceptor(worker& w, const tcp::endpoint& ep) {
+        boost::system::error_code ec;
+        w.acceptor.open(ep.protocol(), ec);
+        if (!ec) w.acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+        if (!ec && options.threads > 1) {
+            using reuse_port = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+            w.acceptor.set_option(reuse_port(true), ec);
+        }
+        if (!ec) w.acceptor.bind(ep, ec);
+        if (!ec) w.acceptor.listen(net::socket_base::max_listen_connections, ec);
+        if (ec)
+            throw std::system_error(ec, "cannot listen on " + options.address + ":" + std::to_string(ep.port()));
+    }
+
+    net::awaitable<void> accept_loop(worker& w) {
+        for (;;) {
+            auto [ec, socket] = co_await w.acceptor.async_accept(use_tuple);
+            if (ec) {
+                if (!w.acceptor.is_open() || ec == net::error::operation_aborted) co_return;
+                // Out of file descriptors or similar: say so and give the system a moment.
+                log::warn("accept failed", {{"error", ec.message()}});
+                net::steady_timer pause(w.ctx, std::chrono::milliseconds(50));
+                co_await pause.async_wait(use_tuple);
+                continue;
+            }
+            if (state.open_connections.load() >= state.get_limits()->max_connections) {
+                boost::system::error_code ignored;
+                socket.non_blocking(true, ignored);
+                socket.write_some(net::buffer(over_capacity_response()), ignored);
+                socket.shutdown(tcp::socket::shutdown_both, ignored);
+                socket.close(ignored);
+                continue;
+            }
+            boost::system::error_code ignored;
+            socket.set_option(tcp::no_delay(true), ignored);
+            state.open_connections.fetch_add(1);
+            state.metrics.connection_opened();
+            auto s = std::make_shared<session>(std::move(socket), state);
+            w.sessions.emplace(s.get(), s);
+            net::co_spawn(w.ctx, s->run(), [this, &w, s](std::exception_ptr e) {
+                sluice::net::report_failure("http session")(e);
+                w.sessions.erase(s.get());
+                state.open_connections.fetch_sub(1);
+                state.metrics.connection_closed();
+            });
+        }
+    }
+
+    // Runs `f(worker&)` on every worker's own thread.
+    template <typename F>
+    void on_each_worker(F f) {
+        for (auto& w : workers) net::post(w->ctx, [&w = *w, f] { f(w); });
+    }
+};
+
+server::server(server_options options, std::shared_ptr<const service> api, metrics::registry& metrics,
+               limits initial)
+    : impl_(std::make_unique<impl>(std::move(options), std::move(api), metrics, initial)) {}
+
+server::~server() { stop(); }
+
+void server::start() {
+    auto& d = *impl_;
+    boost::system::error_code ec;
+    auto address = net::ip::make_address(d.options.address, ec);
+    if (ec) {
+        // A host name: resolve it once, at start.
+        net::io_context resolve_ctx;
+        tcp::resolver resolver(resolve_ctx);
+        auto results = resolver.resolve(d.options.address, std::to_string(d.options.port), ec);
+        if (ec || results.empty())
+            throw std::system_error(ec, "cannot resolve listen address '" + d.options.address + "'");
+        address = results.begin()->endpoint().address();
+    }
+    std::uint16_t port = d.options.port;
+    for (unsigned i = 0; i < std::max(1u, d.options.threads); ++i) {
+        auto w = std::make_unique<worker>();
+        d.open_acceptor(*w, tcp::endpoint(address, port));
+        port = w->acceptor.local_endpoint().port();  // with port 0, the others share the first one's
+        d.workers.push_back(std::move(w));
+    }
+    d.bound_port = port;
+    for (auto& w : d.workers) {
+        net::co_spawn(w->ctx, d.accept_loop(*w), sluice::net::report_failure("http accept loop"));
+        w->thread = std::thread([&ctx = w->ctx] { ctx.run(); });
+    }
+    d.started = true;
+}
+
+std::uint16_t server::port() const { return impl_->bound_port; }
+
+void server::set_limits(const limits& l) {
+    impl_->state.current_limits.store(std::make_shared<const limits>(l), std::memory_order_release);
+}
+
+void server::drain() {
+    auto& d = *impl_;
+    if (d.state.draining.exchange(true)) return;
+    d.on_each_worker([](worker& w) {
+        boost::system::error_code ignored;
+        w.acceptor.close(ignored);
+        for (auto& [raw, weak] : w.sessions)
+            if (auto s = weak.lock()) s->close_if_idle();
+    });
+}
+
+std::size_t server::open_connections() const { return impl_->state.open_connections.load(); }
+
+void server::stop() {
+    auto& d = *impl_;
+    if (!d.started || d.stopped) return;
+    d.stopped = true;
+    d.state.draining.store(true);
+    d.on_each_worker([](worker& w) {
+        boost::system::error_code ignored;
+        w.acceptor.close(ignored);
+        for (auto& [raw, weak] : w.sessions)
+            if (auto s = weak.lock()) s->force_close();
+    });
+    // Closed sessions finish within a few event-loop turns; after that, stop the loops
+    // regardless so shutdown never hangs on a stuck handler.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    for (auto& w : d.workers) {
+        while (!w->ctx.stopped() && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        w->ctx.stop();
+        if (w->thread.joinable()) w->thread.join();
+    }
+}
+
+}  // namespace sluice::http

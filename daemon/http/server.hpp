@@ -1,0 +1,71 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace sluice::metrics {
+class registry;
+}
+
+namespace sluice::http {
+
+class service;
+
+// Per-connection limits; replaced as a whole on reload, read per request.
+struct limits {
+    std::size_t max_body_bytes = 1024 * 1024;
+    std::size_t max_header_bytes = 16 * 1024;
+    std::chrono::milliseconds idle_timeout{60'000};   // between requests on a keep-alive connection
+    std::chrono::milliseconds read_timeout{10'000};   // from a request's first byte to its last
+    std::chrono::milliseconds write_timeout{10'000};  // to write one response
+    std::size_t max_connections = 10'000;
+    bool access_log = false;
+};
+
+struct server_options {
+    std::string address = "127.0.0.1";
+    std::uint16_t port = 8080;  // 0: a free port, see server::port()
+    unsigned threads = 1;
+};
+
+// The HTTP listener and its connections. Thread model: `threads` I/O threads, each
+// with its own io_context, its own SO_REUSEPORT acceptor and the sessions it accepted;
+// a session never leaves its thread, so sessions need no locks or strands. Methods
+// here may be called from any thread; they post to the I/O threads.
+class server {
+public:
+    server(server_options options, std::shared_ptr<const service> api, metrics::registry& metrics,
+           limits initial);
+    ~server();
+    server(const server&) = delete;
+    server& operator=(const server&) = delete;
+
+    // Binds and starts the I/O threads. Throws std::system_error naming the address
+    // when the port cannot be bound.
+    void start();
+
+    // The bound port (useful with port 0). Valid after start().
+    std::uint16_t port() const;
+
+    // Takes effect for the next request on every connection.
+    void set_limits(const limits& l);
+
+    // Stops accepting, closes idle keep-alive connections, and answers in-flight
+    // requests with `Connection: close`. Idempotent.
+    void drain();
+
+    std::size_t open_connections() const;
+
+    // Closes every connection at once and joins the I/O threads. Idempotent.
+    void stop();
+
+    struct impl;
+
+private:
+    std::unique_ptr<impl> impl_;
+};
+
+}  // namespace sluice::http

@@ -1,0 +1,60 @@
+#include "http/service.hpp"
+
+#include <exception>
+
+#include "log/logger.hpp"
+
+namespace sluice::http {
+
+void service::route(std::string_view method, std::string_view pattern, handler h) {
+    auto index = router_.add(method, pattern);
+    if (handlers_.size() <= index) handlers_.resize(index + 1);
+    handlers_[index] = std::move(h);
+}
+
+boost::asio::awaitable<service::outcome> service::dispatch(const request& req) const {
+    std::string_view target = req.target();
+    auto q = target.find('?');
+    std::string_view path = target.substr(0, q);
+    std::string_view query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+
+    // Responses are built into named locals before co_return: GCC 12 destroys
+    // temporaries of braced initializers inside co_return/co_await twice.
+    route_params params;
+    auto m = router_.match(req.method_string(), path, params);
+    if (m.result == router::match_result::outcome::not_found) {
+        problem p{404, "not_found", "No such resource", "no route for " + std::string(path), {}};
+        auto res = make_problem(p);
+        co_return outcome{std::move(res), "unmatched"};
+    }
+    if (m.result == router::match_result::outcome::method_not_allowed) {
+        problem p{405, "method_not_allowed", "Method not allowed",
+                  std::string(req.method_string()) + " is not allowed on " + std::string(path) +
+                      "; allowed: " + m.allow,
+                  {}};
+        auto res = make_problem(p);
+        res.set(beast_http::field::allow, m.allow);
+        co_return outcome{std::move(res), "unmatched"};
+    }
+
+    request_context ctx{req, params, path, query};
+    response res;
+    bool failed = false;
+    try {
+        res = co_await handlers_[m.route](ctx);
+    } catch (const std::exception& e) {
+        log::error("handler failed", {{"route", m.pattern}, {"error", e.what()}});
+        failed = true;
+    } catch (...) {
+        log::error("handler failed", {{"route", m.pattern}, {"error", "unknown exception"}});
+        failed = true;
+    }
+    if (failed) {
+        problem p{500, "internal_error", "Internal server error",
+                  "the request could not be handled; see the server log", {}};
+        res = make_problem(p);
+    }
+    co_return outcome{std::move(res), m.pattern};
+}
+
+}  // namespace sluice::http

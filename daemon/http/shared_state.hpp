@@ -1,0 +1,25 @@
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include "http/server.hpp"
+#include "http/service.hpp"
+#include "metrics/registry.hpp"
+
+namespace sluice::http {
+
+// What every listener and session of one server reads. Thread-safe: the limits are
+// swapped whole (atomic shared_ptr), the counters are atomics.
+struct shared_state {
+    std::shared_ptr<const service> api;
+    metrics::registry& metrics;
+    std::atomic<std::shared_ptr<const limits>> current_limits;
+    std::atomic<bool> draining{false};
+    std::atomic<std::size_t> open_connections{0};
+
+    std::shared_ptr<const limits> get_limits() const { return current_limits.load(std::memory_order_acquire); }
+    bool is_draining() const { return draining.load(std::memory_order_acquire); }
+};
+
+}  // namespace sluice::http

@@ -1,0 +1,155 @@
+#include "log/logger.hpp"
+
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+namespace sluice::log {
+namespace {
+
+std::atomic<int> min_level_{static_cast<int>(level::info)};
+std::atomic<format> format_{format::json};
+
+void append_time(std::string& out) {
+    using namespace std::chrono;
+    auto now = system_clock::now();
+    auto secs = time_point_cast<seconds>(now);
+    auto millis = duration_cast<milliseconds>(now - secs).count();
+    std::time_t t = system_clock::to_time_t(secs);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    auto n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                           tm.tm_sec, static_cast<int>(millis));
+    out.append(buf, static_cast<std::size_t>(n));
+}
+
+template <typename Number>
+void append_number(std::string& out, Number v) {
+    char buf[32];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, end);
+}
+
+void append_value(std::string& out, const field::value_type& v, bool quote_strings) {
+    std::visit(
+        [&](const auto& x) {
+            using T = std::decay_t<decltype(x)>;
+            if constexpr (std::is_same_v<T, std::string_view>) {
+                if (quote_strings) {
+                    out += '"';
+                    append_json_escaped(out, x);
+                    out += '"';
+                } else {
+                    out.append(x);
+                }
+            } else if constexpr (std::is_same_v<T, bool>) {
+                out += x ? "true" : "false";
+            } else {
+                append_number(out, x);
+            }
+        },
+        v);
+}
+
+bool needs_quotes_in_text(std::string_view s) {
+    if (s.empty()) return true;
+    for (char c : s)
+        if (c == ' ' || c == '"' || c == '=' || static_cast<unsigned char>(c) < 0x20) return true;
+    return false;
+}
+
+}  // namespace
+
+bool parse_level(std::string_view text, level& out) {
+    if (text == "debug") out = level::debug;
+    else if (text == "info") out = level::info;
+    else if (text == "warn" || text == "warning") out = level::warn;
+    else if (text == "error") out = level::error;
+    else return false;
+    return true;
+}
+
+std::string_view to_string(level l) {
+    switch (l) {
+        case level::debug: return "debug";
+        case level::info: return "info";
+        case level::warn: return "warn";
+        case level::error: return "error";
+    }
+    return "info";
+}
+
+void configure(level min_level, format fmt) {
+    min_level_.store(static_cast<int>(min_level), std::memory_order_relaxed);
+    format_.store(fmt, std::memory_order_relaxed);
+}
+
+bool is_enabled(level l) {
+    return static_cast<int>(l) >= min_level_.load(std::memory_order_relaxed);
+}
+
+void append_json_escaped(std::string& out, std::string_view text) {
+    static constexpr char hex[] = "0123456789abcdef";
+    for (char c : text) {
+        auto u = static_cast<unsigned char>(c);
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (u < 0x20) {
+                    out += "\\u00";
+                    out += hex[u >> 4];
+                    out += hex[u & 0xf];
+                } else {
+                    out += c;
+                }
+        }
+    }
+}
+
+void write(level l, std::string_view msg, fields f) {
+    thread_local std::string line;
+    line.clear();
+    if (format_.load(std::memory_order_relaxed) == format::json) {
+        line += R"({"time":")";
+        append_time(line);
+        line += R"(","level":")";
+        line += to_string(l);
+        line += R"(","msg":")";
+        append_json_escaped(line, msg);
+        line += '"';
+        for (const auto& fld : f) {
+            line += ",\"";
+            append_json_escaped(line, fld.key);
+            line += "\":";
+            append_value(line, fld.value, true);
+        }
+        line += "}\n";
+    } else {
+        append_time(line);
+        line += ' ';
+        for (char c : to_string(l)) line += static_cast<char>(c - 'a' + 'A');
+        line += ' ';
+        line += msg;
+        for (const auto& fld : f) {
+            line += ' ';
+            line += fld.key;
+            line += '=';
+            const auto* s = std::get_if<std::string_view>(&fld.value);
+            append_value(line, fld.value, s != nullptr && needs_quotes_in_text(*s));
+        }
+        line += '\n';
+    }
+    // One fwrite per line: stdio locks the stream, so concurrent lines never interleave.
+    std::fwrite(line.data(), 1, line.size(), stdout);
+    std::fflush(stdout);
+}
+
+}  // namespace sluice::log

@@ -1,0 +1,127 @@
+#include "metrics/registry.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+namespace sluice::metrics {
+namespace {
+
+#define SLUICE_STR2(x) #x
+#define SLUICE_STR(x) SLUICE_STR2(x)
+
+const prometheus::Histogram::BucketBoundaries& latency_buckets() {
+    // 50 µs to 10 s: covers a loopback Redis round trip up to a stalled request.
+    static const prometheus::Histogram::BucketBoundaries b{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                                                          0.005,   0.01,   0.025,   0.05,   0.1,   0.25,
+                                                          0.5,     1,      2.5,     5,      10};
+    return b;
+}
+
+}  // namespace
+
+std::string_view build_info::version() { return SLUICE_VERSION; }
+std::string_view build_info::commit() { return SLUICE_GIT_COMMIT; }
+std::string_view build_info::compiler() {
+#if defined(__clang__)
+    return "clang " __clang_version__;
+#elif defined(__GNUC__)
+    return "gcc " SLUICE_STR(__GNUC__) "." SLUICE_STR(__GNUC_MINOR__) "." SLUICE_STR(__GNUC_PATCHLEVEL__);
+#else
+    return "unknown";
+#endif
+}
+
+registry::registry() : registry_(std::make_shared<prometheus::Registry>()) {
+    using namespace prometheus;
+    BuildGauge()
+        .Name("sluice_build_info")
+        .Help("Sluice build; the value is always 1")
+        .Register(*registry_)
+        .Add({{"version", std::string(build_info::version())},
+              {"commit", std::string(build_info::commit())},
+              {"compiler", std::string(build_info::compiler())}})
+        .Set(1);
+    requests_ = &BuildCounter()
+                     .Name("sluice_http_requests_total")
+                     .Help("HTTP requests answered, by route pattern, method and status")
+                     .Register(*registry_);
+    request_duration_ = &BuildHistogram()
+                             .Name("sluice_http_request_duration_seconds")
+                             .Help("Time from a request's last byte read to its response written, by route")
+                             .Register(*registry_);
+    open_connections_ = &BuildGauge()
+                             .Name("sluice_http_open_connections")
+                             .Help("HTTP connections open now")
+                             .Register(*registry_)
+                             .Add({});
+    connections_total_ = &BuildCounter()
+                              .Name("sluice_http_connections_total")
+                              .Help("HTTP connections accepted")
+                              .Register(*registry_)
+                              .Add({});
+    redis_up_ = &BuildGauge()
+                     .Name("sluice_redis_up")
+                     .Help("1 while the Redis connection answers its health checks, else 0")
+                     .Register(*registry_)
+                     .Add({});
+    redis_reconnects_ = &BuildCounter()
+                             .Name("sluice_redis_reconnects_total")
+                             .Help("Connections to Redis re-established after a failure")
+                             .Register(*registry_)
+                             .Add({});
+    redis_rtt_ = &BuildHistogram()
+                      .Name("sluice_redis_rtt_seconds")
+                      .Help("Round-trip time of Redis health-check PINGs")
+                      .Register(*registry_)
+                      .Add({}, latency_buckets());
+    auto& reloads = BuildCounter()
+                        .Name("sluice_config_reloads_total")
+                        .Help("Config reloads (SIGHUP) by result")
+                        .Register(*registry_);
+    reloads_ok_ = &reloads.Add({{"result", "ok"}});
+    reloads_failed_ = &reloads.Add({{"result", "refused"}});
+}
+
+registry::~registry() = default;
+
+void registry::observe_request(std::string_view route, std::string_view method, unsigned status,
+                               double seconds) {
+    std::string key;
+    key.reserve(route.size() + method.size() + 5);
+    key.append(route).append(1, ' ').append(method).append(1, ' ').append(std::to_string(status));
+    request_series s;
+    {
+        std::lock_guard lock(series_mutex_);
+        auto it = series_.find(key);
+        if (it == series_.end()) {
+            std::string r(route), m(method), st = std::to_string(status);
+            s.count = &requests_->Add({{"route", r}, {"method", m}, {"status", st}});
+            s.duration = &request_duration_->Add({{"route", r}}, latency_buckets());
+            series_.emplace(std::move(key), s);
+        } else {
+            s = it->second;
+        }
+    }
+    s.count->Increment();
+    s.duration->Observe(seconds);
+}
+
+void registry::connection_opened() {
+    open_connections_->Increment();
+    connections_total_->Increment();
+}
+void registry::connection_closed() { open_connections_->Decrement(); }
+void registry::set_redis_up(bool up) { redis_up_->Set(up ? 1 : 0); }
+void registry::count_redis_reconnect() { redis_reconnects_->Increment(); }
+void registry::observe_redis_rtt(double seconds) { redis_rtt_->Observe(seconds); }
+void registry::count_reload(bool ok) { (ok ? reloads_ok_ : reloads_failed_)->Increment(); }
+
+std::string registry::serialize() const {
+    prometheus::TextSerializer serializer;
+    return serializer.Serialize(registry_->Collect());
+}
+
+}  // namespace sluice::metrics

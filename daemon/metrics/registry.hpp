@@ -1,0 +1,80 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace prometheus {
+class Counter;
+class Gauge;
+class Histogram;
+class Registry;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace sluice::metrics {
+
+// What the binary is: reported by /v1/version and sluice_build_info.
+struct build_info {
+    static std::string_view version();
+    static std::string_view commit();
+    static std::string_view compiler();
+};
+
+// The process's Prometheus registry and the metric families Sluice exports.
+// Thread-safe: every method may be called from any I/O thread.
+class registry {
+public:
+    registry();
+    ~registry();
+    registry(const registry&) = delete;
+    registry& operator=(const registry&) = delete;
+
+    // Counts one answered HTTP request and its duration. `route` is the route
+    // pattern (e.g. "/v1/version", or "unmatched"), never the raw path, so label
+    // cardinality stays bounded.
+    void observe_request(std::string_view route, std::string_view method, unsigned status, double seconds);
+
+    void connection_opened();
+    void connection_closed();
+
+    // Redis health, as seen by the health monitor.
+    void set_redis_up(bool up);
+    void count_redis_reconnect();
+    void observe_redis_rtt(double seconds);
+
+    // Counts a config reload attempt; `ok` false when it was refused.
+    void count_reload(bool ok);
+
+    // The whole registry in the Prometheus text exposition format (version 0.0.4).
+    std::string serialize() const;
+
+    prometheus::Registry& prometheus_registry() { return *registry_; }
+
+private:
+    struct request_series {
+        prometheus::Counter* count;
+        prometheus::Histogram* duration;
+    };
+
+    std::shared_ptr<prometheus::Registry> registry_;
+    prometheus::Family<prometheus::Counter>* requests_;
+    prometheus::Family<prometheus::Histogram>* request_duration_;
+    prometheus::Gauge* open_connections_;
+    prometheus::Counter* connections_total_;
+    prometheus::Gauge* redis_up_;
+    prometheus::Counter* redis_reconnects_;
+    prometheus::Histogram* redis_rtt_;
+    prometheus::Counter* reloads_ok_;
+    prometheus::Counter* reloads_failed_;
+
+    // Label lookups in prometheus-cpp build a std::map per call; cache the series.
+    std::mutex series_mutex_;
+    std::unordered_map<std::string, request_series> series_;
+};
+
+}  // namespace sluice::metrics

@@ -1,0 +1,85 @@
+#pragma once
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/system/error_code.hpp>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/redis_url.hpp"
+#include "redis/resp.hpp"
+
+namespace sluice::redis {
+
+struct connection_options {
+    config::redis_endpoint endpoint;
+    std::string client_name = "sluice";
+    std::chrono::milliseconds connect_timeout{2000};  // TCP/TLS connect and handshake together
+    std::chrono::milliseconds dead_after{3000};       // a reply (or write) older than this kills the connection
+    struct tls_options {
+        std::string ca_file;      // empty: the system's trust store
+        std::string cert_file;    // client certificate (optional)
+        std::string key_file;
+        std::string server_name;  // SNI and certificate check; empty: the endpoint's host
+        bool verify = true;
+    } tls;
+};
+
+// One connection to Redis over TCP, TLS or a unix socket, with automatic pipelining:
+// every request queued while a write is in progress goes out in the next single
+// write, and replies are matched to requests in order. A request whose reply does
+// not come within `dead_after` closes the connection, and every request on it fails
+// with error::timeout; a broken socket fails them with error::connection_lost.
+// Never reconnects by itself: its owner makes a new one.
+//
+// Thread-safety: async_exec may be called from any thread; it hops to the
+// connection's executor. connect() and close() run on that executor.
+class connection : public std::enable_shared_from_this<connection> {
+public:
+    using executor_type = boost::asio::any_io_executor;
+    using exec_signature = void(boost::system::error_code, reply);
+
+    connection(executor_type ex, connection_options options);
+    ~connection();
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+
+    // Connects, then AUTH (when a password is set), SELECT (db != 0) and CLIENT SETNAME
+    // in one round trip. On failure returns the error and puts Redis's or the
+    // system's words in `detail` (e.g. "WRONGPASS invalid username-password pair").
+    boost::asio::awaitable<boost::system::error_code> connect(std::string& detail);
+
+    // Sends one command; completes with its reply, or an error from redis::error.
+    // An error *reply* (kind::error) is a successful completion.
+    template <typename Token>
+    auto async_exec(std::vector<std::string_view> argv, Token&& token) {
+        std::string wire;
+        encode_command(wire, argv);
+        return boost::asio::async_initiate<Token, exec_signature>(
+            [this](auto handler, std::string bytes) {
+                start_exec(std::move(bytes), boost::asio::any_completion_handler<exec_signature>(std::move(handler)));
+            },
+            token, std::move(wire));
+    }
+
+    // Fails every queued and in-flight request with error::closed and closes the socket.
+    void close();
+
+    bool is_open() const;
+
+    executor_type get_executor() const;
+
+    struct impl;
+
+private:
+    void start_exec(std::string wire, boost::asio::any_completion_handler<exec_signature> handler);
+
+    std::shared_ptr<impl> impl_;
+};
+
+}  // namespace sluice::redis

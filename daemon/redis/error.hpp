@@ -1,0 +1,28 @@
+#pragma once
+
+#include <boost/system/error_code.hpp>
+#include <type_traits>
+
+namespace sluice::redis {
+
+// Why a Redis request did not get a reply. Error *replies* (e.g. WRONGTYPE) are not
+// errors here: they arrive as a reply of kind::error.
+enum class error {
+    not_connected = 1,  // no connection is up; the request was not sent
+    connection_lost,    // the connection broke before the reply came
+    timeout,            // Redis did not answer within the configured time
+    protocol_error,     // the bytes from Redis were not valid RESP
+    handshake_failed,   // AUTH / SELECT / CLIENT SETNAME was refused
+    closed,             // the client was shut down
+};
+
+const boost::system::error_category& error_category();
+
+inline boost::system::error_code make_error_code(error e) {
+    return {static_cast<int>(e), error_category()};
+}
+
+}  // namespace sluice::redis
+
+template <>
+struct boost::system::is_error_code_enum<sluice::redis::error> : std::true_type {};
