@@ -68,12 +68,12 @@ struct running {
     bool draining = false;
 
     running(config::settings s, const std::string& path, const config::env_lookup& e)
-        : settings(std::move(s)),
-          config_path(path),
-          env(e),
-          monitor(to_health_options(settings.redis), metrics),
-          ready(monitor),
-          server({settings.listen.address, settings.listen.port, settings.threads}, api, metrics,
+        : settings(std::move(s))
+        , config_path(path)
+        , env(e)
+        , monitor(to_health_options(settings.redis), metrics)
+        , ready(monitor)
+        , server({settings.listen.address, settings.listen.port, settings.threads}, api, metrics,
                  to_limits(settings.http)) {}
 
     // SIGHUP: read the config and schemas again; apply them only if both are good.
@@ -82,16 +82,19 @@ struct running {
         std::shared_ptr<const catalog::schema_catalog> next_catalog;
         try {
             next = config::load_file(config_path, env);
-            next_catalog = std::make_shared<const catalog::schema_catalog>(catalog::load_catalog(next.schemas.dir));
+            next_catalog = std::make_shared<const catalog::schema_catalog>(
+                catalog::load_catalog(next.schemas.dir));
         } catch (const std::exception& e) {
             metrics.count_reload(false);
             log::error("config reload refused; the running config stays", {{"error", e.what()}});
             return;
         }
-        if (next.listen.address != settings.listen.address || next.listen.port != settings.listen.port ||
-            next.threads != settings.threads)
-            log::warn("listen address and threads change only on restart", {{"config", config_path}});
-        if (next.redis.url != settings.redis.url || next.redis.endpoint.password != settings.redis.endpoint.password ||
+        if (next.listen.address != settings.listen.address ||
+            next.listen.port != settings.listen.port || next.threads != settings.threads)
+            log::warn("listen address and threads change only on restart",
+                      {{"config", config_path}});
+        if (next.redis.url != settings.redis.url ||
+            next.redis.endpoint.password != settings.redis.endpoint.password ||
             next.redis.endpoint.username != settings.redis.endpoint.username ||
             next.redis.endpoint.db != settings.redis.endpoint.db)
             log::warn("redis settings change only on restart", {{"config", config_path}});
@@ -111,7 +114,8 @@ struct running {
     // in-flight requests finish; after the grace period whatever is left is cut.
     net::awaitable<void> drain() {
         auto grace = settings.shutdown.grace_period;
-        log::info("draining", {{"grace_period_ms", grace.count()}, {"open_connections", server.open_connections()}});
+        log::info("draining", {{"grace_period_ms", grace.count()},
+                               {"open_connections", server.open_connections()}});
         ready.set_draining();
         server.drain();
         auto deadline = std::chrono::steady_clock::now() + grace;
@@ -125,7 +129,8 @@ struct running {
 
     void finish() {
         auto left = server.open_connections();
-        if (left > 0) log::warn("grace period over; closing connections", {{"open_connections", left}});
+        if (left > 0)
+            log::warn("grace period over; closing connections", {{"open_connections", left}});
         server.stop();
         monitor.stop();
         signals.cancel();
@@ -160,7 +165,8 @@ broker::broker(config::settings settings, std::string config_path, config::env_l
 int broker::run() {
     std::shared_ptr<const catalog::schema_catalog> schemas;
     try {
-        schemas = std::make_shared<const catalog::schema_catalog>(catalog::load_catalog(settings_.schemas.dir));
+        schemas = std::make_shared<const catalog::schema_catalog>(
+            catalog::load_catalog(settings_.schemas.dir));
     } catch (const catalog::catalog_error& e) {
         log::error("cannot load schemas", {{"error", e.what()}});
         return 2;

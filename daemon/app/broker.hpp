@@ -11,14 +11,14 @@ namespace sluice::app {
 // Signals, reload and Redis health run on the main thread's control io_context;
 // HTTP runs on the server's own I/O threads.
 class broker {
-public:
+  public:
     broker(config::settings settings, std::string config_path, config::env_lookup env);
 
     // Runs until a drain finishes. Returns the process exit code: 0 after a clean
     // stop, 1 when the listener cannot start, 2 when the schemas cannot be loaded.
     int run();
 
-private:
+  private:
     config::settings settings_;
     std::string config_path_;
     config::env_lookup env_;

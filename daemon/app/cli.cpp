@@ -13,10 +13,12 @@ const char* usage() {
            "FILE defaults to $SLUICE_CONFIG, else /etc/sluice/sluice.yaml.\n"
            "Environment overrides: SLUICE_LISTEN (host:port), SLUICE_REDIS_URL, SLUICE_LOG_LEVEL,\n"
            "SLUICE_LOG_FORMAT (json|text), SLUICE_SCHEMAS_DIR.\n"
-           "Exit codes: 0 ok, 1 runtime failure (e.g. port in use), 2 bad usage, config or schemas.\n";
+           "Exit codes: 0 ok, 1 runtime failure (e.g. port in use), 2 bad usage, config or "
+           "schemas.\n";
 }
 
-std::optional<command_line> parse_command_line(const std::vector<std::string>& args, std::string& error) {
+std::optional<command_line> parse_command_line(const std::vector<std::string>& args,
+                                               std::string& error) {
     command_line out;
     if (const char* env = std::getenv("SLUICE_CONFIG")) out.config_path = env;
     if (out.config_path.empty()) out.config_path = "/etc/sluice/sluice.yaml";

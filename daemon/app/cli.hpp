@@ -13,7 +13,8 @@ struct command_line {
 };
 
 // Parses argv (without argv[0]). Returns nullopt and sets `error` on bad usage.
-std::optional<command_line> parse_command_line(const std::vector<std::string>& args, std::string& error);
+std::optional<command_line> parse_command_line(const std::vector<std::string>& args,
+                                               std::string& error);
 
 // The --help text.
 const char* usage();

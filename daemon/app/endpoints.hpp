@@ -12,6 +12,7 @@ class readiness;
 
 // Adds GET /healthz, /readyz, /metrics and /v1/version to `api`. The referenced
 // objects must outlive the server.
-void add_operational_endpoints(http::service& api, const readiness& ready, metrics::registry& metrics);
+void add_operational_endpoints(http::service& api, const readiness& ready,
+                               metrics::registry& metrics);
 
 }  // namespace sluice::app

@@ -13,18 +13,23 @@ int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
 
     std::string usage_error;
-    auto cli = app::parse_command_line(std::vector<std::string>(argv + 1, argv + argc), usage_error);
+    auto cli =
+        app::parse_command_line(std::vector<std::string>(argv + 1, argv + argc), usage_error);
     if (!cli) {
         std::cerr << "sluice: " << usage_error << "\n" << app::usage();
         return 2;
     }
     switch (cli->what) {
-        case app::command_line::action::help: std::cout << app::usage(); return 0;
-        case app::command_line::action::version:
-            std::cout << "sluice " << metrics::build_info::version() << " (" << metrics::build_info::commit() << ", "
-                      << metrics::build_info::compiler() << ")\n";
+        case app::command_line::action::help:
+            std::cout << app::usage();
             return 0;
-        default: break;
+        case app::command_line::action::version:
+            std::cout << "sluice " << metrics::build_info::version() << " ("
+                      << metrics::build_info::commit() << ", " << metrics::build_info::compiler()
+                      << ")\n";
+            return 0;
+        default:
+            break;
     }
 
     auto env = config::process_environment();
@@ -40,7 +45,8 @@ int main(int argc, char** argv) {
         try {
             auto schemas = catalog::load_catalog(settings.schemas.dir);
             std::cout << cli->config_path << ": OK (" << schemas.types.size() << " event types, "
-                      << schemas.version_count() << " schema versions in " << settings.schemas.dir << ")\n";
+                      << schemas.version_count() << " schema versions in " << settings.schemas.dir
+                      << ")\n";
             return 0;
         } catch (const catalog::catalog_error& e) {
             std::cerr << "sluice: " << e.what() << "\n";

@@ -13,10 +13,12 @@ namespace sluice::app {
 // What /readyz reports: ready only while Redis answers, the schemas are loaded and
 // the process is not draining. Thread-safe: every member is atomic or immutable.
 class readiness {
-public:
+  public:
     explicit readiness(const redis::health_monitor& redis) : redis_(redis) {}
 
-    void set_catalog(std::shared_ptr<const catalog::schema_catalog> c) { catalog_.store(std::move(c)); }
+    void set_catalog(std::shared_ptr<const catalog::schema_catalog> c) {
+        catalog_.store(std::move(c));
+    }
     std::shared_ptr<const catalog::schema_catalog> catalog() const { return catalog_.load(); }
 
     void set_draining() { draining_.store(true); }
@@ -34,7 +36,7 @@ public:
         return out;
     }
 
-private:
+  private:
     const redis::health_monitor& redis_;
     std::atomic<std::shared_ptr<const catalog::schema_catalog>> catalog_;
     std::atomic<bool> draining_{false};

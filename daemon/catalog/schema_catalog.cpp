@@ -20,15 +20,16 @@ std::size_t schema_catalog::version_count() const {
 bool is_valid_type_name(const std::string& name) {
     if (name.empty() || name.size() > 128 || name.front() == '.') return false;
     return std::all_of(name.begin(), name.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-               c == '_' || c == '-';
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '.' || c == '_' || c == '-';
     });
 }
 
 namespace {
 
 bool parse_version(const std::string& file_name, unsigned& version) {
-    if (file_name.size() < 7 || file_name.front() != 'v' || !file_name.ends_with(".json")) return false;
+    if (file_name.size() < 7 || file_name.front() != 'v' || !file_name.ends_with(".json"))
+        return false;
     std::string_view digits(file_name.data() + 1, file_name.size() - 6);
     if (digits.empty() || digits.front() == '0') return false;
     auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), version);
@@ -48,30 +49,34 @@ std::string read_file(const fs::path& p) {
 schema_catalog load_catalog(const std::string& dir) {
     std::error_code ec;
     if (!fs::is_directory(dir, ec))
-        throw catalog_error(dir + ": the schemas folder does not exist or is not a folder; "
-                                  "set schemas.dir to a folder holding <type>/v<N>.json");
+        throw catalog_error(dir +
+                            ": the schemas folder does not exist or is not a folder; "
+                            "set schemas.dir to a folder holding <type>/v<N>.json");
     schema_catalog out;
     simdjson::dom::parser parser;
     for (const auto& type_entry : fs::directory_iterator(dir)) {
         if (!type_entry.is_directory()) continue;
         std::string type = type_entry.path().filename().string();
         if (!is_valid_type_name(type))
-            throw catalog_error(type_entry.path().string() +
-                                ": not a valid event type name; use letters, digits, '.', '_' and '-'");
+            throw catalog_error(
+                type_entry.path().string() +
+                ": not a valid event type name; use letters, digits, '.', '_' and '-'");
         std::vector<schema_file> versions;
         for (const auto& file : fs::directory_iterator(type_entry.path())) {
             auto name = file.path().filename().string();
             if (!file.is_regular_file() || !name.ends_with(".json")) continue;
             schema_file sf;
             if (!parse_version(name, sf.version))
-                throw catalog_error(file.path().string() +
-                                    ": schema files are named v<N>.json with N = 1, 2, ...; rename it");
+                throw catalog_error(
+                    file.path().string() +
+                    ": schema files are named v<N>.json with N = 1, 2, ...; rename it");
             sf.path = file.path().string();
             sf.text = read_file(file.path());
             simdjson::dom::element doc;
             auto error = parser.parse(sf.text).get(doc);
             if (error)
-                throw catalog_error(sf.path + ": not valid JSON (" + simdjson::error_message(error) + ")");
+                throw catalog_error(sf.path + ": not valid JSON (" +
+                                    simdjson::error_message(error) + ")");
             if (!doc.is_object() && !doc.is_bool())
                 throw catalog_error(sf.path + ": a JSON Schema must be an object or a boolean");
             versions.push_back(std::move(sf));

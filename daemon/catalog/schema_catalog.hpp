@@ -10,14 +10,14 @@ namespace sluice::catalog {
 
 // A schema file that cannot be used; what() names the file and what to fix.
 class catalog_error : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
 struct schema_file {
     unsigned version = 0;  // N of v<N>.json
     std::string path;
-    std::string text;      // the JSON Schema document, as on disk
+    std::string text;  // the JSON Schema document, as on disk
 };
 
 // The event types and versions found under a schemas folder laid out as

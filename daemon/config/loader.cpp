@@ -26,7 +26,8 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
         row[0] = i;
         for (std::size_t j = 1; j <= b.size(); ++j) {
             std::size_t up = row[j];
-            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0u : 1u)});
+            row[j] =
+                std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0u : 1u)});
             diag = up;
         }
     }
@@ -46,12 +47,13 @@ std::string join(std::initializer_list<std::string_view> words) {
 // constructor (it must be a mapping; every key known, none twice); the read_* calls
 // then copy and range-check the values that are present and leave defaults alone.
 class section {
-public:
+  public:
     section(const YAML::Node& node, std::string path, const std::string& source,
             std::initializer_list<std::string_view> keys)
         : node_(node), path_(std::move(path)), source_(source) {
         if (!node_.IsDefined() || node_.IsNull()) return;
-        if (!node_.IsMap()) fail(node_, "'" + path_ + "' must be a mapping", "expected keys " + join(keys));
+        if (!node_.IsMap())
+            fail(node_, "'" + path_ + "' must be a mapping", "expected keys " + join(keys));
         std::vector<std::string> seen;
         for (const auto& kv : node_) {
             const auto& key = kv.first.Scalar();
@@ -64,7 +66,8 @@ public:
                     auto d = edit_distance(key, k);
                     if (d < best_distance) best = k, best_distance = d;
                 }
-                if (!best.empty()) expected = "did you mean '" + std::string(best) + "'? " + expected;
+                if (!best.empty())
+                    expected = "did you mean '" + std::string(best) + "'? " + expected;
                 fail(kv.first, what, expected);
             }
             if (std::find(seen.begin(), seen.end(), key) != seen.end())
@@ -91,16 +94,21 @@ public:
             out.clear();
             return;
         }
-        if (!v.IsScalar()) fail(v, "'" + key_path(key) + "' must be a string", "expected a plain value");
+        if (!v.IsScalar())
+            fail(v, "'" + key_path(key) + "' must be a string", "expected a plain value");
         out = v.Scalar();
     }
 
     void read_bool(std::string_view key, bool& out) const {
         auto v = child(key);
         if (!v.IsDefined()) return;
-        if (v.IsScalar() && v.Scalar() == "true") out = true;
-        else if (v.IsScalar() && v.Scalar() == "false") out = false;
-        else fail(v, "'" + key_path(key) + "' must be a boolean, got " + describe(v), "expected true or false");
+        if (v.IsScalar() && v.Scalar() == "true")
+            out = true;
+        else if (v.IsScalar() && v.Scalar() == "false")
+            out = false;
+        else
+            fail(v, "'" + key_path(key) + "' must be a boolean, got " + describe(v),
+                 "expected true or false");
     }
 
     template <typename Int>
@@ -110,7 +118,8 @@ public:
         long long n = 0;
         const std::string& s = v.IsScalar() ? v.Scalar() : std::string();
         auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-        std::string range = "expected an integer from " + std::to_string(min) + " to " + std::to_string(max);
+        std::string range =
+            "expected an integer from " + std::to_string(min) + " to " + std::to_string(max);
         if (!v.IsScalar() || s.empty() || ec != std::errc{} || p != s.data() + s.size())
             fail(v, "'" + key_path(key) + "' must be an integer, got " + describe(v), range);
         if (n < static_cast<long long>(min) || n > static_cast<long long>(max))
@@ -125,18 +134,20 @@ public:
                             ", written like 250ms, 10s, 5m or 1h";
         auto d = v.IsScalar() ? parse_duration(v.Scalar()) : std::nullopt;
         if (!d) fail(v, "'" + key_path(key) + "' is not a duration: " + describe(v), range);
-        if (*d < min || *d > max) fail(v, "'" + key_path(key) + "' is out of range: " + v.Scalar(), range);
+        if (*d < min || *d > max)
+            fail(v, "'" + key_path(key) + "' is out of range: " + v.Scalar(), range);
         out = *d;
     }
 
     void read_size(std::string_view key, std::size_t& out, std::size_t min, std::size_t max) const {
         auto v = child(key);
         if (!v.IsDefined()) return;
-        std::string range = "expected a size from " + std::to_string(min) + " to " + std::to_string(max) +
-                            " bytes, written like 65536, 64KiB or 1MiB";
+        std::string range = "expected a size from " + std::to_string(min) + " to " +
+                            std::to_string(max) + " bytes, written like 65536, 64KiB or 1MiB";
         auto n = v.IsScalar() ? parse_size(v.Scalar()) : std::nullopt;
         if (!n) fail(v, "'" + key_path(key) + "' is not a size: " + describe(v), range);
-        if (*n < min || *n > max) fail(v, "'" + key_path(key) + "' is out of range: " + v.Scalar(), range);
+        if (*n < min || *n > max)
+            fail(v, "'" + key_path(key) + "' is out of range: " + v.Scalar(), range);
         out = static_cast<std::size_t>(*n);
     }
 
@@ -150,10 +161,12 @@ public:
             if (v.IsScalar() && v.Scalar() == c) return i;
             ++i;
         }
-        fail(v, "'" + key_path(key) + "' has an unknown value: " + describe(v), "expected one of " + join(choices));
+        fail(v, "'" + key_path(key) + "' has an unknown value: " + describe(v),
+             "expected one of " + join(choices));
     }
 
-    [[noreturn]] void fail(const YAML::Node& at, const std::string& what, const std::string& expected) const {
+    [[noreturn]] void fail(const YAML::Node& at, const std::string& what,
+                           const std::string& expected) const {
         auto m = at.Mark();
         std::ostringstream msg;
         msg << source_;
@@ -162,8 +175,10 @@ public:
         throw config_error(msg.str());
     }
 
-private:
-    std::string where() const { return path_.empty() ? std::string(" at the top level") : " in '" + path_ + "'"; }
+  private:
+    std::string where() const {
+        return path_.empty() ? std::string(" at the top level") : " in '" + path_ + "'";
+    }
 
     static std::string describe(const YAML::Node& v) {
         if (v.IsMap()) return "a mapping";
@@ -202,18 +217,25 @@ void apply_environment(settings& s, const env_lookup& env) {
     if (auto v = env("SLUICE_REDIS_URL")) {
         std::string why;
         auto ep = parse_redis_url(*v, why);
-        if (!ep) throw config_error("SLUICE_REDIS_URL: " + why + "; expected e.g. redis://127.0.0.1:6379/0");
+        if (!ep)
+            throw config_error("SLUICE_REDIS_URL: " + why +
+                               "; expected e.g. redis://127.0.0.1:6379/0");
         s.redis.url = *v;
         s.redis.endpoint = *ep;
     }
     if (auto v = env("SLUICE_LOG_LEVEL")) {
         if (!log::parse_level(*v, s.log.level))
-            throw config_error("SLUICE_LOG_LEVEL: unknown level '" + *v + "'; expected debug, info, warn or error");
+            throw config_error("SLUICE_LOG_LEVEL: unknown level '" + *v +
+                               "'; expected debug, info, warn or error");
     }
     if (auto v = env("SLUICE_LOG_FORMAT")) {
-        if (*v == "json") s.log.format = log::format::json;
-        else if (*v == "text") s.log.format = log::format::text;
-        else throw config_error("SLUICE_LOG_FORMAT: unknown format '" + *v + "'; expected json or text");
+        if (*v == "json")
+            s.log.format = log::format::json;
+        else if (*v == "text")
+            s.log.format = log::format::text;
+        else
+            throw config_error("SLUICE_LOG_FORMAT: unknown format '" + *v +
+                               "'; expected json or text");
     }
     if (auto v = env("SLUICE_SCHEMAS_DIR")) s.schemas.dir = *v;
 }
@@ -235,14 +257,16 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
         root = YAML::Load(std::string(yaml_text));
     } catch (const YAML::ParserException& e) {
         std::ostringstream msg;
-        msg << source << ':' << e.mark.line + 1 << ':' << e.mark.column + 1 << ": not valid YAML: " << e.msg
+        msg << source << ':' << e.mark.line + 1 << ':' << e.mark.column + 1
+            << ": not valid YAML: " << e.msg
             << "; expected a YAML mapping like the example in config/sluice.yaml";
         throw config_error(msg.str());
     }
 
     settings s;
     s.source = source;
-    section top(root, "", source, {"listen", "threads", "redis", "http", "log", "schemas", "shutdown"});
+    section top(root, "", source,
+                {"listen", "threads", "redis", "http", "log", "schemas", "shutdown"});
     if (root.IsDefined() && !root.IsNull() && !root.IsMap())
         top.fail(root, "the config must be a mapping", "expected keys such as listen, redis, http");
 
@@ -252,7 +276,8 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
     listen.read_string("address", s.listen.address);
     listen.read_int<std::uint16_t>("port", s.listen.port, 0, 65535);
     if (s.listen.address.empty())
-        listen.fail(listen.child("address"), "'listen.address' is empty", "expected an IP address or host name");
+        listen.fail(listen.child("address"), "'listen.address' is empty",
+                    "expected an IP address or host name");
 
     section redis(top.child("redis"), "redis", source,
                   {"url", "username", "password", "db", "client_name", "connect_timeout",
@@ -269,12 +294,15 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
         s.redis.endpoint = *ep;
     }
     // Separate keys beat what the URL says, so a password can come from its own line.
-    if (redis.child("username").IsDefined()) redis.read_string("username", s.redis.endpoint.username);
-    if (redis.child("password").IsDefined()) redis.read_string("password", s.redis.endpoint.password);
+    if (redis.child("username").IsDefined())
+        redis.read_string("username", s.redis.endpoint.username);
+    if (redis.child("password").IsDefined())
+        redis.read_string("password", s.redis.endpoint.password);
     redis.read_int("db", s.redis.endpoint.db, 0, 1'000'000);
     redis.read_string("client_name", s.redis.client_name);
     if (s.redis.client_name.find_first_of(" \t\r\n") != std::string::npos)
-        redis.fail(redis.child("client_name"), "'redis.client_name' contains spaces", "expected a name without spaces");
+        redis.fail(redis.child("client_name"), "'redis.client_name' contains spaces",
+                   "expected a name without spaces");
     using namespace std::chrono_literals;
     redis.read_duration("connect_timeout", s.redis.connect_timeout, 10ms, 5min);
     redis.read_duration("health_check_interval", s.redis.health_check_interval, 10ms, 5min);
@@ -282,13 +310,16 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
     redis.read_duration("reconnect_min", s.redis.reconnect_min, 1ms, 1min);
     redis.read_duration("reconnect_max", s.redis.reconnect_max, 1ms, 10min);
     if (s.redis.reconnect_max < s.redis.reconnect_min)
-        redis.fail(redis.child("reconnect_max"), "'redis.reconnect_max' is below 'redis.reconnect_min'",
+        redis.fail(redis.child("reconnect_max"),
+                   "'redis.reconnect_max' is below 'redis.reconnect_min'",
                    "expected reconnect_max >= reconnect_min");
     if (s.redis.dead_after <= s.redis.health_check_interval)
-        redis.fail(redis.child("dead_after").IsDefined() ? redis.child("dead_after") : redis.child("health_check_interval"),
+        redis.fail(redis.child("dead_after").IsDefined() ? redis.child("dead_after")
+                                                         : redis.child("health_check_interval"),
                    "'redis.dead_after' must be longer than 'redis.health_check_interval'",
                    "expected dead_after of at least two health check intervals");
-    section tls(redis.child("tls"), "redis.tls", source, {"ca_file", "cert_file", "key_file", "server_name", "verify"});
+    section tls(redis.child("tls"), "redis.tls", source,
+                {"ca_file", "cert_file", "key_file", "server_name", "verify"});
     tls.read_string("ca_file", s.redis.tls.ca_file);
     tls.read_string("cert_file", s.redis.tls.cert_file);
     tls.read_string("key_file", s.redis.tls.key_file);
@@ -296,12 +327,14 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
     tls.read_bool("verify", s.redis.tls.verify);
     if (s.redis.tls.cert_file.empty() != s.redis.tls.key_file.empty())
         tls.fail(tls.child(s.redis.tls.cert_file.empty() ? "key_file" : "cert_file"),
-                 "a client certificate needs both 'cert_file' and 'key_file'", "expected both or neither");
-    for (auto* p : {&s.redis.tls.ca_file, &s.redis.tls.cert_file, &s.redis.tls.key_file}) *p = resolve_path(base_dir, *p);
+                 "a client certificate needs both 'cert_file' and 'key_file'",
+                 "expected both or neither");
+    for (auto* p : {&s.redis.tls.ca_file, &s.redis.tls.cert_file, &s.redis.tls.key_file})
+        *p = resolve_path(base_dir, *p);
 
     section http(top.child("http"), "http", source,
-                 {"max_body_bytes", "max_header_bytes", "idle_timeout", "read_timeout", "write_timeout",
-                  "max_connections", "access_log"});
+                 {"max_body_bytes", "max_header_bytes", "idle_timeout", "read_timeout",
+                  "write_timeout", "max_connections", "access_log"});
     http.read_size("max_body_bytes", s.http.max_body_bytes, 1, 1ull << 30);
     http.read_size("max_header_bytes", s.http.max_header_bytes, 1024, 1 << 20);
     http.read_duration("idle_timeout", s.http.idle_timeout, 1ms, 24h);
@@ -311,14 +344,16 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
     http.read_bool("access_log", s.http.access_log);
 
     section logs(top.child("log"), "log", source, {"level", "format"});
-    s.log.level = static_cast<log::level>(
-        logs.read_choice("level", {"debug", "info", "warn", "error"}, static_cast<std::size_t>(s.log.level)));
-    s.log.format = logs.read_choice("format", {"json", "text"}, 0) == 0 ? log::format::json : log::format::text;
+    s.log.level = static_cast<log::level>(logs.read_choice(
+        "level", {"debug", "info", "warn", "error"}, static_cast<std::size_t>(s.log.level)));
+    s.log.format = logs.read_choice("format", {"json", "text"}, 0) == 0 ? log::format::json
+                                                                        : log::format::text;
 
     section schemas(top.child("schemas"), "schemas", source, {"dir"});
     schemas.read_string("dir", s.schemas.dir);
     if (s.schemas.dir.empty())
-        schemas.fail(schemas.child("dir"), "'schemas.dir' is empty", "expected the folder that holds <type>/v<N>.json");
+        schemas.fail(schemas.child("dir"), "'schemas.dir' is empty",
+                     "expected the folder that holds <type>/v<N>.json");
 
     section shutdown(top.child("shutdown"), "shutdown", source, {"grace_period"});
     shutdown.read_duration("grace_period", s.shutdown.grace_period, 0ms, 1h);

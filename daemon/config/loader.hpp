@@ -14,7 +14,7 @@ namespace sluice::config {
 // `file:line:column: what is wrong; what was expected` (or `VARIABLE: ...` for the
 // environment). Thrown only on the control path (start-up and reload).
 class config_error : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 

@@ -38,7 +38,8 @@ bool parse_int(std::string_view s, Int& out) {
 bool parse_userinfo(std::string_view info, redis_endpoint& ep, std::string& why) {
     auto colon = info.find(':');
     std::string_view user = info.substr(0, colon);
-    std::string_view pass = colon == std::string_view::npos ? std::string_view{} : info.substr(colon + 1);
+    std::string_view pass =
+        colon == std::string_view::npos ? std::string_view{} : info.substr(colon + 1);
     if (!percent_decode(user, ep.username) || !percent_decode(pass, ep.password)) {
         why = "bad percent-encoding in the user or password";
         return false;
@@ -50,9 +51,12 @@ bool parse_userinfo(std::string_view info, redis_endpoint& ep, std::string& why)
 
 std::string redis_endpoint::display() const {
     switch (kind) {
-        case transport::unix_socket: return "unix:" + path;
-        case transport::tls: return "tls:" + host + ":" + std::to_string(port);
-        case transport::tcp: break;
+        case transport::unix_socket:
+            return "unix:" + path;
+        case transport::tls:
+            return "tls:" + host + ":" + std::to_string(port);
+        case transport::tcp:
+            break;
     }
     return host + ":" + std::to_string(port);
 }
@@ -101,7 +105,8 @@ std::optional<redis_endpoint> parse_redis_url(std::string_view url, std::string&
     // [user[:pass]@]host[:port][/db]
     auto slash = rest.find('/');
     std::string_view authority = rest.substr(0, slash);
-    std::string_view db_part = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+    std::string_view db_part =
+        slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
     auto at = authority.rfind('@');
     if (at != std::string_view::npos) {
         if (!parse_userinfo(authority.substr(0, at), ep, why)) return std::nullopt;

@@ -26,11 +26,16 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
     std::string_view unit;
     if (!split_number(text, n, unit)) return std::nullopt;
     std::uint64_t factor = 0;
-    if (unit == "ms") factor = 1;
-    else if (unit == "s") factor = 1000;
-    else if (unit == "m") factor = 60'000;
-    else if (unit == "h") factor = 3'600'000;
-    else return std::nullopt;
+    if (unit == "ms")
+        factor = 1;
+    else if (unit == "s")
+        factor = 1000;
+    else if (unit == "m")
+        factor = 60'000;
+    else if (unit == "h")
+        factor = 3'600'000;
+    else
+        return std::nullopt;
     auto ms = scaled(n, factor);
     if (!ms || *ms > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
         return std::nullopt;

@@ -9,10 +9,10 @@ namespace sluice::http {
 // the error (snake_case); clients branch on it, never on `title` or `detail`.
 struct problem {
     unsigned status = 500;
-    std::string_view code;    // e.g. "not_found"
-    std::string_view title;   // short, the same for every occurrence of `code`
-    std::string detail;       // this occurrence, for a person
-    std::string extra_json;   // optional further members, e.g. R"("allow":["GET"])"
+    std::string_view code;   // e.g. "not_found"
+    std::string_view title;  // short, the same for every occurrence of `code`
+    std::string detail;      // this occurrence, for a person
+    std::string extra_json;  // optional further members, e.g. R"("allow":["GET"])"
 };
 
 inline constexpr std::string_view problem_content_type = "application/problem+json";

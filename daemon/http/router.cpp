@@ -15,7 +15,8 @@ std::size_t router::add(std::string_view method, std::string_view pattern) {
         if (seg.size() >= 2 && seg.front() == '{' && seg.back() == '}')
             r.segments.push_back({std::string(seg.substr(1, seg.size() - 2)), true});
         else if (seg.find_first_of("{}") != std::string_view::npos)
-            throw std::invalid_argument("a parameter must be a whole segment: " + std::string(pattern));
+            throw std::invalid_argument("a parameter must be a whole segment: " +
+                                        std::string(pattern));
         else
             r.segments.push_back({std::string(seg), false});
         if (slash == std::string_view::npos) break;

@@ -10,7 +10,7 @@ namespace sluice::http {
 
 // `{name}` segments of a matched route, as views into the request path.
 class route_params {
-public:
+  public:
     void add(std::string_view name, std::string_view value) { items_.emplace_back(name, value); }
     // The value of `{name}`, or an empty view when the route has no such segment.
     std::string_view get(std::string_view name) const {
@@ -21,7 +21,7 @@ public:
     std::size_t size() const { return items_.size(); }
     void clear() { items_.clear(); }
 
-private:
+  private:
     std::vector<std::pair<std::string_view, std::string_view>> items_;
 };
 
@@ -29,7 +29,7 @@ private:
 // segments, e.g. "/v1/streams/{type}/groups". Sans-I/O; built once at start, then
 // read-only, so any thread may call match() concurrently.
 class router {
-public:
+  public:
     struct match_result {
         enum class outcome { found, not_found, method_not_allowed };
         outcome result = outcome::not_found;
@@ -45,7 +45,7 @@ public:
     // `path` is the request target without its query string. Fills `params` on found.
     match_result match(std::string_view method, std::string_view path, route_params& params) const;
 
-private:
+  private:
     struct segment {
         std::string text;
         bool is_param = false;

@@ -27,9 +27,13 @@ constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 // Sent, best effort, to a connection accepted above max_connections.
 const std::string& over_capacity_response() {
     static const std::string text = [] {
-        std::string body = to_json({503, "too_many_connections", "Too many connections",
-                                    "the server is at its connection limit; retry shortly", {}});
-        return "HTTP/1.1 503 Service Unavailable\r\nServer: sluice\r\nContent-Type: application/problem+json\r\n"
+        std::string body = to_json({503,
+                                    "too_many_connections",
+                                    "Too many connections",
+                                    "the server is at its connection limit; retry shortly",
+                                    {}});
+        return "HTTP/1.1 503 Service Unavailable\r\nServer: sluice\r\nContent-Type: "
+               "application/problem+json\r\n"
                "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
                std::to_string(body.size()) + "\r\n\r\n" + body;
     }();
@@ -69,7 +73,8 @@ struct server::impl {
         if (!ec) w.acceptor.bind(ep, ec);
         if (!ec) w.acceptor.listen(net::socket_base::max_listen_connections, ec);
         if (ec)
-            throw std::system_error(ec, "cannot listen on " + options.address + ":" + std::to_string(ep.port()));
+            throw std::system_error(
+                ec, "cannot listen on " + options.address + ":" + std::to_string(ep.port()));
     }
 
     net::awaitable<void> accept_loop(worker& w) {
@@ -113,11 +118,13 @@ struct server::impl {
     }
 };
 
-server::server(server_options options, std::shared_ptr<const service> api, metrics::registry& metrics,
-               limits initial)
+server::server(server_options options, std::shared_ptr<const service> api,
+               metrics::registry& metrics, limits initial)
     : impl_(std::make_unique<impl>(std::move(options), std::move(api), metrics, initial)) {}
 
-server::~server() { stop(); }
+server::~server() {
+    stop();
+}
 
 void server::start() {
     auto& d = *impl_;
@@ -129,14 +136,16 @@ void server::start() {
         tcp::resolver resolver(resolve_ctx);
         auto results = resolver.resolve(d.options.address, std::to_string(d.options.port), ec);
         if (ec || results.empty())
-            throw std::system_error(ec, "cannot resolve listen address '" + d.options.address + "'");
+            throw std::system_error(ec,
+                                    "cannot resolve listen address '" + d.options.address + "'");
         address = results.begin()->endpoint().address();
     }
     std::uint16_t port = d.options.port;
     for (unsigned i = 0; i < std::max(1u, d.options.threads); ++i) {
         auto w = std::make_unique<worker>();
         d.open_acceptor(*w, tcp::endpoint(address, port));
-        port = w->acceptor.local_endpoint().port();  // with port 0, the others share the first one's
+        port =
+            w->acceptor.local_endpoint().port();  // with port 0, the others share the first one's
         d.workers.push_back(std::move(w));
     }
     d.bound_port = port;
@@ -147,7 +156,9 @@ void server::start() {
     d.started = true;
 }
 
-std::uint16_t server::port() const { return impl_->bound_port; }
+std::uint16_t server::port() const {
+    return impl_->bound_port;
+}
 
 void server::set_limits(const limits& l) {
     impl_->state.current_limits.store(std::make_shared<const limits>(l), std::memory_order_release);
@@ -164,7 +175,9 @@ void server::drain() {
     });
 }
 
-std::size_t server::open_connections() const { return impl_->state.open_connections.load(); }
+std::size_t server::open_connections() const {
+    return impl_->state.open_connections.load();
+}
 
 void server::stop() {
     auto& d = *impl_;

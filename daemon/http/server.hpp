@@ -36,7 +36,7 @@ struct server_options {
 // a session never leaves its thread, so sessions need no locks or strands. Methods
 // here may be called from any thread; they post to the I/O threads.
 class server {
-public:
+  public:
     server(server_options options, std::shared_ptr<const service> api, metrics::registry& metrics,
            limits initial);
     ~server();
@@ -64,7 +64,7 @@ public:
 
     struct impl;
 
-private:
+  private:
     std::unique_ptr<impl> impl_;
 };
 

@@ -16,7 +16,8 @@ boost::asio::awaitable<service::outcome> service::dispatch(const request& req) c
     std::string_view target = req.target();
     auto q = target.find('?');
     std::string_view path = target.substr(0, q);
-    std::string_view query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+    std::string_view query =
+        q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
 
     // Responses are built into named locals before co_return: GCC 12 destroys
     // temporaries of braced initializers inside co_return/co_await twice.
@@ -28,7 +29,9 @@ boost::asio::awaitable<service::outcome> service::dispatch(const request& req) c
         co_return outcome{std::move(res), "unmatched"};
     }
     if (m.result == router::match_result::outcome::method_not_allowed) {
-        problem p{405, "method_not_allowed", "Method not allowed",
+        problem p{405,
+                  "method_not_allowed",
+                  "Method not allowed",
                   std::string(req.method_string()) + " is not allowed on " + std::string(path) +
                       "; allowed: " + m.allow,
                   {}};
@@ -50,8 +53,11 @@ boost::asio::awaitable<service::outcome> service::dispatch(const request& req) c
         failed = true;
     }
     if (failed) {
-        problem p{500, "internal_error", "Internal server error",
-                  "the request could not be handled; see the server log", {}};
+        problem p{500,
+                  "internal_error",
+                  "Internal server error",
+                  "the request could not be handled; see the server log",
+                  {}};
         res = make_problem(p);
     }
     co_return outcome{std::move(res), m.pattern};

@@ -11,7 +11,7 @@ namespace sluice::http {
 // The routes of the HTTP API and their handlers. Built once before the server
 // starts, then read-only: safe to use from every I/O thread.
 class service {
-public:
+  public:
     // Throws std::invalid_argument on a malformed or duplicate route.
     void route(std::string_view method, std::string_view pattern, handler h);
 
@@ -24,7 +24,7 @@ public:
     // method 405 with Allow, and a handler that throws is logged and answered 500.
     boost::asio::awaitable<outcome> dispatch(const request& req) const;
 
-private:
+  private:
     router router_;
     std::vector<handler> handlers_;
 };

@@ -38,14 +38,15 @@ void session::arm(std::chrono::milliseconds timeout) {
     ++timer_generation_;
     timed_out_ = false;
     timer_.expires_after(timeout);
-    timer_.async_wait([weak = weak_from_this(), generation = timer_generation_](beast::error_code ec) {
-        if (ec) return;
-        auto self = weak.lock();
-        if (!self || self->timer_generation_ != generation) return;
-        self->timed_out_ = true;
-        beast::error_code ignored;
-        self->socket_.cancel(ignored);
-    });
+    timer_.async_wait(
+        [weak = weak_from_this(), generation = timer_generation_](beast::error_code ec) {
+            if (ec) return;
+            auto self = weak.lock();
+            if (!self || self->timer_generation_ != generation) return;
+            self->timed_out_ = true;
+            beast::error_code ignored;
+            self->socket_.cancel(ignored);
+        });
 }
 
 void session::disarm() {
@@ -82,8 +83,9 @@ net::awaitable<void> session::reject(const problem& p) {
     res.prepare_payload();
     auto started = clock_type::now();
     if (!co_await write(res, false)) co_return;
-    state_.metrics.observe_request("unmatched", "-", p.status,
-                                   std::chrono::duration<double>(clock_type::now() - started).count());
+    state_.metrics.observe_request(
+        "unmatched", "-", p.status,
+        std::chrono::duration<double>(clock_type::now() - started).count());
     // Half-close, then read and drop what the client is still sending, for a bounded
     // time and size, so its kernel does not turn our answer into a reset.
     beast::error_code ec;
@@ -102,24 +104,26 @@ net::awaitable<void> session::reject(const problem& p) {
 net::awaitable<void> session::run() {
     auto self = shared_from_this();
     for (;;) {
-        auto lim = state_.get_limits();
         if (state_.is_draining() && buffer_.size() == 0) break;
 
         if (buffer_.size() == 0) {
             // Waiting for the next request: the idle deadline applies, and a drain
             // may close us here.
             phase_ = phase::idle;
-            arm(lim->idle_timeout);
+            arm(state_.get_limits()->idle_timeout);
             auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(read_chunk), use_tuple);
             disarm();
             if (ec) break;  // peer closed, idle timeout or drain: nothing to answer
             buffer_.commit(n);
         }
 
+        // Limits are read per request, so a reload reaches open connections too.
+        auto lim = state_.get_limits();
         phase_ = phase::reading;
         arm(lim->read_timeout);
         beast_http::request_parser<beast_http::string_body> parser;
-        parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(lim->max_header_bytes, UINT32_MAX)));
+        parser.header_limit(
+            static_cast<std::uint32_t>(std::min<std::size_t>(lim->max_header_bytes, UINT32_MAX)));
         parser.body_limit(lim->max_body_bytes);
         auto [ec, n] = co_await beast_http::async_read_header(socket_, buffer_, parser, use_tuple);
         if (!ec && !parser.is_done()) {
@@ -128,7 +132,9 @@ net::awaitable<void> session::run() {
                 auto [wec, wn] = co_await net::async_write(socket_, net::buffer(go_on), use_tuple);
                 ec = wec;
             }
-            if (!ec) std::tie(ec, n) = co_await beast_http::async_read(socket_, buffer_, parser, use_tuple);
+            if (!ec)
+                std::tie(ec, n) =
+                    co_await beast_http::async_read(socket_, buffer_, parser, use_tuple);
         }
         bool timed_out = timed_out_;
         disarm();
@@ -136,17 +142,29 @@ net::awaitable<void> session::run() {
             // A named problem, not a braced temporary in co_await (GCC 12 coroutine bug).
             problem p;
             if (timed_out) {
-                p = {408, "request_timeout", "Request timeout",
-                     "the request was not received within " + std::to_string(lim->read_timeout.count()) + " ms",
+                p = {408,
+                     "request_timeout",
+                     "Request timeout",
+                     "the request was not received within " +
+                         std::to_string(lim->read_timeout.count()) + " ms",
                      {}};
             } else if (ec == beast_http::error::header_limit) {
-                p = {431, "headers_too_large", "Request header fields too large",
-                     "the request header exceeds " + std::to_string(lim->max_header_bytes) + " bytes", {}};
+                p = {431,
+                     "headers_too_large",
+                     "Request header fields too large",
+                     "the request header exceeds " + std::to_string(lim->max_header_bytes) +
+                         " bytes",
+                     {}};
             } else if (ec == beast_http::error::body_limit) {
-                p = {413, "body_too_large", "Request body too large",
-                     "the request body exceeds " + std::to_string(lim->max_body_bytes) + " bytes", {}};
-            } else if (ec.category() == beast_http::make_error_code(beast_http::error::bad_target).category() &&
-                       ec != beast_http::error::end_of_stream && ec != beast_http::error::partial_message) {
+                p = {413,
+                     "body_too_large",
+                     "Request body too large",
+                     "the request body exceeds " + std::to_string(lim->max_body_bytes) + " bytes",
+                     {}};
+            } else if (ec.category() ==
+                           beast_http::make_error_code(beast_http::error::bad_target).category() &&
+                       ec != beast_http::error::end_of_stream &&
+                       ec != beast_http::error::partial_message) {
                 // The bytes are not HTTP; the message names what the parser choked on.
                 p = {400, "bad_request", "Malformed HTTP request", ec.message(), {}};
             }

@@ -18,7 +18,7 @@ namespace sluice::http {
 // (between requests), read (one request), write (one response). Lives on the I/O
 // thread that accepted it; its methods must be called there.
 class session : public std::enable_shared_from_this<session> {
-public:
+  public:
     session(boost::asio::ip::tcp::socket socket, shared_state& state);
 
     boost::asio::awaitable<void> run();
@@ -30,7 +30,7 @@ public:
     // Shutdown after the grace period: cancels whatever the session is doing.
     void force_close();
 
-private:
+  private:
     enum class phase { idle, reading, handling, writing };
 
     void arm(std::chrono::milliseconds timeout);

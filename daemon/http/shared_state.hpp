@@ -18,7 +18,9 @@ struct shared_state {
     std::atomic<bool> draining{false};
     std::atomic<std::size_t> open_connections{0};
 
-    std::shared_ptr<const limits> get_limits() const { return current_limits.load(std::memory_order_acquire); }
+    std::shared_ptr<const limits> get_limits() const {
+        return current_limits.load(std::memory_order_acquire);
+    }
     bool is_draining() const { return draining.load(std::memory_order_acquire); }
 };
 

@@ -65,20 +65,29 @@ bool needs_quotes_in_text(std::string_view s) {
 }  // namespace
 
 bool parse_level(std::string_view text, level& out) {
-    if (text == "debug") out = level::debug;
-    else if (text == "info") out = level::info;
-    else if (text == "warn" || text == "warning") out = level::warn;
-    else if (text == "error") out = level::error;
-    else return false;
+    if (text == "debug")
+        out = level::debug;
+    else if (text == "info")
+        out = level::info;
+    else if (text == "warn" || text == "warning")
+        out = level::warn;
+    else if (text == "error")
+        out = level::error;
+    else
+        return false;
     return true;
 }
 
 std::string_view to_string(level l) {
     switch (l) {
-        case level::debug: return "debug";
-        case level::info: return "info";
-        case level::warn: return "warn";
-        case level::error: return "error";
+        case level::debug:
+            return "debug";
+        case level::info:
+            return "info";
+        case level::warn:
+            return "warn";
+        case level::error:
+            return "error";
     }
     return "info";
 }
@@ -97,11 +106,21 @@ void append_json_escaped(std::string& out, std::string_view text) {
     for (char c : text) {
         auto u = static_cast<unsigned char>(c);
         switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
             default:
                 if (u < 0x20) {
                     out += "\\u00";

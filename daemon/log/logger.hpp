@@ -29,11 +29,11 @@ struct field {
     field(std::string_view k, bool v) : key(k), value(v) {}
     field(std::string_view k, double v) : key(k), value(v) {}
     template <std::signed_integral Int>
-        requires(!std::same_as<Int, bool>)
-    field(std::string_view k, Int v) : key(k), value(static_cast<std::int64_t>(v)) {}
+    requires(!std::same_as<Int, bool>) field(std::string_view k, Int v)
+        : key(k), value(static_cast<std::int64_t>(v)) {}
     template <std::unsigned_integral UInt>
-        requires(!std::same_as<UInt, bool>)
-    field(std::string_view k, UInt v) : key(k), value(static_cast<std::uint64_t>(v)) {}
+    requires(!std::same_as<UInt, bool>) field(std::string_view k, UInt v)
+        : key(k), value(static_cast<std::uint64_t>(v)) {}
 };
 
 using fields = std::initializer_list<field>;
@@ -55,7 +55,9 @@ inline void info(std::string_view msg, fields f = {}) {
 inline void warn(std::string_view msg, fields f = {}) {
     if (is_enabled(level::warn)) write(level::warn, msg, f);
 }
-inline void error(std::string_view msg, fields f = {}) { write(level::error, msg, f); }
+inline void error(std::string_view msg, fields f = {}) {
+    write(level::error, msg, f);
+}
 
 // Appends `text` to `out` as the inside of a JSON string (quotes not included).
 void append_json_escaped(std::string& out, std::string_view text);

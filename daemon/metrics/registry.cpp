@@ -14,21 +14,26 @@ namespace {
 
 const prometheus::Histogram::BucketBoundaries& latency_buckets() {
     // 50 µs to 10 s: covers a loopback Redis round trip up to a stalled request.
-    static const prometheus::Histogram::BucketBoundaries b{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
-                                                          0.005,   0.01,   0.025,   0.05,   0.1,   0.25,
-                                                          0.5,     1,      2.5,     5,      10};
+    static const prometheus::Histogram::BucketBoundaries b{
+        0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+        0.05,    0.1,    0.25,    0.5,    1,     2.5,    5,     10};
     return b;
 }
 
 }  // namespace
 
-std::string_view build_info::version() { return SLUICE_VERSION; }
-std::string_view build_info::commit() { return SLUICE_GIT_COMMIT; }
+std::string_view build_info::version() {
+    return SLUICE_VERSION;
+}
+std::string_view build_info::commit() {
+    return SLUICE_GIT_COMMIT;
+}
 std::string_view build_info::compiler() {
 #if defined(__clang__)
     return "clang " __clang_version__;
 #elif defined(__GNUC__)
-    return "gcc " SLUICE_STR(__GNUC__) "." SLUICE_STR(__GNUC_MINOR__) "." SLUICE_STR(__GNUC_PATCHLEVEL__);
+    return "gcc " SLUICE_STR(__GNUC__) "." SLUICE_STR(__GNUC_MINOR__) "." SLUICE_STR(
+        __GNUC_PATCHLEVEL__);
 #else
     return "unknown";
 #endif
@@ -48,10 +53,11 @@ registry::registry() : registry_(std::make_shared<prometheus::Registry>()) {
                      .Name("sluice_http_requests_total")
                      .Help("HTTP requests answered, by route pattern, method and status")
                      .Register(*registry_);
-    request_duration_ = &BuildHistogram()
-                             .Name("sluice_http_request_duration_seconds")
-                             .Help("Time from a request's last byte read to its response written, by route")
-                             .Register(*registry_);
+    request_duration_ =
+        &BuildHistogram()
+             .Name("sluice_http_request_duration_seconds")
+             .Help("Time from a request's last byte read to its response written, by route")
+             .Register(*registry_);
     open_connections_ = &BuildGauge()
                              .Name("sluice_http_open_connections")
                              .Help("HTTP connections open now")
@@ -113,11 +119,21 @@ void registry::connection_opened() {
     open_connections_->Increment();
     connections_total_->Increment();
 }
-void registry::connection_closed() { open_connections_->Decrement(); }
-void registry::set_redis_up(bool up) { redis_up_->Set(up ? 1 : 0); }
-void registry::count_redis_reconnect() { redis_reconnects_->Increment(); }
-void registry::observe_redis_rtt(double seconds) { redis_rtt_->Observe(seconds); }
-void registry::count_reload(bool ok) { (ok ? reloads_ok_ : reloads_failed_)->Increment(); }
+void registry::connection_closed() {
+    open_connections_->Decrement();
+}
+void registry::set_redis_up(bool up) {
+    redis_up_->Set(up ? 1 : 0);
+}
+void registry::count_redis_reconnect() {
+    redis_reconnects_->Increment();
+}
+void registry::observe_redis_rtt(double seconds) {
+    redis_rtt_->Observe(seconds);
+}
+void registry::count_reload(bool ok) {
+    (ok ? reloads_ok_ : reloads_failed_)->Increment();
+}
 
 std::string registry::serialize() const {
     prometheus::TextSerializer serializer;

@@ -28,7 +28,7 @@ struct build_info {
 // The process's Prometheus registry and the metric families Sluice exports.
 // Thread-safe: every method may be called from any I/O thread.
 class registry {
-public:
+  public:
     registry();
     ~registry();
     registry(const registry&) = delete;
@@ -37,7 +37,8 @@ public:
     // Counts one answered HTTP request and its duration. `route` is the route
     // pattern (e.g. "/v1/version", or "unmatched"), never the raw path, so label
     // cardinality stays bounded.
-    void observe_request(std::string_view route, std::string_view method, unsigned status, double seconds);
+    void observe_request(std::string_view route, std::string_view method, unsigned status,
+                         double seconds);
 
     void connection_opened();
     void connection_closed();
@@ -55,7 +56,7 @@ public:
 
     prometheus::Registry& prometheus_registry() { return *registry_; }
 
-private:
+  private:
     struct request_series {
         prometheus::Counter* count;
         prometheus::Histogram* duration;

@@ -60,16 +60,20 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
         : ex(std::move(e)), options(std::move(o)), wake_writer(ex), watchdog(ex) {}
 
     net::awaitable<std::tuple<error_code, std::size_t>> read_some(net::mutable_buffer b) {
-        if (auto* s = std::get_if<tcp::socket>(&stream)) co_return co_await s->async_read_some(b, use_tuple);
-        if (auto* s = std::get_if<unix_socket>(&stream)) co_return co_await s->async_read_some(b, use_tuple);
+        if (auto* s = std::get_if<tcp::socket>(&stream))
+            co_return co_await s->async_read_some(b, use_tuple);
+        if (auto* s = std::get_if<unix_socket>(&stream))
+            co_return co_await s->async_read_some(b, use_tuple);
         if (auto* s = std::get_if<std::unique_ptr<tls_stream>>(&stream))
             co_return co_await (*s)->async_read_some(b, use_tuple);
         co_return std::tuple<error_code, std::size_t>{net::error::not_connected, 0};
     }
 
     net::awaitable<std::tuple<error_code, std::size_t>> write_all(net::const_buffer b) {
-        if (auto* s = std::get_if<tcp::socket>(&stream)) co_return co_await net::async_write(*s, b, use_tuple);
-        if (auto* s = std::get_if<unix_socket>(&stream)) co_return co_await net::async_write(*s, b, use_tuple);
+        if (auto* s = std::get_if<tcp::socket>(&stream))
+            co_return co_await net::async_write(*s, b, use_tuple);
+        if (auto* s = std::get_if<unix_socket>(&stream))
+            co_return co_await net::async_write(*s, b, use_tuple);
         if (auto* s = std::get_if<std::unique_ptr<tls_stream>>(&stream))
             co_return co_await net::async_write(**s, b, use_tuple);
         co_return std::tuple<error_code, std::size_t>{net::error::not_connected, 0};
@@ -79,7 +83,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
         error_code ignored;
         if (auto* s = std::get_if<tcp::socket>(&stream)) s->close(ignored);
         if (auto* s = std::get_if<unix_socket>(&stream)) s->close(ignored);
-        if (auto* s = std::get_if<std::unique_ptr<tls_stream>>(&stream)) (*s)->lowest_layer().close(ignored);
+        if (auto* s = std::get_if<std::unique_ptr<tls_stream>>(&stream))
+            (*s)->lowest_layer().close(ignored);
     }
 
     // Completes a request on its caller's executor, never inline: the caller may
@@ -163,7 +168,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
             co_await watchdog.async_wait(use_tuple);
             if (!open) co_return;
             auto now = clock_type::now();
-            bool late_reply = !in_flight.empty() && now - in_flight.front().sent > options.dead_after;
+            bool late_reply =
+                !in_flight.empty() && now - in_flight.front().sent > options.dead_after;
             bool stuck_write = writing && now - write_started > options.dead_after;
             if (late_reply || stuck_write) shut(error::timeout);
         }
@@ -173,12 +179,14 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
         const auto& ep = options.endpoint;
         if (ep.kind == config::redis_endpoint::transport::unix_socket) {
             auto& s = stream.emplace<unix_socket>(ex);
-            auto [ec] = co_await s.async_connect(net::local::stream_protocol::endpoint(ep.path), use_tuple);
+            auto [ec] =
+                co_await s.async_connect(net::local::stream_protocol::endpoint(ep.path), use_tuple);
             if (ec) detail = "cannot connect to " + ep.path + ": " + ec.message();
             co_return ec;
         }
         tcp::resolver resolver(ex);
-        auto [rec, results] = co_await resolver.async_resolve(ep.host, std::to_string(ep.port), use_tuple);
+        auto [rec, results] =
+            co_await resolver.async_resolve(ep.host, std::to_string(ep.port), use_tuple);
         if (rec) {
             detail = "cannot resolve " + ep.host + ": " + rec.message();
             co_return rec;
@@ -199,15 +207,19 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
         tls_context = std::make_unique<ssl::context>(ssl::context::tls_client);
         error_code ec;
         const auto& t = options.tls;
-        if (t.ca_file.empty()) tls_context->set_default_verify_paths(ec);
-        else tls_context->load_verify_file(t.ca_file, ec);
+        if (t.ca_file.empty())
+            tls_context->set_default_verify_paths(ec);
+        else
+            tls_context->load_verify_file(t.ca_file, ec);
         if (!ec && !t.cert_file.empty()) tls_context->use_certificate_chain_file(t.cert_file, ec);
-        if (!ec && !t.key_file.empty()) tls_context->use_private_key_file(t.key_file, ssl::context::pem, ec);
+        if (!ec && !t.key_file.empty())
+            tls_context->use_private_key_file(t.key_file, ssl::context::pem, ec);
         if (ec) {
             detail = "TLS setup failed: " + ec.message();
             co_return ec;
         }
-        auto& s = stream.emplace<std::unique_ptr<tls_stream>>(std::make_unique<tls_stream>(std::move(socket), *tls_context));
+        auto& s = stream.emplace<std::unique_ptr<tls_stream>>(
+            std::make_unique<tls_stream>(std::move(socket), *tls_context));
         std::string name = t.server_name.empty() ? ep.host : t.server_name;
         SSL_set_tlsext_host_name(s->native_handle(), name.c_str());
         if (t.verify) {
@@ -226,8 +238,10 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     void handshake_commands(std::string& wire, std::vector<std::string>& names) const {
         const auto& ep = options.endpoint;
         if (!ep.password.empty()) {
-            if (ep.username.empty()) encode_command(wire, {"AUTH", ep.password});
-            else encode_command(wire, {"AUTH", ep.username, ep.password});
+            if (ep.username.empty())
+                encode_command(wire, {"AUTH", ep.password});
+            else
+                encode_command(wire, {"AUTH", ep.username, ep.password});
             names.push_back("AUTH");
         }
         if (ep.db != 0) {
@@ -337,8 +351,12 @@ void connection::close() {
     if (impl_->open) impl_->shut(error::closed);
 }
 
-bool connection::is_open() const { return impl_->open; }
+bool connection::is_open() const {
+    return impl_->open;
+}
 
-connection::executor_type connection::get_executor() const { return impl_->ex; }
+connection::executor_type connection::get_executor() const {
+    return impl_->ex;
+}
 
 }  // namespace sluice::redis

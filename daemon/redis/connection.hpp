@@ -20,10 +20,11 @@ struct connection_options {
     config::redis_endpoint endpoint;
     std::string client_name = "sluice";
     std::chrono::milliseconds connect_timeout{2000};  // TCP/TLS connect and handshake together
-    std::chrono::milliseconds dead_after{3000};       // a reply (or write) older than this kills the connection
+    std::chrono::milliseconds dead_after{
+        3000};  // a reply (or write) older than this kills the connection
     struct tls_options {
-        std::string ca_file;      // empty: the system's trust store
-        std::string cert_file;    // client certificate (optional)
+        std::string ca_file;    // empty: the system's trust store
+        std::string cert_file;  // client certificate (optional)
         std::string key_file;
         std::string server_name;  // SNI and certificate check; empty: the endpoint's host
         bool verify = true;
@@ -40,7 +41,7 @@ struct connection_options {
 // Thread-safety: async_exec may be called from any thread; it hops to the
 // connection's executor. connect() and close() run on that executor.
 class connection : public std::enable_shared_from_this<connection> {
-public:
+  public:
     using executor_type = boost::asio::any_io_executor;
     using exec_signature = void(boost::system::error_code, reply);
 
@@ -62,7 +63,8 @@ public:
         encode_command(wire, argv);
         return boost::asio::async_initiate<Token, exec_signature>(
             [this](auto handler, std::string bytes) {
-                start_exec(std::move(bytes), boost::asio::any_completion_handler<exec_signature>(std::move(handler)));
+                start_exec(std::move(bytes),
+                           boost::asio::any_completion_handler<exec_signature>(std::move(handler)));
             },
             token, std::move(wire));
     }
@@ -76,7 +78,7 @@ public:
 
     struct impl;
 
-private:
+  private:
     void start_exec(std::string wire, boost::asio::any_completion_handler<exec_signature> handler);
 
     std::shared_ptr<impl> impl_;

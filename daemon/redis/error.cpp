@@ -6,16 +6,22 @@ namespace sluice::redis {
 namespace {
 
 class category final : public boost::system::error_category {
-public:
+  public:
     const char* name() const noexcept override { return "sluice.redis"; }
     std::string message(int ev) const override {
         switch (static_cast<error>(ev)) {
-            case error::not_connected: return "not connected to Redis";
-            case error::connection_lost: return "the connection to Redis was lost";
-            case error::timeout: return "Redis did not answer in time";
-            case error::protocol_error: return "Redis sent bytes that are not RESP";
-            case error::handshake_failed: return "Redis refused the connection handshake";
-            case error::closed: return "the Redis client was closed";
+            case error::not_connected:
+                return "not connected to Redis";
+            case error::connection_lost:
+                return "the connection to Redis was lost";
+            case error::timeout:
+                return "Redis did not answer in time";
+            case error::protocol_error:
+                return "Redis sent bytes that are not RESP";
+            case error::handshake_failed:
+                return "Redis refused the connection handshake";
+            case error::closed:
+                return "the Redis client was closed";
         }
         return "unknown Redis error";
     }

@@ -15,11 +15,6 @@ namespace sluice::redis {
 
 namespace net = boost::asio;
 
-namespace {
-// Outside the coroutine: GCC 12 rejects braced lists of string literals inside one.
-std::vector<std::string_view> ping_command() { return {"PING"}; }
-}  // namespace
-
 // The timer the monitor sleeps on, so stop() can wake it.
 struct health_wakeup {
     explicit health_wakeup(net::any_io_executor ex) : timer(std::move(ex)) {}
@@ -81,7 +76,8 @@ net::awaitable<void> health_monitor::run() {
             }
             // Full jitter: a random delay up to the current backoff, so instances
             // that lost Redis together do not reconnect in lockstep.
-            std::uniform_int_distribution<long long> pick(options_.reconnect_min.count(), backoff.count());
+            std::uniform_int_distribution<long long> pick(options_.reconnect_min.count(),
+                                                          backoff.count());
             wake->timer.expires_after(std::chrono::milliseconds(pick(rng)));
             co_await wake->timer.async_wait(use_tuple);
             backoff = std::min(backoff * 2, options_.reconnect_max);
@@ -95,14 +91,15 @@ net::awaitable<void> health_monitor::run() {
 
         while (!stopping_) {
             auto started = std::chrono::steady_clock::now();
-            auto [pec, r] = co_await current_->async_exec(ping_command(), use_tuple);
+            auto [pec, r] = co_await current_->async_exec(command("PING"), use_tuple);
             if (stopping_) break;
             if (pec || r.is_error()) {
                 set_state(false, pec ? pec.message() : "PING refused: " + r.str);
                 current_->close();
                 break;
             }
-            metrics_.observe_redis_rtt(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+            metrics_.observe_redis_rtt(
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
             wake->timer.expires_after(options_.interval);
             co_await wake->timer.async_wait(use_tuple);
         }

@@ -18,9 +18,9 @@ namespace sluice::redis {
 
 struct health_options {
     connection_options connection;
-    std::chrono::milliseconds interval{1000};        // PING this often
-    std::chrono::milliseconds reconnect_min{100};    // first retry delay
-    std::chrono::milliseconds reconnect_max{5000};   // retry delay cap (exponential, with jitter)
+    std::chrono::milliseconds interval{1000};       // PING this often
+    std::chrono::milliseconds reconnect_min{100};   // first retry delay
+    std::chrono::milliseconds reconnect_max{5000};  // retry delay cap (exponential, with jitter)
 };
 
 // Keeps one connection to Redis and PINGs it, so /readyz and sluice_redis_up say
@@ -28,7 +28,7 @@ struct health_options {
 // Runs on the executor given to start(); is_up() and status() may be read from any
 // thread.
 class health_monitor {
-public:
+  public:
     health_monitor(health_options options, metrics::registry& metrics);
     ~health_monitor();
 
@@ -40,7 +40,7 @@ public:
     // Why Redis is not up (empty while up).
     std::string status() const;
 
-private:
+  private:
     boost::asio::awaitable<void> run();
     void set_state(bool up, std::string why);
 

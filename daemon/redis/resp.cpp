@@ -7,12 +7,24 @@ namespace {
 
 void convert(const redisReply& in, reply& out) {
     switch (in.type) {
-        case REDIS_REPLY_STRING: out.type = reply::kind::string; break;
-        case REDIS_REPLY_STATUS: out.type = reply::kind::status; break;
-        case REDIS_REPLY_ERROR: out.type = reply::kind::error; break;
-        case REDIS_REPLY_INTEGER: out.type = reply::kind::integer; break;
-        case REDIS_REPLY_ARRAY: out.type = reply::kind::array; break;
-        default: out.type = reply::kind::nil; break;
+        case REDIS_REPLY_STRING:
+            out.type = reply::kind::string;
+            break;
+        case REDIS_REPLY_STATUS:
+            out.type = reply::kind::status;
+            break;
+        case REDIS_REPLY_ERROR:
+            out.type = reply::kind::error;
+            break;
+        case REDIS_REPLY_INTEGER:
+            out.type = reply::kind::integer;
+            break;
+        case REDIS_REPLY_ARRAY:
+            out.type = reply::kind::array;
+            break;
+        default:
+            out.type = reply::kind::nil;
+            break;
     }
     out.str.clear();
     out.elements.clear();
@@ -43,7 +55,9 @@ void encode_command(std::string& out, const std::vector<std::string_view>& argv)
 
 reply_decoder::reply_decoder() : reader_(redisReaderCreate()) {}
 
-reply_decoder::~reply_decoder() { redisReaderFree(reader_); }
+reply_decoder::~reply_decoder() {
+    redisReaderFree(reader_);
+}
 
 bool reply_decoder::feed(const char* data, std::size_t size) {
     return redisReaderFeed(reader_, data, size) == REDIS_OK;
@@ -59,6 +73,8 @@ reply_decoder::result reply_decoder::next(reply& out) {
     return result::ok;
 }
 
-std::string reply_decoder::error() const { return reader_->err ? std::string(reader_->errstr) : std::string(); }
+std::string reply_decoder::error() const {
+    return reader_->err ? std::string(reader_->errstr) : std::string();
+}
 
 }  // namespace sluice::redis

@@ -1,0 +1,229 @@
+#include "http/server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <catch2/catch.hpp>
+#include <thread>
+
+#include "http/service.hpp"
+#include "metrics/registry.hpp"
+#include "support/http_client.hpp"
+
+using namespace sluice;
+using namespace std::chrono_literals;
+using Catch::Matchers::Contains;
+using test::http_connection;
+
+namespace {
+
+namespace net = boost::asio;
+
+// A real server on a free port with three test routes: /hello, /echo (POST) and
+// /slow (answers after 300 ms, to have a request in flight).
+struct test_server {
+    metrics::registry metrics;
+    std::shared_ptr<http::service> api = std::make_shared<http::service>();
+    std::unique_ptr<http::server> server;
+
+    explicit test_server(http::limits l = small_limits()) {
+        api->route("GET", "/hello",
+                   [](const http::request_context&) -> net::awaitable<http::response> {
+                       co_return http::make_response(200, "hello", "text/plain");
+                   });
+        api->route("POST", "/echo",
+                   [](const http::request_context& c) -> net::awaitable<http::response> {
+                       co_return http::make_response(200, c.req.body(), "text/plain");
+                   });
+        api->route("GET", "/slow",
+                   [](const http::request_context&) -> net::awaitable<http::response> {
+                       net::steady_timer t(co_await net::this_coro::executor, 300ms);
+                       co_await t.async_wait(net::as_tuple(net::use_awaitable));
+                       co_return http::make_response(200, "slow", "text/plain");
+                   });
+        server = std::make_unique<http::server>(http::server_options{"127.0.0.1", 0, 1}, api,
+                                                metrics, l);
+        server->start();
+    }
+
+    static http::limits small_limits() {
+        http::limits l;
+        l.max_body_bytes = 1024;
+        l.max_header_bytes = 2048;
+        l.idle_timeout = 400ms;
+        l.read_timeout = 300ms;
+        l.write_timeout = 1s;
+        l.max_connections = 100;
+        return l;
+    }
+
+    std::uint16_t port() const { return server->port(); }
+};
+
+}  // namespace
+
+TEST_CASE("keep-alive: several requests share one connection", "[http]") {
+    test_server s;
+    http_connection c(s.port());
+    for (int i = 0; i < 3; ++i) {
+        auto r = c.request("GET", "/hello");
+        CHECK(r.status == 200);
+        CHECK(r.body == "hello");
+        CHECK(r.keep_alive);
+    }
+    auto e = c.request("POST", "/echo", "payload");
+    CHECK(e.body == "payload");
+}
+
+TEST_CASE("pipelined requests are answered in order", "[http]") {
+    test_server s;
+    http_connection c(s.port());
+    // /slow first: if responses were sent as handlers finish, /hello would overtake it.
+    c.send(
+        "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"
+        "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nthird");
+    CHECK(c.read_reply().body == "slow");
+    CHECK(c.read_reply().body == "hello");
+    CHECK(c.read_reply().body == "third");
+}
+
+TEST_CASE("an unknown path is 404 problem+json", "[http]") {
+    test_server s;
+    auto r = test::http_get(s.port(), "/nowhere?x=1");
+    CHECK(r.status == 404);
+    CHECK(r.content_type == "application/problem+json");
+    CHECK_THAT(r.body, Contains(R"("code":"not_found")"));
+    CHECK_THAT(r.body, Contains("/nowhere"));
+}
+
+TEST_CASE("a wrong method is 405 with Allow", "[http]") {
+    test_server s;
+    http_connection c(s.port());
+    auto r = c.request("DELETE", "/hello");
+    CHECK(r.status == 405);
+    CHECK(r.header("Allow") == "GET, HEAD");
+    CHECK_THAT(r.body, Contains(R"("code":"method_not_allowed")"));
+    // The connection survives a 405.
+    CHECK(c.request("GET", "/hello").status == 200);
+}
+
+TEST_CASE("HEAD answers headers only", "[http]") {
+    test_server s;
+    http_connection c(s.port());
+    c.send("HEAD /hello HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto head = c.read_reply(true);
+    CHECK(head.status == 200);
+    CHECK(head.header("Content-Length") == "5");
+    CHECK(head.body.empty());
+    // Had the HEAD reply carried a body, these bytes would be shifted.
+    auto get = c.read_reply();
+    CHECK(get.status == 200);
+    CHECK(get.body == "hello");
+}
+
+TEST_CASE("a body over the limit is 413 and the connection closes", "[http]") {
+    test_server s;
+    http_connection c(s.port());
+    c.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" +
+           std::string(5000, 'a'));
+    auto r = c.read_reply();
+    CHECK(r.status == 413);
+    CHECK_THAT(r.body, Contains(R"("code":"body_too_large")"));
+    CHECK_THAT(r.body, Contains("1024 bytes"));
+    CHECK_FALSE(r.keep_alive);
+    CHECK(c.closed_by_peer(2s));
+}
+
+TEST_CASE("headers over the limit are 431", "[http]") {
+    test_server s;
+    http_connection c(s.port());
+    c.send("GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4000, 'b') + "\r\n\r\n");
+    auto r = c.read_reply();
+    CHECK(r.status == 431);
+    CHECK_THAT(r.body, Contains(R"("code":"headers_too_large")"));
+}
+
+TEST_CASE("a request that stalls midway is 408 after the read timeout", "[http]") {
+    test_server s;
+    http_connection c(s.port());
+    auto started = std::chrono::steady_clock::now();
+    c.send("GET /hello HTTP/1.1\r\nHost: x\r\n");  // no blank line: the header never ends
+    auto r = c.read_reply();
+    auto waited = std::chrono::steady_clock::now() - started;
+    CHECK(r.status == 408);
+    CHECK_THAT(r.body, Contains(R"("code":"request_timeout")"));
+    CHECK(waited >= 250ms);
+    CHECK(c.closed_by_peer(2s));
+}
+
+TEST_CASE("an idle keep-alive connection is closed after the idle timeout", "[http]") {
+    test_server s;
+    http_connection c(s.port());
+    CHECK(c.request("GET", "/hello").status == 200);
+    CHECK_FALSE(c.closed_by_peer(100ms));  // still open shortly after
+    CHECK(c.closed_by_peer(2s));           // closed once idle_timeout (400 ms) passed
+}
+
+TEST_CASE("bytes that are not HTTP are 400", "[http]") {
+    test_server s;
+    http_connection c(s.port());
+    c.send("THIS IS NOT HTTP\r\n\r\n");
+    auto r = c.read_reply();
+    CHECK(r.status == 400);
+    CHECK_THAT(r.body, Contains(R"("code":"bad_request")"));
+}
+
+TEST_CASE("connections above max_connections get 503", "[http]") {
+    auto l = test_server::small_limits();
+    l.max_connections = 2;
+    test_server s(l);
+    http_connection a(s.port()), b(s.port());
+    CHECK(a.request("GET", "/hello").status == 200);
+    CHECK(b.request("GET", "/hello").status == 200);
+    http_connection third(s.port());
+    auto r = third.read_reply();
+    CHECK(r.status == 503);
+    CHECK_THAT(r.body, Contains(R"("code":"too_many_connections")"));
+}
+
+TEST_CASE("drain closes idle connections and lets in-flight requests finish", "[http]") {
+    test_server s;
+    http_connection idle(s.port()), busy(s.port());
+    CHECK(idle.request("GET", "/hello").status == 200);
+    busy.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+    std::this_thread::sleep_for(50ms);
+    s.server->drain();
+    CHECK(idle.closed_by_peer(2s));
+    auto r = busy.read_reply();
+    CHECK(r.status == 200);
+    CHECK(r.body == "slow");
+    CHECK_FALSE(r.keep_alive);
+    // The listener is closed: new connections are refused.
+    CHECK_THROWS(http_connection(s.port()));
+}
+
+TEST_CASE("limits changed at runtime apply to the next request", "[http]") {
+    test_server s;
+    http_connection c(s.port());
+    CHECK(c.request("POST", "/echo", std::string(800, 'x')).status == 200);
+    auto l = test_server::small_limits();
+    l.max_body_bytes = 100;
+    s.server->set_limits(l);
+    CHECK(c.request("POST", "/echo", std::string(800, 'x')).status == 413);
+}
+
+TEST_CASE("requests are counted by route and status in the metrics", "[http]") {
+    test_server s;
+    test::http_get(s.port(), "/hello");
+    test::http_get(s.port(), "/missing");
+    auto text = s.metrics.serialize();
+    CHECK_THAT(
+        text,
+        Contains(R"(sluice_http_requests_total{method="GET",route="/hello",status="200"} 1)"));
+    CHECK_THAT(
+        text,
+        Contains(R"(sluice_http_requests_total{method="GET",route="unmatched",status="404"} 1)"));
+    CHECK_THAT(text, Contains(R"(sluice_http_request_duration_seconds_count{route="/hello"} 1)"));
+}

@@ -1,0 +1,252 @@
+#include "redis/connection.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <catch2/catch.hpp>
+#include <filesystem>
+
+#include "redis/error.hpp"
+#include "support/redis_server.hpp"
+
+// Never co_await inside a CHECK/REQUIRE: Catch repeats the expression in a
+// short-circuited branch, and GCC 12 runs co_await there all the same.
+using namespace sluice;
+using namespace std::chrono_literals;
+using Catch::Matchers::Contains;
+
+namespace {
+
+namespace net = boost::asio;
+using error_code = boost::system::error_code;
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+redis::connection_options options_for(std::uint16_t port) {
+    redis::connection_options o;
+    o.endpoint.host = "127.0.0.1";
+    o.endpoint.port = port;
+    o.client_name = "sluice-test";
+    o.connect_timeout = 2s;
+    o.dead_after = 500ms;
+    return o;
+}
+
+// Runs the coroutine `body(ctx)` on a fresh io_context until it finishes (at most 30 s).
+template <typename F>
+void run_coroutine(F body) {
+    net::io_context ctx;
+    bool done = false;
+    std::exception_ptr failure;
+    net::co_spawn(ctx, body(ctx), [&](std::exception_ptr e) {
+        failure = e;
+        done = true;
+    });
+    auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (!done && std::chrono::steady_clock::now() < deadline) ctx.run_for(50ms);
+    REQUIRE(done);
+    if (failure) std::rethrow_exception(failure);
+}
+
+}  // namespace
+
+TEST_CASE("10k concurrent requests are pipelined and matched in order", "[redis]") {
+    test::redis_server server;
+    run_coroutine([&](net::io_context& ctx) -> net::awaitable<void> {
+        auto conn =
+            std::make_shared<redis::connection>(ctx.get_executor(), options_for(server.port()));
+        std::string detail;
+        auto ec = co_await conn->connect(detail);
+        REQUIRE_FALSE(ec);
+        constexpr int n = 10'000;
+        std::vector<long long> got(n, -1);
+        int answered = 0;
+        // INCR runs in the order Redis receives the commands, so request i must get
+        // i + 1: any mismatch between requests and replies shows up here.
+        for (int i = 0; i < n; ++i) {
+            conn->async_exec(redis::command("INCR", "counter"),
+                             [&, i](error_code e, redis::reply r) {
+                                 if (!e && r.type == redis::reply::kind::integer)
+                                     got[static_cast<std::size_t>(i)] = r.integer;
+                                 ++answered;
+                             });
+        }
+        net::steady_timer wait(ctx);
+        while (answered < n) {
+            wait.expires_after(5ms);
+            co_await wait.async_wait(use_tuple);
+        }
+        int in_order = 0;
+        for (int i = 0; i < n; ++i) in_order += got[static_cast<std::size_t>(i)] == i + 1;
+        CHECK(in_order == n);
+        auto [e2, r2] = co_await conn->async_exec(redis::command("GET", "counter"), use_tuple);
+        CHECK(r2.str == "10000");
+        auto [e3, r3] = co_await conn->async_exec(redis::command("CLIENT", "GETNAME"), use_tuple);
+        CHECK(r3.str == "sluice-test");
+        conn->close();
+    });
+}
+
+TEST_CASE("error replies arrive as replies, not as failures", "[redis]") {
+    test::redis_server server;
+    run_coroutine([&](net::io_context& ctx) -> net::awaitable<void> {
+        auto conn =
+            std::make_shared<redis::connection>(ctx.get_executor(), options_for(server.port()));
+        std::string detail;
+        auto connect_error = co_await conn->connect(detail);
+        INFO(detail);
+        REQUIRE_FALSE(connect_error);
+        co_await conn->async_exec(redis::command("SET", "k", "v"), use_tuple);
+        auto [ec, r] = co_await conn->async_exec(redis::command("LPUSH", "k", "x"), use_tuple);
+        CHECK_FALSE(ec);
+        CHECK(r.is_error());
+        CHECK_THAT(r.str, Contains("WRONGTYPE"));
+        auto [ec2, r2] = co_await conn->async_exec(redis::command("GET", "missing"), use_tuple);
+        CHECK(r2.type == redis::reply::kind::nil);
+        conn->close();
+    });
+}
+
+TEST_CASE("AUTH: an ACL user logs in; a wrong password is a clear error", "[redis]") {
+    test::redis_server server({"--requirepass", "adminpass"});
+    server.cli({"-a", "adminpass", "--no-auth-warning", "ACL", "SETUSER", "app", "on", ">apppass",
+                "~*", "+@all"});
+    run_coroutine([&](net::io_context& ctx) -> net::awaitable<void> {
+        auto bad_opts = options_for(server.port());
+        bad_opts.endpoint.username = "app";
+        bad_opts.endpoint.password = "wrong";
+        auto bad = std::make_shared<redis::connection>(ctx.get_executor(), bad_opts);
+        std::string detail;
+        auto ec = co_await bad->connect(detail);
+        CHECK(ec == redis::error::handshake_failed);
+        CHECK_THAT(detail, Contains("AUTH refused"));
+        CHECK_THAT(detail, Contains("WRONGPASS"));
+
+        auto good_opts = bad_opts;
+        good_opts.endpoint.password = "apppass";
+        good_opts.endpoint.db = 3;
+        auto good = std::make_shared<redis::connection>(ctx.get_executor(), good_opts);
+        detail.clear();
+        auto good_error = co_await good->connect(detail);
+        INFO(detail);
+        REQUIRE_FALSE(good_error);
+        auto [e2, who] = co_await good->async_exec(redis::command("ACL", "WHOAMI"), use_tuple);
+        CHECK(who.str == "app");
+        co_await good->async_exec(redis::command("SET", "in-db-3", "1"), use_tuple);
+        good->close();
+    });
+    CHECK(server.cli({"-a", "adminpass", "--no-auth-warning", "-n", "3", "GET", "in-db-3"}) == "1");
+}
+
+TEST_CASE("a unix socket connection works", "[redis]") {
+    auto dir =
+        std::filesystem::temp_directory_path() / ("sluice-sock-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    auto path = (dir / "redis.sock").string();
+    {
+        test::redis_server server({"--unixsocket", path, "--unixsocketperm", "700"});
+        run_coroutine([&](net::io_context& ctx) -> net::awaitable<void> {
+            redis::connection_options o;
+            o.endpoint.kind = config::redis_endpoint::transport::unix_socket;
+            o.endpoint.path = path;
+            auto conn = std::make_shared<redis::connection>(ctx.get_executor(), o);
+            std::string detail;
+            auto connect_error = co_await conn->connect(detail);
+            INFO(detail);
+            REQUIRE_FALSE(connect_error);
+            auto [ec, r] = co_await conn->async_exec(redis::command("PING"), use_tuple);
+            CHECK(r.str == "PONG");
+            conn->close();
+        });
+    }
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a Redis that stops answering fails requests with timeout", "[redis]") {
+    test::redis_server server;
+    run_coroutine([&](net::io_context& ctx) -> net::awaitable<void> {
+        auto conn =
+            std::make_shared<redis::connection>(ctx.get_executor(), options_for(server.port()));
+        std::string detail;
+        auto connect_error = co_await conn->connect(detail);
+        INFO(detail);
+        REQUIRE_FALSE(connect_error);
+        server.pause();
+        auto started = std::chrono::steady_clock::now();
+        auto [ec, r] = co_await conn->async_exec(redis::command("PING"), use_tuple);
+        auto waited = std::chrono::steady_clock::now() - started;
+        server.resume();
+        CHECK(ec == redis::error::timeout);
+        CHECK(waited >= 500ms);
+        CHECK(waited < 2s);
+        CHECK_FALSE(conn->is_open());
+        // Later requests on the dead connection fail at once.
+        auto [ec2, r2] = co_await conn->async_exec(redis::command("PING"), use_tuple);
+        CHECK(ec2 == redis::error::not_connected);
+    });
+}
+
+TEST_CASE("kill -9 under load: in-flight requests fail with a typed error, none hang", "[redis]") {
+    test::redis_server server;
+    run_coroutine([&](net::io_context& ctx) -> net::awaitable<void> {
+        auto opts = options_for(server.port());
+        opts.dead_after = 10s;  // the failure must come from the kill, not the watchdog
+        auto conn = std::make_shared<redis::connection>(ctx.get_executor(), opts);
+        std::string detail;
+        auto connect_error = co_await conn->connect(detail);
+        INFO(detail);
+        REQUIRE_FALSE(connect_error);
+        // Redis holds every client's commands for 5 s, so all of ours are in flight
+        // when it dies.
+        server.cli({"CLIENT", "PAUSE", "5000", "ALL"});
+        constexpr int n = 2000;
+        int ok = 0, lost = 0, other = 0;
+        for (int i = 0; i < n; ++i) {
+            conn->async_exec(redis::command("INCR", "n"), [&](error_code e, redis::reply) {
+                if (!e)
+                    ++ok;
+                else if (e == redis::error::connection_lost)
+                    ++lost;
+                else
+                    ++other;
+            });
+        }
+        net::steady_timer wait(ctx, 100ms);
+        co_await wait.async_wait(use_tuple);
+        auto killed_at = std::chrono::steady_clock::now();
+        server.kill();
+        while (ok + lost + other < n) {
+            wait.expires_after(5ms);
+            co_await wait.async_wait(use_tuple);
+        }
+        CHECK(std::chrono::steady_clock::now() - killed_at < 2s);
+        CHECK(lost == n);
+        CHECK(ok == 0);
+        CHECK(other == 0);
+
+        // A new connection once Redis is back works.
+        server.start();
+        auto again =
+            std::make_shared<redis::connection>(ctx.get_executor(), options_for(server.port()));
+        auto again_error = co_await again->connect(detail);
+        INFO(detail);
+        REQUIRE_FALSE(again_error);
+        auto [ec, r] = co_await again->async_exec(redis::command("PING"), use_tuple);
+        CHECK(r.str == "PONG");
+        again->close();
+    });
+}
+
+TEST_CASE("connecting to a port nobody listens on fails with the reason", "[redis]") {
+    test::redis_server server;
+    auto port = server.port();
+    server.kill();
+    run_coroutine([&](net::io_context& ctx) -> net::awaitable<void> {
+        auto conn = std::make_shared<redis::connection>(ctx.get_executor(), options_for(port));
+        std::string detail;
+        auto ec = co_await conn->connect(detail);
+        CHECK(ec);
+        CHECK_THAT(detail, Contains("cannot connect to 127.0.0.1:" + std::to_string(port)));
+    });
+}

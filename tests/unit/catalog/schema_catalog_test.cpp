@@ -1,0 +1,85 @@
+#include "catalog/schema_catalog.hpp"
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+
+using namespace sluice::catalog;
+namespace fs = std::filesystem;
+using Catch::Matchers::Contains;
+
+namespace {
+
+struct temp_dir {
+    fs::path path;
+    temp_dir() {
+        char tmpl[] = "/tmp/sluice-catalog-XXXXXX";
+        path = ::mkdtemp(tmpl);
+    }
+    ~temp_dir() { fs::remove_all(path); }
+    void write(const std::string& rel, const std::string& text) const {
+        fs::create_directories((path / rel).parent_path());
+        std::ofstream(path / rel) << text;
+    }
+};
+
+std::string error_of(const temp_dir& d) {
+    try {
+        load_catalog(d.path.string());
+    } catch (const catalog_error& e) {
+        return e.what();
+    }
+    return {};
+}
+
+}  // namespace
+
+TEST_CASE("the example schemas load as types with sorted versions", "[unit][catalog]") {
+    auto c = load_catalog(SLUICE_SOURCE_DIR "/schemas");
+    REQUIRE(c.types.count("user.created") == 1);
+    REQUIRE(c.types.at("user.created").size() == 2);
+    CHECK(c.types.at("user.created")[0].version == 1);
+    CHECK(c.types.at("user.created")[1].version == 2);
+    CHECK(c.types.at("order.placed").size() == 1);
+    CHECK(c.version_count() == 3);
+}
+
+TEST_CASE("versions sort numerically, not as text", "[unit][catalog]") {
+    temp_dir d;
+    d.write("t/v10.json", "{}");
+    d.write("t/v2.json", "true");
+    d.write("t/README.md", "ignored");
+    auto c = load_catalog(d.path.string());
+    REQUIRE(c.types.at("t").size() == 2);
+    CHECK(c.types.at("t")[0].version == 2);
+    CHECK(c.types.at("t")[1].version == 10);
+}
+
+TEST_CASE("bad schema files are refused with the file and the fix", "[unit][catalog]") {
+    {
+        temp_dir d;
+        d.write("t/v1.json", "{\"type\": ");
+        CHECK_THAT(error_of(d), Contains("t/v1.json: not valid JSON"));
+    }
+    {
+        temp_dir d;
+        d.write("t/version1.json", "{}");
+        CHECK_THAT(error_of(d), Contains("named v<N>.json"));
+    }
+    {
+        temp_dir d;
+        d.write("t/v01.json", "{}");
+        CHECK_THAT(error_of(d), Contains("named v<N>.json"));
+    }
+    {
+        temp_dir d;
+        d.write("t/v1.json", "[1]");
+        CHECK_THAT(error_of(d), Contains("must be an object or a boolean"));
+    }
+    {
+        temp_dir d;
+        d.write("bad name/v1.json", "{}");
+        CHECK_THAT(error_of(d), Contains("not a valid event type name"));
+    }
+    CHECK_THROWS_WITH(load_catalog("/nonexistent/schemas"), Contains("does not exist"));
+}

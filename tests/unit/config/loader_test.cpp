@@ -1,0 +1,164 @@
+#include "config/loader.hpp"
+
+#include <catch2/catch.hpp>
+#include <map>
+
+using namespace sluice::config;
+using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
+
+namespace {
+
+env_lookup no_env() {
+    return [](std::string_view) -> std::optional<std::string> { return std::nullopt; };
+}
+
+env_lookup env_of(std::map<std::string, std::string> vars) {
+    return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
+        auto it = vars.find(std::string(name));
+        if (it == vars.end()) return std::nullopt;
+        return it->second;
+    };
+}
+
+// The config_error message for `yaml`, or "" if it parsed.
+std::string error_of(const std::string& yaml, const env_lookup& env = no_env()) {
+    try {
+        parse(yaml, "test.yaml", "/etc/sluice", env);
+    } catch (const config_error& e) {
+        return e.what();
+    }
+    return {};
+}
+
+}  // namespace
+
+TEST_CASE("the example config loads with the documented values", "[unit][config]") {
+    auto s = load_file(SLUICE_SOURCE_DIR "/config/sluice.yaml", no_env());
+    CHECK(s.listen.address == "127.0.0.1");
+    CHECK(s.listen.port == 8080);
+    CHECK(s.threads == 1);
+    CHECK(s.redis.endpoint.kind == redis_endpoint::transport::tcp);
+    CHECK(s.redis.endpoint.port == 6379);
+    CHECK(s.http.max_body_bytes == 1024 * 1024);
+    CHECK(s.http.max_header_bytes == 16 * 1024);
+    CHECK(s.http.idle_timeout == std::chrono::seconds(60));
+    CHECK(s.log.format == sluice::log::format::json);
+    CHECK(s.schemas.dir == SLUICE_SOURCE_DIR "/schemas");
+    CHECK(s.shutdown.grace_period == std::chrono::seconds(10));
+}
+
+TEST_CASE("an empty config means every default", "[unit][config]") {
+    auto s = parse("", "empty.yaml", "/etc/sluice", no_env());
+    settings defaults;
+    CHECK(s.listen.port == defaults.listen.port);
+    CHECK(s.redis.url == defaults.redis.url);
+    CHECK(s.schemas.dir == "/etc/sluice/schemas");
+}
+
+TEST_CASE("a misspelt key names the file, line, column and the likely fix", "[unit][config]") {
+    auto msg = error_of("listen:\n  address: 0.0.0.0\n  prot: 8080\n");
+    CHECK_THAT(msg, StartsWith("test.yaml:3:3: unknown key 'prot' in 'listen'"));
+    CHECK_THAT(msg, Contains("did you mean 'port'?"));
+    CHECK_THAT(msg, Contains("expected one of address, port"));
+
+    CHECK_THAT(error_of("lisen:\n  port: 1\n"),
+               StartsWith("test.yaml:1:1: unknown key 'lisen' at the top level"));
+}
+
+TEST_CASE("wrong types are refused with what was expected", "[unit][config]") {
+    CHECK_THAT(error_of("listen:\n  port: eighty\n"),
+               StartsWith("test.yaml:2:9: 'listen.port' must be an integer, got 'eighty'; expected "
+                          "an integer from 0 to 65535"));
+    CHECK_THAT(error_of("http: 5\n"), StartsWith("test.yaml:1:7: 'http' must be a mapping"));
+    CHECK_THAT(error_of("http:\n  access_log: yes\n"),
+               StartsWith("test.yaml:2:15: 'http.access_log' must be a boolean, got 'yes'; "
+                          "expected true or false"));
+    CHECK_THAT(error_of("log:\n  format: xml\n"),
+               StartsWith("test.yaml:2:11: 'log.format' has an unknown value: 'xml'; expected one "
+                          "of json, text"));
+    CHECK_THAT(error_of("threads: [1, 2]\n"), Contains("'threads' must be an integer, got a list"));
+    CHECK_THAT(
+        error_of("http:\n  idle_timeout: 60\n"),
+        Contains(
+            "'http.idle_timeout' is not a duration: '60'; expected a duration from 1ms to 24h"));
+    CHECK_THAT(error_of("http:\n  max_body_bytes: lots\n"),
+               Contains("'http.max_body_bytes' is not a size: 'lots'"));
+}
+
+TEST_CASE("out-of-range values are refused with the allowed range", "[unit][config]") {
+    CHECK_THAT(error_of("listen:\n  port: 70000\n"),
+               StartsWith("test.yaml:2:9: 'listen.port' is out of range: 70000; expected an "
+                          "integer from 0 to 65535"));
+    CHECK_THAT(error_of("threads: 0\n"), Contains("expected an integer from 1 to 256"));
+    CHECK_THAT(error_of("http:\n  max_header_bytes: 10\n"),
+               Contains("'http.max_header_bytes' is out of range: 10"));
+    CHECK_THAT(error_of("shutdown:\n  grace_period: 2h\n"),
+               Contains("expected a duration from 0ms to 1h"));
+    CHECK_THAT(error_of("redis:\n  health_check_interval: 5s\n  dead_after: 2s\n"),
+               Contains("'redis.dead_after' must be longer than 'redis.health_check_interval'"));
+    CHECK_THAT(error_of("redis:\n  tls:\n    cert_file: c.pem\n"),
+               Contains("needs both 'cert_file' and 'key_file'"));
+}
+
+TEST_CASE("duplicate keys and broken YAML are refused with their position", "[unit][config]") {
+    CHECK_THAT(error_of("listen:\n  port: 1\n  port: 2\n"),
+               StartsWith("test.yaml:3:3: duplicate key 'port' in 'listen'"));
+    auto msg = error_of("listen:\n  port: [1, 2\n");
+    CHECK_THAT(msg, StartsWith("test.yaml:"));
+    CHECK_THAT(msg, Contains("not valid YAML"));
+}
+
+TEST_CASE("an unreadable config file is refused with its path", "[unit][config]") {
+    try {
+        load_file("/nonexistent/sluice.yaml", no_env());
+        FAIL("expected a config_error");
+    } catch (const config_error& e) {
+        CHECK_THAT(e.what(), StartsWith("/nonexistent/sluice.yaml: cannot read the config file"));
+    }
+}
+
+TEST_CASE("redis URL, credentials and TLS settings are read", "[unit][config]") {
+    auto s = parse(
+        "redis:\n  url: rediss://app:s3cret@redis.internal:6380/2\n  tls:\n    ca_file: ca.pem\n",
+        "t.yaml", "/etc/sluice", no_env());
+    CHECK(s.redis.endpoint.kind == redis_endpoint::transport::tls);
+    CHECK(s.redis.endpoint.host == "redis.internal");
+    CHECK(s.redis.endpoint.port == 6380);
+    CHECK(s.redis.endpoint.username == "app");
+    CHECK(s.redis.endpoint.password == "s3cret");
+    CHECK(s.redis.endpoint.db == 2);
+    CHECK(s.redis.tls.ca_file == "/etc/sluice/ca.pem");
+
+    auto explicit_keys =
+        parse("redis:\n  url: redis://u:p@h\n  username: other\n  password: pw\n  db: 5\n",
+              "t.yaml", "", no_env());
+    CHECK(explicit_keys.redis.endpoint.username == "other");
+    CHECK(explicit_keys.redis.endpoint.password == "pw");
+    CHECK(explicit_keys.redis.endpoint.db == 5);
+
+    CHECK_THAT(error_of("redis:\n  url: http://x\n"),
+               StartsWith("test.yaml:2:8: 'redis.url' is not a Redis URL: unsupported scheme"));
+}
+
+TEST_CASE("environment variables override the file", "[unit][config]") {
+    auto s = parse("listen:\n  port: 1\n", "t.yaml", "",
+                   env_of({{"SLUICE_LISTEN", "[::1]:9090"},
+                           {"SLUICE_REDIS_URL", "unix:///run/redis.sock?db=3"},
+                           {"SLUICE_LOG_LEVEL", "debug"},
+                           {"SLUICE_LOG_FORMAT", "text"}}));
+    CHECK(s.listen.address == "::1");
+    CHECK(s.listen.port == 9090);
+    CHECK(s.redis.endpoint.kind == redis_endpoint::transport::unix_socket);
+    CHECK(s.redis.endpoint.path == "/run/redis.sock");
+    CHECK(s.redis.endpoint.db == 3);
+    CHECK(s.log.level == sluice::log::level::debug);
+    CHECK(s.log.format == sluice::log::format::text);
+
+    CHECK_THAT(error_of("", env_of({{"SLUICE_LISTEN", "8080"}})),
+               StartsWith("SLUICE_LISTEN: not a listen address: '8080'"));
+    CHECK_THAT(error_of("", env_of({{"SLUICE_REDIS_URL", "redis://h:0"}})),
+               StartsWith("SLUICE_REDIS_URL: the port"));
+    CHECK_THAT(error_of("", env_of({{"SLUICE_LOG_LEVEL", "loud"}})),
+               StartsWith("SLUICE_LOG_LEVEL: unknown level 'loud'"));
+}

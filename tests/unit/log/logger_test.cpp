@@ -1,0 +1,20 @@
+#include "log/logger.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace sluice::log;
+
+TEST_CASE("JSON escaping covers quotes, backslashes and control bytes", "[unit][log]") {
+    std::string out;
+    append_json_escaped(out, std::string_view("a\"b\\c\n\x01", 7));
+    CHECK(out == R"(a\"b\\c\n\u0001)");
+}
+
+TEST_CASE("log levels parse from their names", "[unit][log]") {
+    level l{};
+    CHECK(parse_level("debug", l));
+    CHECK(l == level::debug);
+    CHECK(parse_level("warning", l));
+    CHECK(l == level::warn);
+    CHECK_FALSE(parse_level("verbose", l));
+}
