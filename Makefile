@@ -3,7 +3,7 @@ PRESET ?= release
 BUILD_DIR := build/$(PRESET)
 SOURCES = $(shell git ls-files '*.cpp' '*.hpp' 2>/dev/null)
 
-.PHONY: all deps configure build test run asan format format-check bench clean
+.PHONY: all deps configure build test run asan format format-check clean
 
 all: build
 
@@ -13,10 +13,12 @@ deps:
 configure: deps
 	@cmake --preset $(PRESET) >/dev/null
 
+# The daemon only; `make test` builds everything.
 build: configure
-	@cmake --build --preset $(PRESET)
+	@cmake --build --preset $(PRESET) --target sluice
 
-test: build
+test: configure
+	@cmake --build --preset $(PRESET)
 	@ctest --preset $(PRESET)
 
 run: build
@@ -30,9 +32,6 @@ format:
 
 format-check: deps
 	@clang-format --dry-run --Werror $(SOURCES)
-
-bench: build
-	@scripts/run-benchmarks.sh $(BUILD_DIR)
 
 clean:
 	@rm -rf build

@@ -149,11 +149,11 @@ void server::start() {
         d.workers.push_back(std::move(w));
     }
     d.bound_port = port;
+    d.started = true;  // before the threads: stop() must join whatever did start
     for (auto& w : d.workers) {
         net::co_spawn(w->ctx, d.accept_loop(*w), sluice::net::report_failure("http accept loop"));
         w->thread = std::thread([&ctx = w->ctx] { ctx.run(); });
     }
-    d.started = true;
 }
 
 std::uint16_t server::port() const {

@@ -25,8 +25,8 @@ boost::asio::awaitable<service::outcome> service::dispatch(const request& req) c
     auto m = router_.match(req.method_string(), path, params);
     if (m.result == router::match_result::outcome::not_found) {
         problem p{404, "not_found", "No such resource", "no route for " + std::string(path), {}};
-        auto res = make_problem(p);
-        co_return outcome{std::move(res), "unmatched"};
+        outcome out{make_problem(p), "unmatched"};
+        co_return out;
     }
     if (m.result == router::match_result::outcome::method_not_allowed) {
         problem p{405,
@@ -35,9 +35,9 @@ boost::asio::awaitable<service::outcome> service::dispatch(const request& req) c
                   std::string(req.method_string()) + " is not allowed on " + std::string(path) +
                       "; allowed: " + m.allow,
                   {}};
-        auto res = make_problem(p);
-        res.set(beast_http::field::allow, m.allow);
-        co_return outcome{std::move(res), "unmatched"};
+        outcome out{make_problem(p), "unmatched"};
+        out.res.set(beast_http::field::allow, m.allow);
+        co_return out;
     }
 
     request_context ctx{req, params, path, query};
@@ -60,7 +60,8 @@ boost::asio::awaitable<service::outcome> service::dispatch(const request& req) c
                   {}};
         res = make_problem(p);
     }
-    co_return outcome{std::move(res), m.pattern};
+    outcome out{std::move(res), m.pattern};
+    co_return out;
 }
 
 }  // namespace sluice::http

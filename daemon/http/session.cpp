@@ -56,6 +56,12 @@ void session::disarm() {
 
 void session::close_if_idle() {
     if (phase_ != phase::idle) return;
+    if (served_ == 0) {
+        // Accepted just before the drain: its first request may be on the way. Give
+        // it a short deadline rather than dropping it.
+        arm(std::chrono::seconds(1));
+        return;
+    }
     beast::error_code ignored;
     socket_.cancel(ignored);
 }
@@ -70,8 +76,13 @@ net::awaitable<bool> session::write(response& res, bool head_only) {
     phase_ = phase::writing;
     arm(state_.get_limits()->write_timeout);
     beast_http::response_serializer<beast_http::string_body> sr{res};
-    auto [ec, n] = head_only ? co_await beast_http::async_write_header(socket_, sr, use_tuple)
-                             : co_await beast_http::async_write(socket_, sr, use_tuple);
+    // Not a ?: with a co_await in each arm: GCC 12 may evaluate both.
+    boost::system::error_code ec;
+    std::size_t n = 0;
+    if (head_only)
+        std::tie(ec, n) = co_await beast_http::async_write_header(socket_, sr, use_tuple);
+    else
+        std::tie(ec, n) = co_await beast_http::async_write(socket_, sr, use_tuple);
     disarm();
     co_return !ec;
 }
@@ -86,8 +97,12 @@ net::awaitable<void> session::reject(const problem& p) {
     state_.metrics.observe_request(
         "unmatched", "-", p.status,
         std::chrono::duration<double>(clock_type::now() - started).count());
+    co_await linger_close();
+}
+
+net::awaitable<void> session::linger_close() {
     // Half-close, then read and drop what the client is still sending, for a bounded
-    // time and size, so its kernel does not turn our answer into a reset.
+    // time and size, so its kernel does not turn our last answer into a reset.
     beast::error_code ec;
     socket_.shutdown(net::ip::tcp::socket::shutdown_send, ec);
     arm(linger_time);
@@ -104,7 +119,7 @@ net::awaitable<void> session::reject(const problem& p) {
 net::awaitable<void> session::run() {
     auto self = shared_from_this();
     for (;;) {
-        if (state_.is_draining() && buffer_.size() == 0) break;
+        if (state_.is_draining() && buffer_.size() == 0 && served_ > 0) break;
 
         if (buffer_.size() == 0) {
             // Waiting for the next request: the idle deadline applies, and a drain
@@ -184,7 +199,12 @@ net::awaitable<void> session::run() {
         bool written = co_await write(out.res, req.method() == beast_http::verb::head);
         double seconds = std::chrono::duration<double>(clock_type::now() - started).count();
         unsigned status = out.res.result_int();
-        state_.metrics.observe_request(out.route, req.method_string(), status, seconds);
+        // A method Beast does not know is labelled OTHER: a client must not be able to
+        // mint new metric series.
+        std::string_view method = req.method() == beast_http::verb::unknown
+                                      ? std::string_view("OTHER")
+                                      : std::string_view(req.method_string());
+        state_.metrics.observe_request(out.route, method, status, seconds);
         if (lim->access_log) {
             log::info("request", {{"method", std::string_view(req.method_string())},
                                   {"path", std::string_view(req.target())},
@@ -192,7 +212,12 @@ net::awaitable<void> session::run() {
                                   {"duration_ms", seconds * 1000.0},
                                   {"bytes", out.res.body().size()}});
         }
-        if (!written || !keep_alive) break;
+        ++served_;
+        if (!written) break;
+        if (!keep_alive) {
+            co_await linger_close();
+            break;
+        }
     }
     phase_ = phase::idle;
     beast::error_code ignored;

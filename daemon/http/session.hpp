@@ -42,12 +42,16 @@ class session : public std::enable_shared_from_this<session> {
     // Answers a request that could not be read (413, 431, 408, 400) and closes.
     boost::asio::awaitable<void> reject(const problem& p);
 
+    // Half-closes and swallows what the client still sends, within bounds.
+    boost::asio::awaitable<void> linger_close();
+
     boost::asio::ip::tcp::socket socket_;
     boost::beast::flat_buffer buffer_;
     boost::asio::steady_timer timer_;
     shared_state& state_;
     std::uint64_t timer_generation_ = 0;
     bool timed_out_ = false;
+    std::uint64_t served_ = 0;  // responses written
     phase phase_ = phase::idle;
 };
 

@@ -14,6 +14,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <deque>
+#include <optional>
 #include <variant>
 
 #include "net/report_failure.hpp"
@@ -40,13 +41,14 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     struct pending {
         std::string wire;
         net::any_completion_handler<exec_signature> handler;
-        clock_type::time_point sent{};
+        clock_type::time_point sent{};  // when queued, then when written
     };
 
     executor_type ex;
     connection_options options;
+    std::unique_ptr<ssl::context> tls_context;  // declared first: outlives the stream using it
     std::variant<std::monostate, tcp::socket, unix_socket, std::unique_ptr<tls_stream>> stream;
-    std::unique_ptr<ssl::context> tls_context;
+    std::optional<tcp::resolver> resolver;
     reply_decoder decoder;
     std::deque<pending> queued;     // waiting for the next write
     std::deque<pending> in_flight;  // written, waiting for their replies, in order
@@ -79,8 +81,10 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
         co_return std::tuple<error_code, std::size_t>{net::error::not_connected, 0};
     }
 
+    // Also stops a resolve or connect in progress, so the connect deadline covers them.
     void close_socket() {
         error_code ignored;
+        if (resolver) resolver->cancel();
         if (auto* s = std::get_if<tcp::socket>(&stream)) s->close(ignored);
         if (auto* s = std::get_if<unix_socket>(&stream)) s->close(ignored);
         if (auto* s = std::get_if<std::unique_ptr<tls_stream>>(&stream))
@@ -171,7 +175,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
             bool late_reply =
                 !in_flight.empty() && now - in_flight.front().sent > options.dead_after;
             bool stuck_write = writing && now - write_started > options.dead_after;
-            if (late_reply || stuck_write) shut(error::timeout);
+            bool never_sent = !queued.empty() && now - queued.front().sent > options.dead_after;
+            if (late_reply || stuck_write || never_sent) shut(error::timeout);
         }
     }
 
@@ -184,14 +189,15 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
             if (ec) detail = "cannot connect to " + ep.path + ": " + ec.message();
             co_return ec;
         }
-        tcp::resolver resolver(ex);
+        resolver.emplace(ex);
         auto [rec, results] =
-            co_await resolver.async_resolve(ep.host, std::to_string(ep.port), use_tuple);
+            co_await resolver->async_resolve(ep.host, std::to_string(ep.port), use_tuple);
         if (rec) {
             detail = "cannot resolve " + ep.host + ": " + rec.message();
             co_return rec;
         }
-        tcp::socket socket(ex);
+        // The socket lives in `stream` while it connects, so the deadline can close it.
+        auto& socket = stream.emplace<tcp::socket>(ex);
         auto [cec, endpoint] = co_await net::async_connect(socket, results, use_tuple);
         if (cec) {
             detail = "cannot connect to " + ep.display() + ": " + cec.message();
@@ -199,10 +205,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
         }
         error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
-        if (ep.kind == config::redis_endpoint::transport::tcp) {
-            stream.emplace<tcp::socket>(std::move(socket));
-            co_return error_code{};
-        }
+        if (ep.kind == config::redis_endpoint::transport::tcp) co_return error_code{};
 
         tls_context = std::make_unique<ssl::context>(ssl::context::tls_client);
         error_code ec;
@@ -218,8 +221,9 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
             detail = "TLS setup failed: " + ec.message();
             co_return ec;
         }
+        auto plain = std::move(std::get<tcp::socket>(stream));
         auto& s = stream.emplace<std::unique_ptr<tls_stream>>(
-            std::make_unique<tls_stream>(std::move(socket), *tls_context));
+            std::make_unique<tls_stream>(std::move(plain), *tls_context));
         std::string name = t.server_name.empty() ? ep.host : t.server_name;
         SSL_set_tlsext_host_name(s->native_handle(), name.c_str());
         if (t.verify) {
@@ -308,18 +312,24 @@ net::awaitable<boost::system::error_code> connection::connect(std::string& detai
     auto d = impl_;
     // One deadline for connect, TLS and the handshake: on expiry the socket is closed,
     // which fails whatever step is running.
-    auto timed_out = std::make_shared<bool>(false);
+    // `finished` guards against an expiry that was already queued when we cancel.
+    struct deadline_state {
+        bool finished = false;
+        bool timed_out = false;
+    };
+    auto state = std::make_shared<deadline_state>();
     net::steady_timer deadline(d->ex);
     deadline.expires_after(d->options.connect_timeout);
-    deadline.async_wait([d, timed_out](error_code ec) {
-        if (ec) return;
-        *timed_out = true;
+    deadline.async_wait([d, state](error_code ec) {
+        if (ec || state->finished) return;
+        state->timed_out = true;
         d->close_socket();
     });
     auto ec = co_await d->open_transport(detail);
     if (!ec) ec = co_await d->handshake(detail);
+    state->finished = true;
     deadline.cancel();
-    if (*timed_out) {
+    if (state->timed_out) {
         detail = "no answer from " + d->options.endpoint.display() + " within " +
                  std::to_string(d->options.connect_timeout.count()) + " ms";
         ec = make_error_code(error::timeout);
@@ -337,7 +347,7 @@ net::awaitable<boost::system::error_code> connection::connect(std::string& detai
 
 void connection::start_exec(std::string wire, net::any_completion_handler<exec_signature> handler) {
     net::dispatch(impl_->ex, [d = impl_, wire = std::move(wire), h = std::move(handler)]() mutable {
-        impl::pending p{std::move(wire), std::move(h), {}};
+        impl::pending p{std::move(wire), std::move(h), clock_type::now()};
         if (!d->open) {
             d->complete(p, make_error_code(error::not_connected), {});
             return;

@@ -63,7 +63,19 @@ net::awaitable<void> health_monitor::run() {
     bool ever_up = false;
     bool logged_failure = false;
 
+    bool failed = false;  // the last attempt failed: back off before the next
     while (!stopping_) {
+        if (failed) {
+            // Full jitter: a random delay up to the current backoff, so instances
+            // that lost Redis together do not reconnect in lockstep.
+            std::uniform_int_distribution<long long> pick(options_.reconnect_min.count(),
+                                                          backoff.count());
+            wake->timer.expires_after(std::chrono::milliseconds(pick(rng)));
+            co_await wake->timer.async_wait(use_tuple);
+            backoff = std::min(backoff * 2, options_.reconnect_max);
+            if (stopping_) break;
+        }
+        failed = true;
         current_ = std::make_shared<connection>(ex, options_.connection);
         std::string detail;
         auto ec = co_await current_->connect(detail);
@@ -74,19 +86,11 @@ net::awaitable<void> health_monitor::run() {
                 log::warn("cannot reach redis; retrying", {{"reason", detail}});
                 logged_failure = true;
             }
-            // Full jitter: a random delay up to the current backoff, so instances
-            // that lost Redis together do not reconnect in lockstep.
-            std::uniform_int_distribution<long long> pick(options_.reconnect_min.count(),
-                                                          backoff.count());
-            wake->timer.expires_after(std::chrono::milliseconds(pick(rng)));
-            co_await wake->timer.async_wait(use_tuple);
-            backoff = std::min(backoff * 2, options_.reconnect_max);
             continue;
         }
         if (ever_up) metrics_.count_redis_reconnect();
         ever_up = true;
         logged_failure = false;
-        backoff = options_.reconnect_min;
         set_state(true, {});
 
         while (!stopping_) {
@@ -98,6 +102,9 @@ net::awaitable<void> health_monitor::run() {
                 current_->close();
                 break;
             }
+            // Only a connection that answers resets the backoff: one that accepts and
+            // then drops us must not make us reconnect in a tight loop.
+            backoff = options_.reconnect_min;
             metrics_.observe_redis_rtt(
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
             wake->timer.expires_after(options_.interval);

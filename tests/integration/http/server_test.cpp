@@ -227,3 +227,17 @@ TEST_CASE("requests are counted by route and status in the metrics", "[http]") {
         Contains(R"(sluice_http_requests_total{method="GET",route="unmatched",status="404"} 1)"));
     CHECK_THAT(text, Contains(R"(sluice_http_request_duration_seconds_count{route="/hello"} 1)"));
 }
+
+TEST_CASE("methods the server does not know share one metrics label", "[http]") {
+    test_server s;
+    for (int i = 0; i < 3; ++i) {
+        http_connection c(s.port());
+        auto r = c.request("FOO" + std::to_string(i), "/hello");
+        CHECK(r.status == 405);
+    }
+    auto text = s.metrics.serialize();
+    CHECK_THAT(
+        text,
+        Contains(R"(sluice_http_requests_total{method="OTHER",route="unmatched",status="405"} 3)"));
+    CHECK_THAT(text, !Contains("FOO"));
+}
