@@ -49,16 +49,23 @@ void run_coroutine(F body) {
     if (failure) std::rethrow_exception(failure);
 }
 
+// A connection to `o`, connected; fails the test (with Redis's words) otherwise.
+net::awaitable<std::shared_ptr<redis::connection>> open_connection(net::io_context& ctx,
+                                                                   redis::connection_options o) {
+    auto conn = std::make_shared<redis::connection>(ctx.get_executor(), std::move(o));
+    std::string detail;
+    auto ec = co_await conn->connect(detail);
+    INFO(detail);
+    REQUIRE_FALSE(ec);
+    co_return conn;
+}
+
 }  // namespace
 
 TEST_CASE("10k concurrent requests are pipelined and matched in order", "[redis]") {
     test::redis_server server;
     run_coroutine([&](net::io_context& ctx) -> net::awaitable<void> {
-        auto conn =
-            std::make_shared<redis::connection>(ctx.get_executor(), options_for(server.port()));
-        std::string detail;
-        auto ec = co_await conn->connect(detail);
-        REQUIRE_FALSE(ec);
+        auto conn = co_await open_connection(ctx, options_for(server.port()));
         constexpr int n = 10'000;
         std::vector<long long> got(n, -1);
         int answered = 0;
@@ -91,12 +98,7 @@ TEST_CASE("10k concurrent requests are pipelined and matched in order", "[redis]
 TEST_CASE("error replies arrive as replies, not as failures", "[redis]") {
     test::redis_server server;
     run_coroutine([&](net::io_context& ctx) -> net::awaitable<void> {
-        auto conn =
-            std::make_shared<redis::connection>(ctx.get_executor(), options_for(server.port()));
-        std::string detail;
-        auto connect_error = co_await conn->connect(detail);
-        INFO(detail);
-        REQUIRE_FALSE(connect_error);
+        auto conn = co_await open_connection(ctx, options_for(server.port()));
         co_await conn->async_exec(redis::command("SET", "k", "v"), use_tuple);
         auto [ec, r] = co_await conn->async_exec(redis::command("LPUSH", "k", "x"), use_tuple);
         CHECK_FALSE(ec);
@@ -126,11 +128,7 @@ TEST_CASE("AUTH: an ACL user logs in; a wrong password is a clear error", "[redi
         auto good_opts = bad_opts;
         good_opts.endpoint.password = "apppass";
         good_opts.endpoint.db = 3;
-        auto good = std::make_shared<redis::connection>(ctx.get_executor(), good_opts);
-        detail.clear();
-        auto good_error = co_await good->connect(detail);
-        INFO(detail);
-        REQUIRE_FALSE(good_error);
+        auto good = co_await open_connection(ctx, good_opts);
         auto [e2, who] = co_await good->async_exec(redis::command("ACL", "WHOAMI"), use_tuple);
         CHECK(who.str == "app");
         co_await good->async_exec(redis::command("SET", "in-db-3", "1"), use_tuple);
@@ -150,11 +148,7 @@ TEST_CASE("a unix socket connection works", "[redis]") {
             redis::connection_options o;
             o.endpoint.kind = config::redis_endpoint::transport::unix_socket;
             o.endpoint.path = path;
-            auto conn = std::make_shared<redis::connection>(ctx.get_executor(), o);
-            std::string detail;
-            auto connect_error = co_await conn->connect(detail);
-            INFO(detail);
-            REQUIRE_FALSE(connect_error);
+            auto conn = co_await open_connection(ctx, o);
             auto [ec, r] = co_await conn->async_exec(redis::command("PING"), use_tuple);
             CHECK(r.str == "PONG");
             conn->close();
@@ -166,12 +160,7 @@ TEST_CASE("a unix socket connection works", "[redis]") {
 TEST_CASE("a Redis that stops answering fails requests with timeout", "[redis]") {
     test::redis_server server;
     run_coroutine([&](net::io_context& ctx) -> net::awaitable<void> {
-        auto conn =
-            std::make_shared<redis::connection>(ctx.get_executor(), options_for(server.port()));
-        std::string detail;
-        auto connect_error = co_await conn->connect(detail);
-        INFO(detail);
-        REQUIRE_FALSE(connect_error);
+        auto conn = co_await open_connection(ctx, options_for(server.port()));
         server.pause();
         auto started = std::chrono::steady_clock::now();
         auto [ec, r] = co_await conn->async_exec(redis::command("PING"), use_tuple);
@@ -192,11 +181,7 @@ TEST_CASE("kill -9 under load: in-flight requests fail with a typed error, none 
     run_coroutine([&](net::io_context& ctx) -> net::awaitable<void> {
         auto opts = options_for(server.port());
         opts.dead_after = 10s;  // the failure must come from the kill, not the watchdog
-        auto conn = std::make_shared<redis::connection>(ctx.get_executor(), opts);
-        std::string detail;
-        auto connect_error = co_await conn->connect(detail);
-        INFO(detail);
-        REQUIRE_FALSE(connect_error);
+        auto conn = co_await open_connection(ctx, opts);
         // Redis holds every client's commands for 5 s, so all of ours are in flight
         // when it dies.
         server.cli({"CLIENT", "PAUSE", "5000", "ALL"});
@@ -227,11 +212,7 @@ TEST_CASE("kill -9 under load: in-flight requests fail with a typed error, none 
 
         // A new connection once Redis is back works.
         server.start();
-        auto again =
-            std::make_shared<redis::connection>(ctx.get_executor(), options_for(server.port()));
-        auto again_error = co_await again->connect(detail);
-        INFO(detail);
-        REQUIRE_FALSE(again_error);
+        auto again = co_await open_connection(ctx, options_for(server.port()));
         auto [ec, r] = co_await again->async_exec(redis::command("PING"), use_tuple);
         CHECK(r.str == "PONG");
         again->close();

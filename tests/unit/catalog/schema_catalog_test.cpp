@@ -56,30 +56,20 @@ TEST_CASE("versions sort numerically, not as text", "[unit][catalog]") {
 }
 
 TEST_CASE("bad schema files are refused with the file and the fix", "[unit][catalog]") {
-    {
+    struct bad_file {
+        const char* path;
+        const char* text;
+        const char* message;
+    };
+    for (const auto& bad : {bad_file{"t/v1.json", "{\"type\": ", "t/v1.json: not valid JSON"},
+                            bad_file{"t/version1.json", "{}", "named v<N>.json"},
+                            bad_file{"t/v01.json", "{}", "named v<N>.json"},
+                            bad_file{"t/v1.json", "[1]", "must be an object or a boolean"},
+                            bad_file{"bad name/v1.json", "{}", "not a valid event type name"}}) {
         temp_dir d;
-        d.write("t/v1.json", "{\"type\": ");
-        CHECK_THAT(error_of(d), Contains("t/v1.json: not valid JSON"));
-    }
-    {
-        temp_dir d;
-        d.write("t/version1.json", "{}");
-        CHECK_THAT(error_of(d), Contains("named v<N>.json"));
-    }
-    {
-        temp_dir d;
-        d.write("t/v01.json", "{}");
-        CHECK_THAT(error_of(d), Contains("named v<N>.json"));
-    }
-    {
-        temp_dir d;
-        d.write("t/v1.json", "[1]");
-        CHECK_THAT(error_of(d), Contains("must be an object or a boolean"));
-    }
-    {
-        temp_dir d;
-        d.write("bad name/v1.json", "{}");
-        CHECK_THAT(error_of(d), Contains("not a valid event type name"));
+        d.write(bad.path, bad.text);
+        INFO(bad.path);
+        CHECK_THAT(error_of(d), Contains(bad.message));
     }
     CHECK_THROWS_WITH(load_catalog("/nonexistent/schemas"), Contains("does not exist"));
 }
