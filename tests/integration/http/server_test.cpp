@@ -59,6 +59,19 @@ struct test_server {
     }
 
     std::uint16_t port() const { return server->port(); }
+
+    // The metrics text once it contains `needle` (a request is counted just after
+    // its response is written, so a client can read the response first).
+    std::string metrics_with(const std::string& needle) {
+        auto deadline = std::chrono::steady_clock::now() + 2s;
+        auto text = metrics.serialize();
+        while (text.find(needle) == std::string::npos &&
+               std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(5ms);
+            text = metrics.serialize();
+        }
+        return text;
+    }
 };
 
 }  // namespace
@@ -218,7 +231,7 @@ TEST_CASE("requests are counted by route and status in the metrics", "[http]") {
     test_server s;
     test::http_get(s.port(), "/hello");
     test::http_get(s.port(), "/missing");
-    auto text = s.metrics.serialize();
+    auto text = s.metrics_with(R"(route="unmatched",status="404"} 1)");
     CHECK_THAT(
         text,
         Contains(R"(sluice_http_requests_total{method="GET",route="/hello",status="200"} 1)"));
@@ -228,6 +241,20 @@ TEST_CASE("requests are counted by route and status in the metrics", "[http]") {
     CHECK_THAT(text, Contains(R"(sluice_http_request_duration_seconds_count{route="/hello"} 1)"));
 }
 
+TEST_CASE("several I/O threads share the port and serve every connection", "[http]") {
+    metrics::registry m;
+    auto api = std::make_shared<http::service>();
+    api->route("GET", "/hello", [](const http::request_context&) -> net::awaitable<http::response> {
+        co_return http::make_response(200, "hello", "text/plain");
+    });
+    http::server server({"127.0.0.1", 0, 2}, api, m, test_server::small_limits());
+    server.start();
+    int ok = 0;
+    for (int i = 0; i < 20; ++i) ok += test::http_get(server.port(), "/hello").body == "hello";
+    CHECK(ok == 20);
+    server.stop();
+}
+
 TEST_CASE("methods the server does not know share one metrics label", "[http]") {
     test_server s;
     for (int i = 0; i < 3; ++i) {
@@ -235,7 +262,7 @@ TEST_CASE("methods the server does not know share one metrics label", "[http]") 
         auto r = c.request("FOO" + std::to_string(i), "/hello");
         CHECK(r.status == 405);
     }
-    auto text = s.metrics.serialize();
+    auto text = s.metrics_with(R"(status="405"} 3)");
     CHECK_THAT(
         text,
         Contains(R"(sluice_http_requests_total{method="OTHER",route="unmatched",status="405"} 3)"));
