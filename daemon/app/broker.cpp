@@ -16,7 +16,7 @@
 #include "log/logger.hpp"
 #include "metrics/registry.hpp"
 #include "net/report_failure.hpp"
-#include "redis/health_monitor.hpp"
+#include "redis/client.hpp"
 
 namespace sluice::app {
 namespace {
@@ -36,20 +36,26 @@ http::limits to_limits(const config::settings::http_settings& h) {
     return l;
 }
 
-redis::health_options to_health_options(const config::settings::redis_settings& r) {
-    redis::health_options o;
+redis::client_options to_client_options(const config::settings::redis_settings& r,
+                                        std::string role) {
+    redis::client_options o;
+    o.role = std::move(role);
     o.connection.endpoint = r.endpoint;
     o.connection.client_name = r.client_name;
     o.connection.connect_timeout = r.connect_timeout;
     o.connection.dead_after = r.dead_after;
+    o.connection.max_pending_requests = r.max_pending_requests;
+    o.connection.max_pending_bytes = r.max_pending_bytes;
+    o.connection.limits.max_bytes = r.max_reply_bytes;
     o.connection.tls.ca_file = r.tls.ca_file;
     o.connection.tls.cert_file = r.tls.cert_file;
     o.connection.tls.key_file = r.tls.key_file;
     o.connection.tls.server_name = r.tls.server_name;
     o.connection.tls.verify = r.tls.verify;
-    o.interval = r.health_check_interval;
+    o.health_check_interval = r.health_check_interval;
     o.reconnect_min = r.reconnect_min;
     o.reconnect_max = r.reconnect_max;
+    o.wait_when_disconnected = r.wait_when_disconnected;
     return o;
 }
 
@@ -60,7 +66,7 @@ struct running {
     const config::env_lookup& env;
     net::io_context ctx{1};
     metrics::registry metrics;
-    redis::health_monitor monitor;
+    redis::client redis;
     readiness ready;
     std::shared_ptr<http::service> api = std::make_shared<http::service>();
     http::server server;
@@ -71,8 +77,8 @@ struct running {
         : settings(std::move(s))
         , config_path(path)
         , env(e)
-        , monitor(to_health_options(settings.redis), metrics)
-        , ready(monitor)
+        , redis(ctx.get_executor(), to_client_options(settings.redis, "main"), &metrics)
+        , ready(redis)
         , server({settings.listen.address, settings.listen.port, settings.threads}, api, metrics,
                  to_limits(settings.http)) {}
 
@@ -132,7 +138,7 @@ struct running {
         if (left > 0)
             log::warn("grace period over; closing connections", {{"open_connections", left}});
         server.stop();
-        monitor.stop();
+        redis.stop();
         signals.cancel();
         ctx.stop();
     }
@@ -187,7 +193,7 @@ int broker::run() {
                             {"redis", settings_.redis.endpoint.display()},
                             {"types", schemas->types.size()},
                             {"versions", schemas->version_count()}});
-    r.monitor.start(r.ctx.get_executor());
+    r.redis.start();
     net::co_spawn(r.ctx, r.handle_signals(), sluice::net::report_failure("signal handler"));
     r.ctx.run();
     log::info("stopped");

@@ -7,7 +7,7 @@
 namespace sluice::app {
 
 // The running daemon: loads the schemas, starts the HTTP server and the Redis health
-// monitor, and handles signals (SIGTERM/SIGINT drain and exit, SIGHUP reload).
+// client, and handles signals (SIGTERM/SIGINT drain and exit, SIGHUP reload).
 // Signals, reload and Redis health run on the main thread's control io_context;
 // HTTP runs on the server's own I/O threads.
 class broker {

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "catalog/schema_catalog.hpp"
-#include "redis/health_monitor.hpp"
+#include "redis/client.hpp"
 
 namespace sluice::app {
 
@@ -14,7 +14,7 @@ namespace sluice::app {
 // the process is not draining. Thread-safe: every member is atomic or immutable.
 class readiness {
   public:
-    explicit readiness(const redis::health_monitor& redis) : redis_(redis) {}
+    explicit readiness(const redis::client& redis) : redis_(redis) {}
 
     void set_catalog(std::shared_ptr<const catalog::schema_catalog> c) {
         catalog_.store(std::move(c));
@@ -37,7 +37,7 @@ class readiness {
     }
 
   private:
-    const redis::health_monitor& redis_;
+    const redis::client& redis_;
     std::atomic<std::shared_ptr<const catalog::schema_catalog>> catalog_;
     std::atomic<bool> draining_{false};
 };

@@ -281,7 +281,9 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
 
     section redis(top.child("redis"), "redis", source,
                   {"url", "username", "password", "db", "client_name", "connect_timeout",
-                   "health_check_interval", "dead_after", "reconnect_min", "reconnect_max", "tls"});
+                   "health_check_interval", "dead_after", "reconnect_min", "reconnect_max",
+                   "wait_when_disconnected", "max_pending_requests", "max_pending_bytes",
+                   "max_reply_bytes", "tls"});
     redis.read_string("url", s.redis.url);
     {
         std::string why;
@@ -309,6 +311,11 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
     redis.read_duration("dead_after", s.redis.dead_after, 10ms, 10min);
     redis.read_duration("reconnect_min", s.redis.reconnect_min, 1ms, 1min);
     redis.read_duration("reconnect_max", s.redis.reconnect_max, 1ms, 10min);
+    redis.read_duration("wait_when_disconnected", s.redis.wait_when_disconnected, 0ms, 1min);
+    redis.read_int<std::size_t>("max_pending_requests", s.redis.max_pending_requests, 1,
+                                10'000'000);
+    redis.read_size("max_pending_bytes", s.redis.max_pending_bytes, 1024, 4ull << 30);
+    redis.read_size("max_reply_bytes", s.redis.max_reply_bytes, 1024, 1ull << 30);
     if (s.redis.reconnect_max < s.redis.reconnect_min)
         redis.fail(redis.child("reconnect_max"),
                    "'redis.reconnect_max' is below 'redis.reconnect_min'",

@@ -34,6 +34,10 @@ struct settings {
         duration dead_after{3000};             // no reply for this long: connection is dead
         duration reconnect_min{100};
         duration reconnect_max{5000};
+        duration wait_when_disconnected{0};  // 0: requests fail at once while Redis is away
+        std::size_t max_pending_requests = 100'000;
+        std::size_t max_pending_bytes = 64 * 1024 * 1024;
+        std::size_t max_reply_bytes = 64 * 1024 * 1024;
         struct tls_settings {
             std::string ca_file;
             std::string cert_file;

@@ -68,21 +68,23 @@ registry::registry() : registry_(std::make_shared<prometheus::Registry>()) {
                               .Help("HTTP connections accepted")
                               .Register(*registry_)
                               .Add({});
-    redis_up_ = &BuildGauge()
-                     .Name("sluice_redis_up")
-                     .Help("1 while the Redis connection answers its health checks, else 0")
-                     .Register(*registry_)
-                     .Add({});
+    redis_up_ =
+        &BuildGauge()
+             .Name("sluice_redis_up")
+             .Help("1 while the Redis client is connected and answers its health checks, else 0")
+             .Register(*registry_);
     redis_reconnects_ = &BuildCounter()
                              .Name("sluice_redis_reconnects_total")
                              .Help("Connections to Redis re-established after a failure")
-                             .Register(*registry_)
-                             .Add({});
+                             .Register(*registry_);
     redis_rtt_ = &BuildHistogram()
                       .Name("sluice_redis_rtt_seconds")
                       .Help("Round-trip time of Redis health-check PINGs")
-                      .Register(*registry_)
-                      .Add({}, latency_buckets());
+                      .Register(*registry_);
+    redis_pending_ = &BuildGauge()
+                          .Name("sluice_redis_pending_requests")
+                          .Help("Redis requests queued, in flight or waiting for a connection")
+                          .Register(*registry_);
     auto& reloads = BuildCounter()
                         .Name("sluice_config_reloads_total")
                         .Help("Config reloads (SIGHUP) by result")
@@ -122,15 +124,28 @@ void registry::connection_opened() {
 void registry::connection_closed() {
     open_connections_->Decrement();
 }
-void registry::set_redis_up(bool up) {
-    redis_up_->Set(up ? 1 : 0);
+redis_client_metrics registry::redis_client(const std::string& role) {
+    redis_client_metrics m;
+    m.up_ = &redis_up_->Add({{"client", role}});
+    m.reconnects_ = &redis_reconnects_->Add({{"client", role}});
+    m.rtt_ = &redis_rtt_->Add({{"client", role}}, latency_buckets());
+    m.pending_ = &redis_pending_->Add({{"client", role}});
+    return m;
 }
-void registry::count_redis_reconnect() {
-    redis_reconnects_->Increment();
+
+void redis_client_metrics::set_up(bool up) const {
+    if (up_) up_->Set(up ? 1 : 0);
 }
-void registry::observe_redis_rtt(double seconds) {
-    redis_rtt_->Observe(seconds);
+void redis_client_metrics::count_reconnect() const {
+    if (reconnects_) reconnects_->Increment();
 }
+void redis_client_metrics::observe_rtt(double seconds) const {
+    if (rtt_) rtt_->Observe(seconds);
+}
+void redis_client_metrics::set_pending(std::size_t requests) const {
+    if (pending_) pending_->Set(static_cast<double>(requests));
+}
+
 void registry::count_reload(bool ok) {
     (ok ? reloads_ok_ : reloads_failed_)->Increment();
 }

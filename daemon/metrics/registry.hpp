@@ -25,6 +25,23 @@ struct build_info {
     static std::string_view compiler();
 };
 
+// The series of one Redis client (label `client`: its role, e.g. "main").
+// Thread-safe; cheap to copy (pointers into the registry).
+class redis_client_metrics {
+  public:
+    void set_up(bool up) const;
+    void count_reconnect() const;
+    void observe_rtt(double seconds) const;
+    void set_pending(std::size_t requests) const;
+
+  private:
+    friend class registry;
+    prometheus::Gauge* up_ = nullptr;
+    prometheus::Counter* reconnects_ = nullptr;
+    prometheus::Histogram* rtt_ = nullptr;
+    prometheus::Gauge* pending_ = nullptr;
+};
+
 // The process's Prometheus registry and the metric families Sluice exports.
 // Thread-safe: every method may be called from any I/O thread.
 class registry {
@@ -43,10 +60,8 @@ class registry {
     void connection_opened();
     void connection_closed();
 
-    // Redis health, as seen by the health monitor.
-    void set_redis_up(bool up);
-    void count_redis_reconnect();
-    void observe_redis_rtt(double seconds);
+    // The series of the Redis client with this role (created on first use).
+    redis_client_metrics redis_client(const std::string& role);
 
     // Counts a config reload attempt; `ok` false when it was refused.
     void count_reload(bool ok);
@@ -67,9 +82,10 @@ class registry {
     prometheus::Family<prometheus::Histogram>* request_duration_;
     prometheus::Gauge* open_connections_;
     prometheus::Counter* connections_total_;
-    prometheus::Gauge* redis_up_;
-    prometheus::Counter* redis_reconnects_;
-    prometheus::Histogram* redis_rtt_;
+    prometheus::Family<prometheus::Gauge>* redis_up_;
+    prometheus::Family<prometheus::Counter>* redis_reconnects_;
+    prometheus::Family<prometheus::Histogram>* redis_rtt_;
+    prometheus::Family<prometheus::Gauge>* redis_pending_;
     prometheus::Counter* reloads_ok_;
     prometheus::Counter* reloads_failed_;
 

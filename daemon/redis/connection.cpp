@@ -42,6 +42,10 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
         std::string wire;
         net::any_completion_handler<exec_signature> handler;
         clock_type::time_point sent{};  // when queued, then when written
+        std::size_t bytes = 0;          // wire size, counted in pending_bytes until completion
+        std::size_t expected = 1;       // replies this request waits for
+        std::chrono::milliseconds extra_time{0};
+        reply collected;  // with expected > 1: the replies so far
     };
 
     executor_type ex;
@@ -50,6 +54,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     std::variant<std::monostate, tcp::socket, unix_socket, std::unique_ptr<tls_stream>> stream;
     std::optional<tcp::resolver> resolver;
     reply_decoder decoder;
+    std::size_t pending_bytes = 0;  // wire bytes of queued + in_flight
     std::deque<pending> queued;     // waiting for the next write
     std::deque<pending> in_flight;  // written, waiting for their replies, in order
     net::steady_timer wake_writer;
@@ -59,7 +64,11 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     bool open = false;
 
     impl(executor_type e, connection_options o)
-        : ex(std::move(e)), options(std::move(o)), wake_writer(ex), watchdog(ex) {}
+        : ex(std::move(e))
+        , options(std::move(o))
+        , decoder(options.limits)
+        , wake_writer(ex)
+        , watchdog(ex) {}
 
     net::awaitable<std::tuple<error_code, std::size_t>> read_some(net::mutable_buffer b) {
         if (auto* s = std::get_if<tcp::socket>(&stream))
@@ -94,6 +103,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     // Completes a request on its caller's executor, never inline: the caller may
     // queue more requests from its completion, and we may be iterating the queues.
     void complete(pending& p, error_code ec, reply r) {
+        pending_bytes -= std::min(pending_bytes, p.bytes);
         net::post(ex, net::append(std::move(p.handler), ec, std::move(r)));
     }
 
@@ -155,7 +165,15 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
                     shut(error::protocol_error);
                     co_return;
                 }
-                auto p = std::move(in_flight.front());
+                auto& front = in_flight.front();
+                if (front.expected > 1) {
+                    // A request of several commands completes with all its replies.
+                    front.collected.type = reply::kind::array;
+                    front.collected.elements.push_back(std::move(r));
+                    if (front.collected.elements.size() < front.expected) continue;
+                    r = std::move(front.collected);
+                }
+                auto p = std::move(front);
                 in_flight.pop_front();
                 complete(p, {}, std::move(r));
             }
@@ -173,7 +191,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
             if (!open) co_return;
             auto now = clock_type::now();
             bool late_reply =
-                !in_flight.empty() && now - in_flight.front().sent > options.dead_after;
+                !in_flight.empty() &&
+                now - in_flight.front().sent > options.dead_after + in_flight.front().extra_time;
             bool stuck_write = writing && now - write_started > options.dead_after;
             bool never_sent = !queued.empty() && now - queued.front().sent > options.dead_after;
             if (late_reply || stuck_write || never_sent) shut(error::timeout);
@@ -345,16 +364,36 @@ net::awaitable<boost::system::error_code> connection::connect(std::string& detai
     co_return error_code{};
 }
 
-void connection::start_exec(std::string wire, net::any_completion_handler<exec_signature> handler) {
-    net::dispatch(impl_->ex, [d = impl_, wire = std::move(wire), h = std::move(handler)]() mutable {
-        impl::pending p{std::move(wire), std::move(h), clock_type::now()};
-        if (!d->open) {
-            d->complete(p, make_error_code(error::not_connected), {});
-            return;
-        }
-        d->queued.push_back(std::move(p));
-        if (!d->writing) d->wake_writer.cancel();
-    });
+void connection::start_exec(request req, net::any_completion_handler<exec_signature> handler,
+                            std::chrono::milliseconds extra_time) {
+    net::dispatch(
+        impl_->ex, [d = impl_, req = std::move(req), h = std::move(handler), extra_time]() mutable {
+            // Built in place, never assigned: Asio 1.81's any_completion_handler move
+            // assignment wraps the handler in itself until the stack overflows.
+            auto expected = std::max<std::size_t>(1, req.commands());
+            auto wire = req.release_wire();
+            auto bytes = wire.size();
+            impl::pending p{
+                std::move(wire), std::move(h), clock_type::now(), bytes, expected, extra_time, {}};
+            if (!d->open) {
+                net::post(d->ex, net::append(std::move(p.handler),
+                                             make_error_code(error::not_connected), reply{}));
+                return;
+            }
+            if (d->queued.size() + d->in_flight.size() >= d->options.max_pending_requests ||
+                d->pending_bytes + p.wire.size() > d->options.max_pending_bytes) {
+                net::post(d->ex, net::append(std::move(p.handler),
+                                             make_error_code(error::overloaded), reply{}));
+                return;
+            }
+            d->pending_bytes += p.wire.size();
+            d->queued.push_back(std::move(p));
+            if (!d->writing) d->wake_writer.cancel();
+        });
+}
+
+std::size_t connection::pending() const {
+    return impl_->queued.size() + impl_->in_flight.size();
 }
 
 void connection::close() {

@@ -20,8 +20,13 @@ struct connection_options {
     config::redis_endpoint endpoint;
     std::string client_name = "sluice";
     std::chrono::milliseconds connect_timeout{2000};  // TCP/TLS connect and handshake together
-    std::chrono::milliseconds dead_after{
-        3000};  // a reply (or write) older than this kills the connection
+    // A reply (or write) older than this kills the connection.
+    std::chrono::milliseconds dead_after{3000};
+    // Requests queued or awaiting replies, and their bytes; beyond either, new
+    // requests fail at once with error::overloaded instead of piling up.
+    std::size_t max_pending_requests = 100'000;
+    std::size_t max_pending_bytes = 64 * 1024 * 1024;
+    reply_limits limits;
     struct tls_options {
         std::string ca_file;    // empty: the system's trust store
         std::string cert_file;  // client certificate (optional)
@@ -55,19 +60,30 @@ class connection : public std::enable_shared_from_this<connection> {
     // system's words in `detail` (e.g. "WRONGPASS invalid username-password pair").
     boost::asio::awaitable<boost::system::error_code> connect(std::string& detail);
 
-    // Sends one command; completes with its reply, or an error from redis::error.
-    // An error *reply* (kind::error) is a successful completion.
+    // Sends `req` (one or more commands, kept together); completes with its reply,
+    // or an error from redis::error. An error *reply* (kind::error) is a successful
+    // completion. `extra_time` extends the dead_after allowance for this request, for
+    // commands that block in Redis on purpose (XREADGROUP ... BLOCK ms).
     template <typename Token>
-    auto async_exec(std::vector<std::string_view> argv, Token&& token) {
-        std::string wire;
-        encode_command(wire, argv);
+    auto async_exec(request req, Token&& token,
+                    std::chrono::milliseconds extra_time = std::chrono::milliseconds(0)) {
         return boost::asio::async_initiate<Token, exec_signature>(
-            [this](auto handler, std::string bytes) {
-                start_exec(std::move(bytes),
-                           boost::asio::any_completion_handler<exec_signature>(std::move(handler)));
+            [this](auto handler, request r, std::chrono::milliseconds extra) {
+                start_exec(std::move(r),
+                           boost::asio::any_completion_handler<exec_signature>(std::move(handler)),
+                           extra);
             },
-            token, std::move(wire));
+            token, std::move(req), extra_time);
     }
+
+    // One command: `conn.async_exec(command("GET", key), token)`.
+    template <typename Token>
+    auto async_exec(const std::vector<std::string_view>& argv, Token&& token) {
+        return async_exec(request(argv), std::forward<Token>(token));
+    }
+
+    // Requests queued or awaiting replies now.
+    std::size_t pending() const;
 
     // Fails every queued and in-flight request with error::closed and closes the socket.
     void close();
@@ -79,7 +95,8 @@ class connection : public std::enable_shared_from_this<connection> {
     struct impl;
 
   private:
-    void start_exec(std::string wire, boost::asio::any_completion_handler<exec_signature> handler);
+    void start_exec(request req, boost::asio::any_completion_handler<exec_signature> handler,
+                    std::chrono::milliseconds extra_time);
 
     std::shared_ptr<impl> impl_;
 };

@@ -22,6 +22,8 @@ class category final : public boost::system::error_category {
                 return "Redis refused the connection handshake";
             case error::closed:
                 return "the Redis client was closed";
+            case error::overloaded:
+                return "too many Redis requests are waiting";
         }
         return "unknown Redis error";
     }

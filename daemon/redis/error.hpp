@@ -14,6 +14,7 @@ enum class error {
     protocol_error,     // the bytes from Redis were not valid RESP
     handshake_failed,   // AUTH / SELECT / CLIENT SETNAME was refused
     closed,             // the client was shut down
+    overloaded,         // too many requests (or bytes) already waiting; retry later
 };
 
 const boost::system::error_category& error_category();

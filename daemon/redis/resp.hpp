@@ -37,13 +37,43 @@ std::vector<std::string_view> command(const Args&... args) {
 // Appends the RESP encoding of one command (argv) to `out`. Uses hiredis's encoder.
 void encode_command(std::string& out, const std::vector<std::string_view>& argv);
 
+// One or more commands sent together, in order, with nothing from other callers
+// between them (so MULTI ... EXEC stays whole). Its reply is the command's reply for
+// one command, else an array with one reply per command.
+class request {
+  public:
+    request() = default;
+    explicit request(const std::vector<std::string_view>& argv) { push(argv); }
+
+    request& push(const std::vector<std::string_view>& argv) {
+        encode_command(wire_, argv);
+        ++commands_;
+        return *this;
+    }
+
+    std::size_t commands() const { return commands_; }
+    const std::string& wire() const { return wire_; }
+    std::string release_wire() { return std::move(wire_); }
+
+  private:
+    std::string wire_;
+    std::size_t commands_ = 0;
+};
+
+// Caps on what one reply may hold, so a huge or hostile reply cannot exhaust memory.
+// Nesting is capped by hiredis itself (depth 7).
+struct reply_limits {
+    std::size_t max_bytes = 64 * 1024 * 1024;  // strings plus 16 bytes per element
+    std::size_t max_elements = 1024 * 1024;    // per array
+};
+
 // Decodes a byte stream of replies. Sans-I/O: feed() what the socket gave, then take
 // replies with next() until it says need_more. Not thread-safe; one per connection.
 class reply_decoder {
   public:
     enum class result { ok, need_more, bad_input };
 
-    reply_decoder();
+    explicit reply_decoder(reply_limits limits = {});
     ~reply_decoder();
     reply_decoder(const reply_decoder&) = delete;
     reply_decoder& operator=(const reply_decoder&) = delete;
@@ -57,7 +87,10 @@ class reply_decoder {
 
     std::string error() const;
 
+    struct state;
+
   private:
+    std::unique_ptr<state> state_;
     redisReader* reader_;
 };
 

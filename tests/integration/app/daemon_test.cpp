@@ -90,8 +90,8 @@ TEST_CASE("/readyz follows Redis: 200, 503 when it stops, 200 when it returns", 
     auto metrics = test::http_get(cfg.port, "/metrics");
     CHECK(metrics.status == 200);
     CHECK_THAT(metrics.content_type, Contains("text/plain; version=0.0.4"));
-    CHECK_THAT(metrics.body, Contains("sluice_redis_up 1"));
-    CHECK_THAT(metrics.body, Contains("sluice_redis_reconnects_total 1"));
+    CHECK_THAT(metrics.body, Contains("sluice_redis_up{client=\"main\"} 1"));
+    CHECK_THAT(metrics.body, Contains("sluice_redis_reconnects_total{client=\"main\"} 1"));
     CHECK_THAT(metrics.body, Contains("sluice_build_info{"));
     CHECK_THAT(
         metrics.body,

@@ -1,0 +1,242 @@
+#include "redis/client.hpp"
+
+#include <atomic>
+#include <boost/asio/append.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <deque>
+#include <mutex>
+#include <random>
+
+#include "log/logger.hpp"
+#include "metrics/registry.hpp"
+#include "net/report_failure.hpp"
+#include "redis/error.hpp"
+
+namespace sluice::redis {
+namespace {
+
+namespace net = boost::asio;
+using clock_type = std::chrono::steady_clock;
+using error_code = boost::system::error_code;
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+}  // namespace
+
+struct client::impl : std::enable_shared_from_this<client::impl> {
+    // A request that arrived while there was no connection.
+    struct waiting {
+        request req;
+        net::any_completion_handler<exec_signature> handler;
+        std::chrono::milliseconds extra_time{0};
+        clock_type::time_point deadline;
+    };
+
+    executor_type ex;
+    client_options options;
+    metrics::redis_client_metrics series;
+    std::shared_ptr<connection> current;
+    std::deque<waiting> parked;
+    std::size_t parked_bytes = 0;
+    net::steady_timer sleep;  // backoff and health-check waits; cancelled to wake early
+    std::atomic<bool> up{false};
+    std::atomic<bool> stopping{false};
+    mutable std::mutex status_mutex;
+    std::string status_text = "not connected yet";
+
+    impl(executor_type e, client_options o, metrics::registry* m)
+        : ex(std::move(e)), options(std::move(o)), sleep(ex) {
+        if (m) series = m->redis_client(options.role);
+    }
+
+    bool connected() const { return current && current->is_open(); }
+
+    void set_state(bool now_up, std::string why) {
+        bool was = up.exchange(now_up);
+        {
+            std::lock_guard lock(status_mutex);
+            status_text = std::move(why);
+        }
+        series.set_up(now_up);
+        auto where = options.connection.endpoint.display();
+        if (now_up && !was) log::info("redis is up", {{"client", options.role}, {"redis", where}});
+        if (!now_up && was) {
+            std::lock_guard lock(status_mutex);
+            log::warn("redis is down",
+                      {{"client", options.role}, {"redis", where}, {"reason", status_text}});
+        }
+    }
+
+    void fail(net::any_completion_handler<exec_signature> h, error e) {
+        net::post(ex, net::append(std::move(h), make_error_code(e), reply{}));
+    }
+
+    // On the executor: send, park or refuse one request.
+    void exec(request req, net::any_completion_handler<exec_signature> h,
+              std::chrono::milliseconds extra) {
+        if (stopping) return fail(std::move(h), error::closed);
+        if (connected()) {
+            current->async_exec(std::move(req), std::move(h), extra);
+            return;
+        }
+        // The connection died between health checks: reconnect now, not at the next tick.
+        sleep.cancel();
+        if (options.wait_when_disconnected.count() == 0)
+            return fail(std::move(h), error::not_connected);
+        const auto& caps = options.connection;
+        if (parked.size() >= caps.max_pending_requests ||
+            parked_bytes + req.wire().size() > caps.max_pending_bytes)
+            return fail(std::move(h), error::overloaded);
+        parked_bytes += req.wire().size();
+        parked.push_back({std::move(req), std::move(h), extra,
+                          clock_type::now() + options.wait_when_disconnected});
+        series.set_pending(parked.size());
+    }
+
+    // Hands parked requests to the new connection, in arrival order.
+    void flush_parked() {
+        while (!parked.empty() && connected()) {
+            auto w = std::move(parked.front());
+            parked.pop_front();
+            parked_bytes -= std::min(parked_bytes, w.req.wire().size());
+            current->async_exec(std::move(w.req), std::move(w.handler), w.extra_time);
+        }
+    }
+
+    // Fails parked requests whose wait is over (all of them with `everyone`).
+    void expire_parked(bool everyone, error why) {
+        auto now = clock_type::now();
+        while (!parked.empty() && (everyone || parked.front().deadline <= now)) {
+            parked_bytes -= std::min(parked_bytes, parked.front().req.wire().size());
+            fail(std::move(parked.front().handler), why);
+            parked.pop_front();
+        }
+    }
+
+    net::awaitable<void> nap(std::chrono::milliseconds d) {
+        sleep.expires_after(d);
+        co_await sleep.async_wait(use_tuple);
+    }
+
+    // Parked requests must not outlive their wait even while connects keep failing.
+    net::awaitable<void> expire_loop() {
+        auto self = shared_from_this();
+        net::steady_timer tick(ex);
+        auto period = std::max(std::chrono::milliseconds(5), options.wait_when_disconnected / 4);
+        while (!stopping) {
+            tick.expires_after(period);
+            co_await tick.async_wait(use_tuple);
+            expire_parked(false, error::not_connected);
+            series.set_pending(parked.size() + (current ? current->pending() : 0));
+        }
+    }
+
+    net::awaitable<void> run() {
+        auto self = shared_from_this();
+        std::mt19937 rng{std::random_device{}()};
+        auto backoff = options.reconnect_min;
+        bool ever_up = false, logged_failure = false, failed = false;
+        while (!stopping) {
+            if (failed) {
+                // Full jitter, so instances that lost Redis together do not return in step.
+                std::uniform_int_distribution<long long> pick(options.reconnect_min.count(),
+                                                              backoff.count());
+                co_await nap(std::chrono::milliseconds(pick(rng)));
+                backoff = std::min(backoff * 2, options.reconnect_max);
+                if (stopping) break;
+            }
+            failed = true;
+            current = std::make_shared<connection>(ex, options.connection);
+            std::string detail;
+            auto ec = co_await current->connect(detail);
+            if (stopping) break;
+            if (ec) {
+                set_state(false, detail);
+                if (!logged_failure)
+                    log::warn("cannot reach redis; retrying",
+                              {{"client", options.role}, {"reason", detail}});
+                logged_failure = true;
+                continue;
+            }
+            if (ever_up) series.count_reconnect();
+            ever_up = true;
+            logged_failure = false;
+            set_state(true, {});
+            flush_parked();
+
+            while (!stopping) {
+                auto started = clock_type::now();
+                auto [pec, r] = co_await current->async_exec(command("PING"), use_tuple);
+                if (stopping) break;
+                if (pec || r.is_error()) {
+                    set_state(false, pec ? pec.message() : "PING refused: " + r.str);
+                    current->close();
+                    break;
+                }
+                // Only a connection that answers resets the backoff: one that accepts
+                // and then drops us must not make us reconnect in a tight loop.
+                backoff = options.reconnect_min;
+                series.observe_rtt(
+                    std::chrono::duration<double>(clock_type::now() - started).count());
+                co_await nap(options.health_check_interval);
+                if (!connected()) {
+                    set_state(false, make_error_code(error::connection_lost).message());
+                    break;
+                }
+            }
+        }
+        up.store(false);
+        series.set_up(false);
+    }
+};
+
+client::client(executor_type ex, client_options options, metrics::registry* metrics)
+    : impl_(std::make_shared<impl>(std::move(ex), std::move(options), metrics)) {}
+
+client::~client() {
+    stop();
+}
+
+void client::start() {
+    auto d = impl_;
+    net::co_spawn(d->ex, d->run(), sluice::net::report_failure("redis client " + d->options.role));
+    if (d->options.wait_when_disconnected.count() > 0)
+        net::co_spawn(d->ex, d->expire_loop(), sluice::net::report_failure("redis client expiry"));
+}
+
+void client::stop() {
+    auto d = impl_;
+    if (d->stopping.exchange(true)) return;
+    net::dispatch(d->ex, [d] {
+        d->sleep.cancel();
+        d->expire_parked(true, error::closed);
+        if (d->current) d->current->close();
+    });
+}
+
+bool client::is_up() const {
+    return impl_->up.load(std::memory_order_acquire);
+}
+
+std::string client::status() const {
+    std::lock_guard lock(impl_->status_mutex);
+    return impl_->status_text;
+}
+
+client::executor_type client::get_executor() const {
+    return impl_->ex;
+}
+
+void client::start_exec(request req, boost::asio::any_completion_handler<exec_signature> handler,
+                        std::chrono::milliseconds extra_time) {
+    net::dispatch(impl_->ex,
+                  [d = impl_, req = std::move(req), h = std::move(handler), extra_time]() mutable {
+                      d->exec(std::move(req), std::move(h), extra_time);
+                  });
+}
+
+}  // namespace sluice::redis
