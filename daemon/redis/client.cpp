@@ -45,6 +45,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     net::steady_timer sleep;  // backoff and health-check waits; cancelled to wake early
     std::atomic<bool> up{false};
     std::atomic<bool> stopping{false};
+    bool checking = false;  // in the health-check loop of a live connection
     mutable std::mutex status_mutex;
     std::string status_text = "not connected yet";
 
@@ -151,6 +152,13 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
             }
             failed = true;
             current = std::make_shared<connection>(ex, options.connection);
+            // A connection that dies wakes us at once: no waiting for the next PING.
+            current->on_close([weak = weak_from_this()](error_code why) {
+                if (auto me = weak.lock()) {
+                    if (me->up) me->set_state(false, why.message());
+                    if (me->checking) me->sleep.cancel();  // never cut a backoff short
+                }
+            });
             std::string detail;
             auto ec = co_await current->connect(detail);
             if (stopping) break;
@@ -167,6 +175,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
             logged_failure = false;
             set_state(true, {});
             flush_parked();
+            checking = true;
 
             while (!stopping) {
                 auto started = clock_type::now();
@@ -183,11 +192,9 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
                 series.observe_rtt(
                     std::chrono::duration<double>(clock_type::now() - started).count());
                 co_await nap(options.health_check_interval);
-                if (!connected()) {
-                    set_state(false, make_error_code(error::connection_lost).message());
-                    break;
-                }
+                if (!connected()) break;  // on_close has said why
             }
+            checking = false;
         }
         up.store(false);
         series.set_up(false);

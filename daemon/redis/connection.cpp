@@ -62,6 +62,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     clock_type::time_point write_started{};
     bool writing = false;
     bool open = false;
+    std::function<void(error_code)> closed_callback;
 
     impl(executor_type e, connection_options o)
         : ex(std::move(e))
@@ -117,6 +118,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
         for (auto& p : queued) complete(p, why, {});
         in_flight.clear();
         queued.clear();
+        if (auto f = std::move(closed_callback))
+            net::post(ex, [f = std::move(f), why] { f(make_error_code(why)); });
     }
 
     net::awaitable<void> writer() {
@@ -390,6 +393,10 @@ void connection::start_exec(request req, net::any_completion_handler<exec_signat
             d->queued.push_back(std::move(p));
             if (!d->writing) d->wake_writer.cancel();
         });
+}
+
+void connection::on_close(std::function<void(boost::system::error_code)> f) {
+    impl_->closed_callback = std::move(f);
 }
 
 std::size_t connection::pending() const {

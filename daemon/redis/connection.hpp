@@ -6,6 +6,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/system/error_code.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -84,6 +85,10 @@ class connection : public std::enable_shared_from_this<connection> {
 
     // Requests queued or awaiting replies now.
     std::size_t pending() const;
+
+    // Called on the connection's executor once, when the connection ends for any
+    // reason, after every request on it has been failed. Set before connect().
+    void on_close(std::function<void(boost::system::error_code)> f);
 
     // Fails every queued and in-flight request with error::closed and closes the socket.
     void close();
