@@ -14,6 +14,7 @@
 
 #include "log/logger.hpp"
 #include "metrics/registry.hpp"
+#include "net/executor.hpp"
 #include "net/report_failure.hpp"
 #include "redis/error.hpp"
 
@@ -240,6 +241,8 @@ client::executor_type client::get_executor() const {
 
 void client::start_exec(request req, boost::asio::any_completion_handler<exec_signature> handler,
                         std::chrono::milliseconds extra_time) {
+    if (sluice::net::is_running_in(impl_->ex))
+        return impl_->exec(std::move(req), std::move(handler), extra_time);
     net::dispatch(impl_->ex,
                   [d = impl_, req = std::move(req), h = std::move(handler), extra_time]() mutable {
                       d->exec(std::move(req), std::move(h), extra_time);

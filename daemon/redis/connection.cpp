@@ -17,6 +17,7 @@
 #include <optional>
 #include <variant>
 
+#include "net/executor.hpp"
 #include "net/report_failure.hpp"
 #include "redis/error.hpp"
 
@@ -101,11 +102,51 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
             (*s)->lowest_layer().close(ignored);
     }
 
-    // Completes a request on its caller's executor, never inline: the caller may
-    // queue more requests from its completion, and we may be iterating the queues.
+    // Completes a request on its caller's executor, never inline: used where the
+    // caller may not re-enter (shutting down, refusing).
     void complete(pending& p, error_code ec, reply r) {
         pending_bytes -= std::min(pending_bytes, p.bytes);
         net::post(ex, net::append(std::move(p.handler), ec, std::move(r)));
+    }
+
+    // Completes a request from the reader: inline when the caller lives on this thread
+    // (the common case), which saves a trip through the scheduler per reply. The
+    // request is already off `in_flight`, so a caller that queues its next request
+    // from the completion is safe.
+    void complete_reply(pending& p, reply r) {
+        pending_bytes -= std::min(pending_bytes, p.bytes);
+        net::dispatch(net::append(std::move(p.handler), error_code{}, std::move(r)));
+    }
+
+    // On the executor: queue one request for the writer, or refuse it.
+    void enqueue(request req, net::any_completion_handler<exec_signature> handler,
+                 std::chrono::milliseconds extra_time) {
+        // Built in place, never assigned: Asio 1.81's any_completion_handler move
+        // assignment wraps the handler in itself until the stack overflows.
+        auto expected = std::max<std::size_t>(1, req.commands());
+        auto wire = req.release_wire();
+        auto bytes = wire.size();
+        pending p{std::move(wire),
+                  std::move(handler),
+                  clock_type::now(),
+                  bytes,
+                  expected,
+                  extra_time,
+                  {}};
+        if (!open) {
+            net::post(ex, net::append(std::move(p.handler), make_error_code(error::not_connected),
+                                      reply{}));
+            return;
+        }
+        if (queued.size() + in_flight.size() >= options.max_pending_requests ||
+            pending_bytes + p.wire.size() > options.max_pending_bytes) {
+            net::post(
+                ex, net::append(std::move(p.handler), make_error_code(error::overloaded), reply{}));
+            return;
+        }
+        pending_bytes += p.wire.size();
+        queued.push_back(std::move(p));
+        if (!writing) wake_writer.cancel();
     }
 
     // Ends the connection: every request still waiting fails with `why`.
@@ -114,10 +155,12 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
         close_socket();
         wake_writer.cancel();
         watchdog.cancel();
-        for (auto& p : in_flight) complete(p, why, {});
-        for (auto& p : queued) complete(p, why, {});
+        auto failed_in_flight = std::move(in_flight);
+        auto failed_queued = std::move(queued);
         in_flight.clear();
         queued.clear();
+        for (auto& p : failed_in_flight) complete(p, why, {});
+        for (auto& p : failed_queued) complete(p, why, {});
         if (auto f = std::move(closed_callback))
             net::post(ex, [f = std::move(f), why] { f(make_error_code(why)); });
     }
@@ -178,7 +221,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
                 }
                 auto p = std::move(front);
                 in_flight.pop_front();
-                complete(p, {}, std::move(r));
+                complete_reply(p, std::move(r));
             }
         }
     }
@@ -369,30 +412,12 @@ net::awaitable<boost::system::error_code> connection::connect(std::string& detai
 
 void connection::start_exec(request req, net::any_completion_handler<exec_signature> handler,
                             std::chrono::milliseconds extra_time) {
-    net::dispatch(
-        impl_->ex, [d = impl_, req = std::move(req), h = std::move(handler), extra_time]() mutable {
-            // Built in place, never assigned: Asio 1.81's any_completion_handler move
-            // assignment wraps the handler in itself until the stack overflows.
-            auto expected = std::max<std::size_t>(1, req.commands());
-            auto wire = req.release_wire();
-            auto bytes = wire.size();
-            impl::pending p{
-                std::move(wire), std::move(h), clock_type::now(), bytes, expected, extra_time, {}};
-            if (!d->open) {
-                net::post(d->ex, net::append(std::move(p.handler),
-                                             make_error_code(error::not_connected), reply{}));
-                return;
-            }
-            if (d->queued.size() + d->in_flight.size() >= d->options.max_pending_requests ||
-                d->pending_bytes + p.wire.size() > d->options.max_pending_bytes) {
-                net::post(d->ex, net::append(std::move(p.handler),
-                                             make_error_code(error::overloaded), reply{}));
-                return;
-            }
-            d->pending_bytes += p.wire.size();
-            d->queued.push_back(std::move(p));
-            if (!d->writing) d->wake_writer.cancel();
-        });
+    if (sluice::net::is_running_in(impl_->ex))
+        return impl_->enqueue(std::move(req), std::move(handler), extra_time);
+    net::dispatch(impl_->ex,
+                  [d = impl_, req = std::move(req), h = std::move(handler), extra_time]() mutable {
+                      d->enqueue(std::move(req), std::move(h), extra_time);
+                  });
 }
 
 void connection::on_close(std::function<void(boost::system::error_code)> f) {

@@ -2,15 +2,19 @@
 
 #include <hiredis/hiredis.h>
 
+#include <charconv>
+
 namespace sluice::redis {
 
 // Decoding goes straight into `reply` objects through hiredis's reply-object hooks:
-// no redisReply tree to build, copy and free. A child is a slot in its parent's
-// `elements`, so a whole reply is one allocation plus its strings and vectors.
+// no redisReply tree to build, copy and free. The root is a slot in the decoder and a
+// child is a slot in its parent's `elements`, and next() swaps the root with the
+// caller's reply, so steady traffic reuses the same strings and vectors.
 struct reply_decoder::state {
     reply_limits limits;
     std::size_t bytes = 0;  // of the reply being decoded
     std::string over_limit;
+    reply root;
 };
 
 namespace {
@@ -18,12 +22,18 @@ namespace {
 using decoder_state = reply_decoder::state;
 
 reply* node_for(const redisReadTask* task) {
+    reply* r;
     if (task->parent) {
-        auto* parent = static_cast<reply*>(task->parent->obj);
-        return &parent->elements[static_cast<std::size_t>(task->idx)];
+        r = &static_cast<reply*>(task->parent->obj)->elements[static_cast<std::size_t>(task->idx)];
+    } else {
+        auto* st = static_cast<decoder_state*>(task->privdata);
+        st->bytes = 0;
+        r = &st->root;
     }
-    static_cast<decoder_state*>(task->privdata)->bytes = 0;
-    return new reply();
+    r->str.clear();  // keeps capacity
+    r->elements.clear();
+    r->integer = 0;
+    return r;
 }
 
 // False (and the reason recorded) when `more` bytes would break the cap.
@@ -73,30 +83,43 @@ void* create_nil(const redisReadTask* task) {
     return r;
 }
 
-// hiredis frees only the root (on error, or never when we take it): children live
-// inside it.
-void free_object(void* obj) {
-    delete static_cast<reply*>(obj);
-}
+// Every node lives in the decoder's root slot: nothing to free.
+void free_object(void*) {}
 
 redisReplyObjectFunctions reply_functions{create_string, create_array, create_integer, create_nil,
                                           free_object};
 
 }  // namespace
 
-void encode_command(std::string& out, const std::vector<std::string_view>& argv) {
-    std::vector<const char*> ptrs;
-    std::vector<std::size_t> lens;
-    ptrs.reserve(argv.size());
-    lens.reserve(argv.size());
-    for (auto a : argv) {
-        ptrs.push_back(a.data());
-        lens.push_back(a.size());
+namespace {
+
+std::size_t digits(std::size_t n) {
+    std::size_t d = 1;
+    while (n >= 10) n /= 10, ++d;
+    return d;
+}
+
+void append_header(std::string& out, char kind, std::size_t n) {
+    char buf[24];
+    buf[0] = kind;
+    auto [end, ec] = std::to_chars(buf + 1, buf + sizeof buf - 2, n);
+    *end++ = '\r';
+    *end++ = '\n';
+    out.append(buf, static_cast<std::size_t>(end - buf));
+}
+
+}  // namespace
+
+void encode_command(std::string& out, const std::string_view* argv, std::size_t argc) {
+    std::size_t size = 3 + digits(argc);
+    for (std::size_t i = 0; i < argc; ++i) size += 5 + digits(argv[i].size()) + argv[i].size();
+    out.reserve(out.size() + size);
+    append_header(out, '*', argc);
+    for (std::size_t i = 0; i < argc; ++i) {
+        append_header(out, '$', argv[i].size());
+        out.append(argv[i]);
+        out.append("\r\n", 2);
     }
-    char* cmd = nullptr;
-    int n = redisFormatCommandArgv(&cmd, static_cast<int>(argv.size()), ptrs.data(), lens.data());
-    if (n > 0 && cmd) out.append(cmd, static_cast<std::size_t>(n));
-    redisFreeCommand(cmd);
 }
 
 reply_decoder::reply_decoder(reply_limits limits)
@@ -117,9 +140,7 @@ reply_decoder::result reply_decoder::next(reply& out) {
     void* raw = nullptr;
     if (redisReaderGetReply(reader_, &raw) != REDIS_OK) return result::bad_input;
     if (!raw) return result::need_more;
-    auto* r = static_cast<reply*>(raw);
-    out = std::move(*r);
-    delete r;
+    std::swap(out, *static_cast<reply*>(raw));
     return result::ok;
 }
 

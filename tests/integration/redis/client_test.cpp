@@ -244,12 +244,12 @@ TEST_CASE("scripts run by SHA1 and are loaded again after SCRIPT FLUSH", "[redis
     run_coroutine(ctx, [&]() -> net::awaitable<void> {
         bool up = co_await wait_until(c, true, 5s);
         REQUIRE(up);
-        auto [e1, r1] = co_await redis::eval(c, add, redis::command("n"), redis::command("5"));
+        auto [e1, r1] = co_await redis::eval(c, add, redis::args("n"), redis::args("5"));
         CHECK(r1.integer == 5);
-        auto [e2, r2] = co_await redis::eval(c, add, redis::command("n"), redis::command("2"));
+        auto [e2, r2] = co_await redis::eval(c, add, redis::args("n"), redis::args("2"));
         CHECK(r2.integer == 7);
         server.cli({"SCRIPT", "FLUSH"});
-        auto [e3, r3] = co_await redis::eval(c, add, redis::command("n"), redis::command("1"));
+        auto [e3, r3] = co_await redis::eval(c, add, redis::args("n"), redis::args("1"));
         CHECK_FALSE(e3);
         CHECK(r3.integer == 8);
         c.stop();

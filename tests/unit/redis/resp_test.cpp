@@ -1,6 +1,9 @@
 #include "redis/resp.hpp"
 
+#include <hiredis/hiredis.h>
+
 #include <catch2/catch.hpp>
+#include <random>
 
 using namespace sluice::redis;
 
@@ -8,6 +11,50 @@ TEST_CASE("commands are encoded as RESP arrays of bulk strings", "[unit][redis]"
     std::string out;
     encode_command(out, {"SET", "key", std::string_view("a\0b", 3)});
     CHECK(out == std::string("*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$3\r\na\0b\r\n", 31));
+}
+
+TEST_CASE("our encoder writes exactly what hiredis's encoder writes", "[unit][redis]") {
+    std::mt19937 rng(42);
+    for (int round = 0; round < 500; ++round) {
+        std::vector<std::string> storage(1 + rng() % 12);
+        for (auto& a : storage) {
+            a.resize(rng() % (round % 10 == 0 ? 5000 : 40));
+            for (auto& c : a) c = static_cast<char>(rng() % 256);  // any byte, \0 and \r\n included
+        }
+        std::vector<std::string_view> argv(storage.begin(), storage.end());
+        std::vector<const char*> ptrs;
+        std::vector<std::size_t> lens;
+        for (auto a : argv) ptrs.push_back(a.data()), lens.push_back(a.size());
+        char* expected = nullptr;
+        int n = redisFormatCommandArgv(&expected, static_cast<int>(argv.size()), ptrs.data(),
+                                       lens.data());
+        std::string ours;
+        encode_command(ours, argv);
+        CHECK(ours == std::string(expected, static_cast<std::size_t>(n)));
+        redisFreeCommand(expected);
+    }
+}
+
+TEST_CASE("several commands in one request keep their order", "[unit][redis]") {
+    auto r = command("MULTI");
+    r.push(command("INCR", "a")).push_command("EXEC");
+    CHECK(r.commands() == 3);
+    CHECK(r.wire() == "*1\r\n$5\r\nMULTI\r\n*2\r\n$4\r\nINCR\r\n$1\r\na\r\n*1\r\n$4\r\nEXEC\r\n");
+}
+
+TEST_CASE("replies over the caps are refused with the reason", "[unit][redis]") {
+    reply_decoder d({.max_bytes = 10, .max_elements = 2});
+    reply r;
+    std::string big = "$11\r\nhello world\r\n";
+    d.feed(big.data(), big.size());
+    CHECK(d.next(r) == reply_decoder::result::bad_input);
+    CHECK_THAT(d.error(), Catch::Matchers::Contains("larger than 10 bytes"));
+
+    reply_decoder e({.max_bytes = 1000, .max_elements = 2});
+    std::string wide = "*3\r\n:1\r\n:2\r\n:3\r\n";
+    e.feed(wide.data(), wide.size());
+    CHECK(e.next(r) == reply_decoder::result::bad_input);
+    CHECK_THAT(e.error(), Catch::Matchers::Contains("more than 2 elements"));
 }
 
 TEST_CASE("the decoder returns each kind of reply, across split reads", "[unit][redis]") {
