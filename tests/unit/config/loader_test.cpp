@@ -141,6 +141,22 @@ TEST_CASE("redis URL, credentials and TLS settings are read", "[unit][config]") 
                StartsWith("test.yaml:2:8: 'redis.url' is not a Redis URL: unsupported scheme"));
 }
 
+TEST_CASE("Redis queue caps and waits are read", "[unit][config]") {
+    auto s = parse(
+        "redis:\n  wait_when_disconnected: 2s\n  max_pending_requests: 10\n  max_pending_bytes: "
+        "1MiB\n"
+        "  max_reply_bytes: 2MiB\n",
+        "t.yaml", "", no_env());
+    CHECK(s.redis.wait_when_disconnected == std::chrono::seconds(2));
+    CHECK(s.redis.max_pending_requests == 10);
+    CHECK(s.redis.max_pending_bytes == 1024 * 1024);
+    CHECK(s.redis.max_reply_bytes == 2 * 1024 * 1024);
+    CHECK_THAT(error_of("redis:\n  max_pending_requests: 0\n"),
+               Contains("'redis.max_pending_requests' is out of range: 0"));
+    CHECK_THAT(error_of("redis:\n  wait_when_disconnected: 5m\n"),
+               Contains("expected a duration from 0ms to 1m"));
+}
+
 TEST_CASE("environment variables override the file", "[unit][config]") {
     auto s = parse("listen:\n  port: 1\n", "t.yaml", "",
                    env_of({{"SLUICE_LISTEN", "[::1]:9090"},

@@ -1,0 +1,27 @@
+#include "app/redis_problem.hpp"
+
+#include "redis/error.hpp"
+
+namespace sluice::app {
+
+redis_failure problem_for_redis_error(const boost::system::error_code& ec) {
+    redis_failure f;
+    if (ec == redis::error::overloaded) {
+        f.problem = {503,
+                     "redis_overloaded",
+                     "Redis is overloaded",
+                     "too many requests are waiting for Redis; retry shortly",
+                     {}};
+        f.retry_after_seconds = 1;
+        return f;
+    }
+    f.problem = {503,
+                 "redis_unavailable",
+                 "Redis is unavailable",
+                 "the event could not be stored: " + ec.message() + "; nothing was written",
+                 {}};
+    f.retry_after_seconds = ec == redis::error::timeout ? 2 : 1;
+    return f;
+}
+
+}  // namespace sluice::app
