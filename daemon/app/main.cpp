@@ -3,6 +3,7 @@
 
 #include "app/broker.hpp"
 #include "app/cli.hpp"
+#include "app/schema_cli.hpp"
 #include "catalog/schema_catalog.hpp"
 #include "config/loader.hpp"
 #include "log/logger.hpp"
@@ -11,6 +12,9 @@
 int main(int argc, char** argv) {
     using namespace sluice;
     std::signal(SIGPIPE, SIG_IGN);
+
+    if (argc >= 2 && std::string_view(argv[1]) == "schema")
+        return app::run_schema_command(std::vector<std::string>(argv + 2, argv + argc));
 
     std::string usage_error;
     auto cli =

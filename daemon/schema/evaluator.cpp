@@ -1,0 +1,754 @@
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+#include "schema/program.hpp"
+#include "schema/uri.hpp"
+
+namespace sluice::schema {
+namespace {
+
+namespace dom = simdjson::dom;
+
+// What in-place subschemas evaluated, for unevaluatedProperties / unevaluatedItems.
+struct annotations {
+    std::vector<std::string_view> properties;
+    std::vector<char> items;  // 1 for each evaluated index
+
+    void mark_property(std::string_view name) { properties.push_back(name); }
+    bool has_property(std::string_view name) const {
+        return std::find(properties.begin(), properties.end(), name) != properties.end();
+    }
+    void mark_item(std::size_t i) {
+        if (items.size() <= i) items.resize(i + 1, 0);
+        items[i] = 1;
+    }
+    bool has_item(std::size_t i) const { return i < items.size() && items[i]; }
+    void merge(const annotations& o) {
+        properties.insert(properties.end(), o.properties.begin(), o.properties.end());
+        if (items.size() < o.items.size()) items.resize(o.items.size(), 0);
+        for (std::size_t i = 0; i < o.items.size(); ++i) items[i] |= o.items[i];
+    }
+};
+
+bool is_integral(double d) {
+    return std::isfinite(d) && d == std::floor(d);
+}
+
+double number_value(dom::element e) {
+    switch (e.type()) {
+        case dom::element_type::INT64:
+            return double(std::int64_t(e));
+        case dom::element_type::UINT64:
+            return double(std::uint64_t(e));
+        default:
+            return double(e);
+    }
+}
+
+bool is_number(dom::element e) {
+    auto t = e.type();
+    return t == dom::element_type::INT64 || t == dom::element_type::UINT64 ||
+           t == dom::element_type::DOUBLE;
+}
+
+// JSON equality: numbers by value (1 == 1.0), objects regardless of member order.
+bool equal(dom::element a, dom::element b) {
+    if (is_number(a) && is_number(b)) {
+        if (a.type() == dom::element_type::INT64 && b.type() == dom::element_type::INT64)
+            return std::int64_t(a) == std::int64_t(b);
+        return number_value(a) == number_value(b);
+    }
+    if (a.type() != b.type()) return false;
+    switch (a.type()) {
+        case dom::element_type::NULL_VALUE:
+            return true;
+        case dom::element_type::BOOL:
+            return bool(a) == bool(b);
+        case dom::element_type::STRING:
+            return std::string_view(a) == std::string_view(b);
+        case dom::element_type::ARRAY: {
+            dom::array x(a), y(b);
+            if (x.size() != y.size()) return false;
+            auto i = x.begin(), j = y.begin();
+            for (; i != x.end(); ++i, ++j)
+                if (!equal(*i, *j)) return false;
+            return true;
+        }
+        case dom::element_type::OBJECT: {
+            dom::object x(a), y(b);
+            if (x.size() != y.size()) return false;
+            for (auto f : x) {
+                dom::element other;
+                if (y.at_key(f.key).get(other) || !equal(f.value, other)) return false;
+            }
+            return true;
+        }
+        default:
+            return false;
+    }
+}
+
+std::size_t code_points(std::string_view s) {
+    std::size_t n = 0;
+    for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+    return n;
+}
+
+std::uint32_t type_bits(dom::element e) {
+    switch (e.type()) {
+        case dom::element_type::NULL_VALUE:
+            return t_null;
+        case dom::element_type::BOOL:
+            return t_boolean;
+        case dom::element_type::OBJECT:
+            return t_object;
+        case dom::element_type::ARRAY:
+            return t_array;
+        case dom::element_type::STRING:
+            return t_string;
+        case dom::element_type::INT64:
+        case dom::element_type::UINT64:
+            return t_number | t_integer;
+        case dom::element_type::DOUBLE:
+            return is_integral(double(e)) ? std::uint32_t{t_number | t_integer}
+                                          : std::uint32_t{t_number};
+    }
+    return 0;
+}
+
+std::string type_name(dom::element e) {
+    switch (e.type()) {
+        case dom::element_type::NULL_VALUE:
+            return "null";
+        case dom::element_type::BOOL:
+            return "a boolean";
+        case dom::element_type::OBJECT:
+            return "an object";
+        case dom::element_type::ARRAY:
+            return "an array";
+        case dom::element_type::STRING:
+            return "a string";
+        case dom::element_type::DOUBLE:
+            return is_integral(double(e)) ? "an integer" : "a number";
+        default:
+            return "an integer";
+    }
+}
+
+std::string names_of(std::uint32_t bits) {
+    static constexpr std::pair<std::uint32_t, const char*> names[] = {
+        {t_null, "null"},         {t_boolean, "a boolean"}, {t_object, "an object"},
+        {t_array, "an array"},    {t_number, "a number"},   {t_string, "a string"},
+        {t_integer, "an integer"}};
+    std::string out;
+    for (auto [bit, name] : names)
+        if (bits & bit) out += out.empty() ? std::string(name) : std::string(" or ") + name;
+    return out;
+}
+
+// A short rendering of an instance value for messages.
+std::string show(dom::element e) {
+    std::string s = simdjson::minify(e);
+    if (s.size() > 60) s = s.substr(0, 57) + "...";
+    return s;
+}
+
+std::string show_number(double d) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.17g", d);
+    std::string s = buf;
+    // Shortest form that round-trips.
+    for (int precision = 1; precision <= 17; ++precision) {
+        std::snprintf(buf, sizeof buf, "%.*g", precision, d);
+        if (std::strtod(buf, nullptr) == d) return buf;
+    }
+    return s;
+}
+
+class evaluator {
+  public:
+    evaluator(const validator::program& p, std::vector<violation>* errors, std::size_t max_errors)
+        : p_(p), errors_(errors), max_errors_(max_errors) {}
+
+    bool run(dom::element instance) { return eval(p_.root, instance, nullptr); }
+
+  private:
+    bool collecting() const { return errors_ != nullptr; }
+
+    void report(const std::string& absolute, std::string message) {
+        if (!errors_ || errors_->size() >= max_errors_) return;
+        errors_->push_back({instance_path_, keyword_path_, absolute, std::move(message)});
+    }
+
+    // Path bookkeeping, only while collecting violations.
+    struct path_guard {
+        evaluator& ev;
+        std::string& path;
+        std::size_t size;
+        path_guard(evaluator& e, std::string& p, std::string_view token)
+            : ev(e), path(p), size(p.size()) {
+            if (ev.collecting()) append_pointer_token(path, token);
+        }
+        path_guard(evaluator& e, std::string& p, std::size_t index)
+            : ev(e), path(p), size(p.size()) {
+            if (ev.collecting()) append_pointer_token(path, std::to_string(index));
+        }
+        ~path_guard() {
+            if (ev.collecting()) path.resize(size);
+        }
+    };
+
+    bool eval(std::uint32_t id, dom::element inst, annotations* ann) {
+        const node& n = p_.nodes[id];
+        if (n.is_boolean) {
+            if (!n.boolean_value)
+                report(n.absolute, "no value is allowed here (the schema is false)");
+            return n.boolean_value;
+        }
+        if (depth_ >= p_.options.max_depth) {
+            report(n.absolute, "evaluation nested deeper than " +
+                                   std::to_string(p_.options.max_depth) + " levels");
+            return false;
+        }
+        ++depth_;
+        bool pushed = n.resource_root && (scope_.empty() || scope_.back() != n.resource);
+        if (pushed) scope_.push_back(n.resource);
+        annotations local;
+        annotations* a = n.needs_annotations ? &local : ann;
+        bool ok = true;
+        for (const op& o : n.ops) {
+            if (!eval_op(o, inst, a)) {
+                ok = false;
+                if (!collecting()) break;
+            }
+        }
+        if (ok && n.needs_annotations && ann) ann->merge(local);
+        if (pushed) scope_.pop_back();
+        --depth_;
+        return ok;
+    }
+
+    // Evaluates a subschema on the side: its violations and annotations are kept
+    // only if the caller decides so.
+    struct trial {
+        std::vector<violation> errors;
+        annotations ann;
+        bool ok = false;
+    };
+    trial attempt(std::uint32_t id, dom::element inst, bool want_annotations) {
+        trial t;
+        auto* saved = errors_;
+        if (errors_) errors_ = &t.errors;
+        t.ok = eval(id, inst, want_annotations ? &t.ann : nullptr);
+        errors_ = saved;
+        return t;
+    }
+    void keep_errors(const trial& t) {
+        if (!errors_) return;
+        for (const auto& v : t.errors)
+            if (errors_->size() < max_errors_) errors_->push_back(v);
+    }
+
+    bool eval_op(const op& o, dom::element inst, annotations* ann) {
+        path_guard kw(*this, keyword_path_, o.keyword);
+        switch (o.kind) {
+            case op_kind::type: {
+                if (type_bits(inst) & o.types) return true;
+                report(o.absolute, "expected " + names_of(o.types) + ", got " + type_name(inst));
+                return false;
+            }
+            case op_kind::enum_values: {
+                for (auto candidate : dom::array(o.value))
+                    if (equal(inst, candidate)) return true;
+                report(o.absolute, "expected one of " + show(o.value) + ", got " + show(inst));
+                return false;
+            }
+            case op_kind::const_value: {
+                if (equal(inst, o.value)) return true;
+                report(o.absolute, "expected " + show(o.value) + ", got " + show(inst));
+                return false;
+            }
+            case op_kind::multiple_of: {
+                if (!is_number(inst)) return true;
+                bool ok;
+                if (inst.type() == dom::element_type::INT64 && is_integral(o.number) &&
+                    o.number < 9e15) {
+                    ok = std::int64_t(inst) % static_cast<std::int64_t>(o.number) == 0;
+                } else {
+                    double q = number_value(inst) / o.number;
+                    ok = std::isfinite(q) &&
+                         std::fabs(q - std::round(q)) <= 1e-9 * std::max(1.0, std::fabs(q));
+                }
+                if (!ok)
+                    report(o.absolute, "expected a multiple of " + show_number(o.number) +
+                                           ", got " + show(inst));
+                return ok;
+            }
+            case op_kind::maximum:
+            case op_kind::exclusive_maximum:
+            case op_kind::minimum:
+            case op_kind::exclusive_minimum: {
+                if (!is_number(inst)) return true;
+                double x = number_value(inst);
+                bool ok = o.kind == op_kind::maximum             ? x <= o.number
+                          : o.kind == op_kind::exclusive_maximum ? x < o.number
+                          : o.kind == op_kind::minimum           ? x >= o.number
+                                                                 : x > o.number;
+                if (!ok) {
+                    const char* rel = o.kind == op_kind::maximum             ? "<="
+                                      : o.kind == op_kind::exclusive_maximum ? "<"
+                                      : o.kind == op_kind::minimum           ? ">="
+                                                                             : ">";
+                    report(o.absolute, "expected a number " + std::string(rel) + " " +
+                                           show_number(o.number) + ", got " + show(inst));
+                }
+                return ok;
+            }
+            case op_kind::max_length:
+            case op_kind::min_length: {
+                std::string_view s;
+                if (inst.get(s)) return true;
+                auto len = code_points(s);
+                bool ok = o.kind == op_kind::max_length ? len <= o.count : len >= o.count;
+                if (!ok)
+                    report(o.absolute,
+                           std::string("expected a string of ") +
+                               (o.kind == op_kind::max_length ? "at most " : "at least ") +
+                               std::to_string(o.count) + " characters, got " + std::to_string(len));
+                return ok;
+            }
+            case op_kind::pattern: {
+                std::string_view s;
+                if (inst.get(s)) return true;
+                if (o.re->search(s)) return true;
+                report(o.absolute,
+                       "expected a string matching /" + o.re->source() + "/, got " + show(inst));
+                return false;
+            }
+            case op_kind::format: {
+                std::string_view s;
+                if (inst.get(s)) return true;
+                if (check_format(o.format, s)) return true;
+                report(o.absolute, "expected a valid " + o.format_name + ", got " + show(inst));
+                return false;
+            }
+            case op_kind::max_items:
+            case op_kind::min_items: {
+                dom::array arr;
+                if (inst.get(arr)) return true;
+                auto size = arr.size();
+                bool ok = o.kind == op_kind::max_items ? size <= o.count : size >= o.count;
+                if (!ok)
+                    report(o.absolute,
+                           std::string("expected ") +
+                               (o.kind == op_kind::max_items ? "at most " : "at least ") +
+                               std::to_string(o.count) + " items, got " + std::to_string(size));
+                return ok;
+            }
+            case op_kind::unique_items: {
+                dom::array arr;
+                if (inst.get(arr)) return true;
+                std::size_t i = 0;
+                for (auto a : arr) {
+                    std::size_t j = 0;
+                    for (auto b : arr) {
+                        if (j > i && equal(a, b)) {
+                            report(o.absolute, "expected unique items, but items " +
+                                                   std::to_string(i) + " and " + std::to_string(j) +
+                                                   " are equal");
+                            return false;
+                        }
+                        ++j;
+                    }
+                    ++i;
+                }
+                return true;
+            }
+            case op_kind::contains: {
+                dom::array arr;
+                if (inst.get(arr)) return true;
+                std::uint64_t matches = 0;
+                std::size_t i = 0;
+                bool need_all =
+                    ann != nullptr || o.count_max != std::numeric_limits<std::uint64_t>::max();
+                for (auto item : arr) {
+                    auto t = attempt(o.a, item, false);
+                    if (t.ok) {
+                        ++matches;
+                        if (ann) ann->mark_item(i);
+                        if (!need_all && matches >= o.count) return true;
+                    }
+                    ++i;
+                }
+                if (matches < o.count) {
+                    report(o.absolute, "expected at least " + std::to_string(o.count) +
+                                           " items matching the `contains` schema, got " +
+                                           std::to_string(matches));
+                    return false;
+                }
+                if (matches > o.count_max) {
+                    report(o.absolute, "expected at most " + std::to_string(o.count_max) +
+                                           " items matching the `contains` schema, got " +
+                                           std::to_string(matches));
+                    return false;
+                }
+                return true;
+            }
+            case op_kind::max_properties:
+            case op_kind::min_properties: {
+                dom::object obj;
+                if (inst.get(obj)) return true;
+                auto size = obj.size();
+                bool ok = o.kind == op_kind::max_properties ? size <= o.count : size >= o.count;
+                if (!ok)
+                    report(o.absolute,
+                           std::string("expected ") +
+                               (o.kind == op_kind::max_properties ? "at most " : "at least ") +
+                               std::to_string(o.count) + " properties, got " +
+                               std::to_string(size));
+                return ok;
+            }
+            case op_kind::required: {
+                dom::object obj;
+                if (inst.get(obj)) return true;
+                bool ok = true;
+                for (const auto& name : o.names) {
+                    dom::element v;
+                    if (obj.at_key(name).get(v)) {
+                        report(o.absolute, "missing required property '" + name + "'");
+                        ok = false;
+                        if (!collecting()) return false;
+                    }
+                }
+                return ok;
+            }
+            case op_kind::dependent_required: {
+                dom::object obj;
+                if (inst.get(obj)) return true;
+                bool ok = true;
+                for (const auto& [trigger, names] : o.dependencies) {
+                    dom::element v;
+                    if (obj.at_key(trigger).get(v)) continue;
+                    for (const auto& name : names) {
+                        if (!obj.at_key(name).get(v)) continue;
+                        report(o.absolute, "property '" + name + "' is required when '" + trigger +
+                                               "' is present");
+                        ok = false;
+                        if (!collecting()) return false;
+                    }
+                }
+                return ok;
+            }
+            case op_kind::properties:
+                return eval_properties(o, inst, ann);
+            case op_kind::property_names: {
+                dom::object obj;
+                if (inst.get(obj)) return true;
+                bool ok = true;
+                for (auto f : obj) {
+                    // The name as a JSON string instance of its own.
+                    thread_local dom::parser name_parser;
+                    std::string quoted = "\"";
+                    for (char c : f.key) {
+                        if (c == '"' || c == '\\') quoted += '\\';
+                        quoted += c;
+                    }
+                    quoted += '"';
+                    dom::element name = name_parser.parse(quoted).value();
+                    path_guard ip(*this, instance_path_, f.key);
+                    if (!eval(o.a, name, nullptr)) {
+                        ok = false;
+                        if (!collecting()) return false;
+                    }
+                }
+                return ok;
+            }
+            case op_kind::dependent_schemas: {
+                dom::object obj;
+                if (inst.get(obj)) return true;
+                bool ok = true;
+                for (const auto& [trigger, child] : o.named) {
+                    dom::element v;
+                    if (obj.at_key(trigger).get(v)) continue;
+                    path_guard kp(*this, keyword_path_, trigger);
+                    if (!eval(child, inst, ann)) {
+                        ok = false;
+                        if (!collecting()) return false;
+                    }
+                }
+                return ok;
+            }
+            case op_kind::items:
+                return eval_items(o, inst, ann);
+            case op_kind::unevaluated_items: {
+                dom::array arr;
+                if (inst.get(arr) || !ann) return true;
+                bool ok = true;
+                std::size_t i = 0;
+                for (auto item : arr) {
+                    if (!ann->has_item(i)) {
+                        path_guard ip(*this, instance_path_, i);
+                        if (!eval(o.a, item, nullptr)) {
+                            ok = false;
+                            if (!collecting()) return false;
+                        }
+                        ann->mark_item(i);
+                    }
+                    ++i;
+                }
+                return ok;
+            }
+            case op_kind::unevaluated_properties: {
+                dom::object obj;
+                if (inst.get(obj) || !ann) return true;
+                bool ok = true;
+                std::size_t known = ann->properties.size();
+                for (auto f : obj) {
+                    if (std::find(ann->properties.begin(),
+                                  ann->properties.begin() + static_cast<std::ptrdiff_t>(known),
+                                  f.key) !=
+                        ann->properties.begin() + static_cast<std::ptrdiff_t>(known))
+                        continue;
+                    path_guard ip(*this, instance_path_, f.key);
+                    if (!eval(o.a, f.value, nullptr)) {
+                        if (p_.nodes[o.a].is_boolean && collecting() && !errors_->empty())
+                            errors_->back().message =
+                                "property '" + std::string(f.key) + "' is not allowed";
+                        ok = false;
+                        if (!collecting()) return false;
+                    }
+                    ann->mark_property(f.key);
+                }
+                return ok;
+            }
+            case op_kind::ref:
+                return eval(o.a, inst, ann);
+            case op_kind::dynamic_ref: {
+                std::uint32_t target = o.a;
+                if (!o.anchor.empty()) {
+                    for (auto r : scope_) {
+                        const auto& anchors = p_.resources[r].dynamic_anchors;
+                        if (auto it = anchors.find(o.anchor); it != anchors.end()) {
+                            target = it->second;
+                            break;
+                        }
+                    }
+                }
+                return eval(target, inst, ann);
+            }
+            case op_kind::all_of: {
+                bool ok = true;
+                std::size_t i = 0;
+                for (auto c : o.list) {
+                    path_guard kp(*this, keyword_path_, i++);
+                    if (!eval(c, inst, ann)) {
+                        ok = false;
+                        if (!collecting()) return false;
+                    }
+                }
+                return ok;
+            }
+            case op_kind::any_of: {
+                bool ok = false;
+                std::vector<violation> failures;
+                std::size_t i = 0;
+                for (auto c : o.list) {
+                    path_guard kp(*this, keyword_path_, i++);
+                    auto t = attempt(c, inst, ann != nullptr);
+                    if (t.ok) {
+                        ok = true;
+                        if (ann)
+                            ann->merge(t.ann);
+                        else
+                            break;
+                    } else if (collecting()) {
+                        failures.insert(failures.end(), t.errors.begin(), t.errors.end());
+                    }
+                }
+                if (!ok) {
+                    report(o.absolute, "expected a value matching at least one schema of anyOf");
+                    keep_errors(trial{std::move(failures), {}, false});
+                }
+                return ok;
+            }
+            case op_kind::one_of: {
+                std::size_t passed = 0;
+                annotations winner;
+                std::vector<violation> failures;
+                std::size_t i = 0;
+                for (auto c : o.list) {
+                    path_guard kp(*this, keyword_path_, i++);
+                    auto t = attempt(c, inst, ann != nullptr);
+                    if (t.ok) {
+                        if (++passed > 1) break;
+                        winner = std::move(t.ann);
+                    } else if (collecting()) {
+                        failures.insert(failures.end(), t.errors.begin(), t.errors.end());
+                    }
+                }
+                if (passed == 1) {
+                    if (ann) ann->merge(winner);
+                    return true;
+                }
+                if (passed == 0) {
+                    report(o.absolute,
+                           "expected a value matching exactly one schema of oneOf, but it matches "
+                           "none");
+                    keep_errors(trial{std::move(failures), {}, false});
+                } else {
+                    report(o.absolute,
+                           "expected a value matching exactly one schema of oneOf, but it matches "
+                           "several");
+                }
+                return false;
+            }
+            case op_kind::not_schema: {
+                auto t = attempt(o.a, inst, false);
+                if (!t.ok) return true;
+                report(o.absolute,
+                       "expected a value that does not match the `not` schema, got " + show(inst));
+                return false;
+            }
+            case op_kind::if_then_else: {
+                bool cond;
+                {
+                    auto t = attempt(o.a, inst, ann != nullptr);
+                    cond = t.ok;
+                    if (cond && ann) ann->merge(t.ann);
+                }
+                std::uint32_t branch = cond ? o.b : o.c;
+                if (branch == no_node) return true;
+                if (collecting()) {  // the guard of "if" restores the path afterwards
+                    keyword_path_.resize(keyword_path_.rfind('/'));
+                    append_pointer_token(keyword_path_, cond ? "then" : "else");
+                }
+                return eval(branch, inst, ann);
+            }
+        }
+        return true;
+    }
+
+    bool eval_properties(const op& o, dom::element inst, annotations* ann) {
+        dom::object obj;
+        if (inst.get(obj)) return true;
+        bool ok = true;
+        std::string saved_kw;
+        if (collecting()) saved_kw = keyword_path_.substr(0, keyword_path_.rfind('/'));
+        for (auto f : obj) {
+            bool matched = false;
+            for (const auto& [name, child] : o.named) {
+                if (name != f.key) continue;
+                matched = true;
+                if (collecting()) {
+                    keyword_path_ = saved_kw;
+                    append_pointer_token(keyword_path_, "properties");
+                    append_pointer_token(keyword_path_, name);
+                }
+                path_guard ip(*this, instance_path_, f.key);
+                if (!eval(child, f.value, nullptr)) {
+                    ok = false;
+                    if (!collecting()) return false;
+                }
+                break;
+            }
+            for (const auto& [re, child] : o.patterns) {
+                if (!re->search(f.key)) continue;
+                matched = true;
+                if (collecting()) {
+                    keyword_path_ = saved_kw;
+                    append_pointer_token(keyword_path_, "patternProperties");
+                    append_pointer_token(keyword_path_, re->source());
+                }
+                path_guard ip(*this, instance_path_, f.key);
+                if (!eval(child, f.value, nullptr)) {
+                    ok = false;
+                    if (!collecting()) return false;
+                }
+            }
+            if (!matched && o.a != no_node) {
+                matched = true;
+                if (collecting()) {
+                    keyword_path_ = saved_kw;
+                    append_pointer_token(keyword_path_, "additionalProperties");
+                }
+                path_guard ip(*this, instance_path_, f.key);
+                if (!eval(o.a, f.value, nullptr)) {
+                    if (p_.nodes[o.a].is_boolean && collecting() && !errors_->empty())
+                        errors_->back().message =
+                            "property '" + std::string(f.key) + "' is not allowed";
+                    ok = false;
+                    if (!collecting()) return false;
+                }
+            }
+            if (matched && ann) ann->mark_property(f.key);
+        }
+        if (collecting()) {
+            keyword_path_ = saved_kw;
+            append_pointer_token(keyword_path_, "properties");
+        }
+        return ok;
+    }
+
+    bool eval_items(const op& o, dom::element inst, annotations* ann) {
+        dom::array arr;
+        if (inst.get(arr)) return true;
+        bool ok = true;
+        std::size_t i = 0;
+        std::string saved_kw;
+        if (collecting()) saved_kw = keyword_path_.substr(0, keyword_path_.rfind('/'));
+        for (auto item : arr) {
+            std::uint32_t child = i < o.list.size() ? o.list[i] : o.a;
+            if (child == no_node) break;
+            if (collecting()) {
+                keyword_path_ = saved_kw;
+                if (i < o.list.size()) {
+                    append_pointer_token(keyword_path_, "prefixItems");
+                    append_pointer_token(keyword_path_, std::to_string(i));
+                } else {
+                    append_pointer_token(keyword_path_, "items");
+                }
+            }
+            path_guard ip(*this, instance_path_, i);
+            if (!eval(child, item, nullptr)) {
+                ok = false;
+                if (!collecting()) return false;
+            }
+            if (ann) ann->mark_item(i);
+            ++i;
+        }
+        if (collecting()) {
+            keyword_path_ = saved_kw;
+            append_pointer_token(keyword_path_, "items");
+        }
+        return ok;
+    }
+
+    const validator::program& p_;
+    std::vector<violation>* errors_;
+    std::size_t max_errors_;
+    std::vector<std::uint32_t> scope_;
+    std::size_t depth_ = 0;
+    std::string instance_path_;
+    std::string keyword_path_;
+};
+
+}  // namespace
+
+validator::validator(std::unique_ptr<program> p) : program_(std::move(p)) {}
+validator::~validator() = default;
+
+bool validator::validate(dom::element instance) const {
+    evaluator ev(*program_, nullptr, 0);
+    return ev.run(instance);
+}
+
+std::vector<violation> validator::explain(dom::element instance, std::size_t max) const {
+    std::vector<violation> out;
+    evaluator ev(*program_, &out, max);
+    ev.run(instance);
+    return out;
+}
+
+}  // namespace sluice::schema
