@@ -2,6 +2,7 @@
 #include <optional>
 #include <set>
 
+#include "schema/metaschemas.hpp"
 #include "schema/program.hpp"
 #include "schema/schema.hpp"
 #include "schema/uri.hpp"
@@ -219,8 +220,11 @@ class compiler {
         } else {
             build(n, e, l, s);
         }
-        if (n.resource_root) register_dynamic_anchors(n.resource, s.resource);
+        auto resource = n.resource;
         prog_.nodes[id] = std::move(n);
+        // Any resource evaluation passes through joins the dynamic scope, root or not,
+        // so its dynamic anchors must be ready even if nothing refers to them.
+        if (anchors_done_.insert(resource).second) register_dynamic_anchors(resource, s.resource);
         return id;
     }
 
@@ -591,11 +595,14 @@ class compiler {
     validator::program& prog_;
     std::map<location, std::uint32_t> compiled_;
     std::map<std::string, std::uint32_t> resource_ids_;
+    std::set<std::uint32_t> anchors_done_;
 };
 
 }  // namespace
 
-schema_set::schema_set() : impl_(std::make_unique<impl>()) {}
+schema_set::schema_set() : impl_(std::make_unique<impl>()) {
+    for (auto [uri, text] : builtin_metaschemas()) add(std::string(uri), text, std::string(uri));
+}
 schema_set::~schema_set() = default;
 
 void schema_set::add(const std::string& uri, std::string_view json_text,

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -167,6 +168,34 @@ std::string show_number(double d) {
     return s;
 }
 
+// The dynamic scope: resource ids, outermost first. Inline up to a depth that real
+// schemas never reach, so the success path does not allocate.
+class scope_stack {
+  public:
+    void push(std::uint32_t r) {
+        if (size_ < inline_.size())
+            inline_[size_] = r;
+        else
+            overflow_.push_back(r);
+        ++size_;
+    }
+    void pop() {
+        --size_;
+        if (size_ >= inline_.size()) overflow_.pop_back();
+    }
+    bool empty() const { return size_ == 0; }
+    std::uint32_t back() const { return (*this)[size_ - 1]; }
+    std::size_t size() const { return size_; }
+    std::uint32_t operator[](std::size_t i) const {
+        return i < inline_.size() ? inline_[i] : overflow_[i - inline_.size()];
+    }
+
+  private:
+    std::array<std::uint32_t, 32> inline_{};
+    std::vector<std::uint32_t> overflow_;
+    std::size_t size_ = 0;
+};
+
 class evaluator {
   public:
     evaluator(const validator::program& p, std::vector<violation>* errors, std::size_t max_errors)
@@ -213,8 +242,9 @@ class evaluator {
             return false;
         }
         ++depth_;
-        bool pushed = n.resource_root && (scope_.empty() || scope_.back() != n.resource);
-        if (pushed) scope_.push_back(n.resource);
+        // The dynamic scope: every resource evaluation passes through, outermost first.
+        bool pushed = scope_.empty() || scope_.back() != n.resource;
+        if (pushed) scope_.push(n.resource);
         annotations local;
         annotations* a = n.needs_annotations ? &local : ann;
         bool ok = true;
@@ -225,7 +255,7 @@ class evaluator {
             }
         }
         if (ok && n.needs_annotations && ann) ann->merge(local);
-        if (pushed) scope_.pop_back();
+        if (pushed) scope_.pop();
         --depth_;
         return ok;
     }
@@ -528,8 +558,8 @@ class evaluator {
             case op_kind::dynamic_ref: {
                 std::uint32_t target = o.a;
                 if (!o.anchor.empty()) {
-                    for (auto r : scope_) {
-                        const auto& anchors = p_.resources[r].dynamic_anchors;
+                    for (std::size_t i = 0; i < scope_.size(); ++i) {
+                        const auto& anchors = p_.resources[scope_[i]].dynamic_anchors;
                         if (auto it = anchors.find(o.anchor); it != anchors.end()) {
                             target = it->second;
                             break;
@@ -728,7 +758,7 @@ class evaluator {
     const validator::program& p_;
     std::vector<violation>* errors_;
     std::size_t max_errors_;
-    std::vector<std::uint32_t> scope_;
+    scope_stack scope_;
     std::size_t depth_ = 0;
     std::string instance_path_;
     std::string keyword_path_;

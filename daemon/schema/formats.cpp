@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 
 #include <cctype>
+#include <cstdint>
+#include <string>
 
 #include "schema/regex.hpp"
 
@@ -116,13 +118,15 @@ bool duration(std::string_view s) {
     if (s.back() == 'W') {
         return read_number() && pos == s.size() - 1;
     }
+    // Units come in order and without gaps (RFC 3339: a year may be followed only by
+    // months, months only by days; hours only by minutes, minutes only by seconds).
     static constexpr std::string_view date_units = "YMD", time_units = "HMS";
     bool any = false;
     std::size_t next_unit = 0;
     while (pos < s.size() && s[pos] != 'T') {
         if (!read_number() || pos >= s.size()) return false;
         auto u = date_units.find(s[pos], next_unit);
-        if (u == std::string_view::npos) return false;
+        if (u == std::string_view::npos || (any && u != next_unit)) return false;
         next_unit = u + 1;
         ++pos;
         any = true;
@@ -134,7 +138,7 @@ bool duration(std::string_view s) {
         while (pos < s.size()) {
             if (!read_number() || pos >= s.size()) return false;
             auto u = time_units.find(s[pos], next_unit);
-            if (u == std::string_view::npos) return false;
+            if (u == std::string_view::npos || (any_time && u != next_unit)) return false;
             next_unit = u + 1;
             ++pos;
             any_time = true;
@@ -172,10 +176,161 @@ bool ipv6(std::string_view s) {
     return inet_pton(AF_INET6, copy.c_str(), buf) == 1;
 }
 
+// RFC 3492 Punycode decoding of an A-label's tail into code points.
+bool punycode_decode(std::string_view in, std::u32string& out) {
+    constexpr std::uint32_t base = 36, tmin = 1, tmax = 26, skew = 38, damp = 700;
+    out.clear();
+    auto delim = in.rfind('-');
+    std::size_t pos = 0;
+    if (delim != std::string_view::npos) {
+        for (char c : in.substr(0, delim)) {
+            if (static_cast<unsigned char>(c) >= 0x80) return false;
+            out.push_back(static_cast<unsigned char>(c));
+        }
+        pos = delim + 1;
+    }
+    std::uint32_t n = 128, i = 0, bias = 72;
+    auto adapt = [&](std::uint32_t delta, std::uint32_t points, bool first) {
+        delta = first ? delta / damp : delta / 2;
+        delta += delta / points;
+        std::uint32_t k = 0;
+        while (delta > ((base - tmin) * tmax) / 2) {
+            delta /= base - tmin;
+            k += base;
+        }
+        return k + (base - tmin + 1) * delta / (delta + skew);
+    };
+    while (pos < in.size()) {
+        std::uint32_t old_i = i, w = 1;
+        for (std::uint32_t k = base;; k += base) {
+            if (pos >= in.size()) return false;
+            char c = in[pos++];
+            std::uint32_t digit;
+            if (c >= 'a' && c <= 'z')
+                digit = static_cast<std::uint32_t>(c - 'a');
+            else if (c >= 'A' && c <= 'Z')
+                digit = static_cast<std::uint32_t>(c - 'A');
+            else if (c >= '0' && c <= '9')
+                digit = static_cast<std::uint32_t>(c - '0' + 26);
+            else
+                return false;
+            if (digit > (0xFFFFFFFFu - i) / w) return false;
+            i += digit * w;
+            std::uint32_t t = k <= bias ? tmin : k >= bias + tmax ? tmax : k - bias;
+            if (digit < t) break;
+            w *= base - t;
+        }
+        auto len = static_cast<std::uint32_t>(out.size() + 1);
+        bias = adapt(i - old_i, len, old_i == 0);
+        n += i / len;
+        i %= len;
+        if (n > 0x10FFFF || (n >= 0xD800 && n <= 0xDFFF)) return false;
+        out.insert(out.begin() + i, n);
+        ++i;
+    }
+    return true;
+}
+
+std::string utf8(char32_t c) {
+    std::string s;
+    if (c < 0x80) {
+        s += static_cast<char>(c);
+    } else if (c < 0x800) {
+        s += static_cast<char>(0xC0 | (c >> 6));
+        s += static_cast<char>(0x80 | (c & 0x3F));
+    } else if (c < 0x10000) {
+        s += static_cast<char>(0xE0 | (c >> 12));
+        s += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+        s += static_cast<char>(0x80 | (c & 0x3F));
+    } else {
+        s += static_cast<char>(0xF0 | (c >> 18));
+        s += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
+        s += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+        s += static_cast<char>(0x80 | (c & 0x3F));
+    }
+    return s;
+}
+
+// Unicode properties of one code point, through PCRE2's tables.
+bool has_property(char32_t c, const char* property) {
+    return regex(std::string("^\\p{") + property + "}$").search(utf8(c));
+}
+
+bool is_virama(char32_t c) {
+    static constexpr char32_t viramas[] = {
+        0x094D, 0x09CD, 0x0A4D, 0x0ACD, 0x0B4D, 0x0BCD, 0x0C4D, 0x0CCD, 0x0D3B, 0x0D3C, 0x0D4D,
+        0x0DCA, 0x0E3A, 0x0EBA, 0x0F84, 0x1039, 0x103A, 0x1714, 0x1734, 0x17D2, 0x1A60, 0x1B44,
+        0x1BAA, 0x1BAB, 0x1BF2, 0x1BF3, 0x2D7F, 0xA806, 0xA8C4, 0xA953, 0xA9C0, 0xAAF6, 0xABED};
+    for (auto v : viramas)
+        if (v == c) return true;
+    return false;
+}
+
+// IDNA2008 (RFC 5891/5892) checks Sluice applies to the U-label of an A-label: valid
+// Punycode that decodes to non-ASCII, no "--" in positions 3-4, no leading combining
+// mark, none of the DISALLOWED exceptions, and the CONTEXTJ/CONTEXTO rules.
+bool idna_label(std::string_view ace) {
+    std::u32string u;
+    if (!punycode_decode(ace, u) || u.empty()) return false;
+    bool ascii_only = true;
+    for (auto c : u) ascii_only = ascii_only && c < 0x80;
+    if (ascii_only) return false;
+    if (u.size() >= 4 && u[2] == '-' && u[3] == '-') return false;
+    if (has_property(u[0], "M")) return false;
+    bool arabic_indic = false, extended_arabic_indic = false, needs_kana_or_han = false,
+         has_kana_or_han = false;
+    for (std::size_t i = 0; i < u.size(); ++i) {
+        char32_t c = u[i];
+        char32_t prev = i > 0 ? u[i - 1] : 0, next = i + 1 < u.size() ? u[i + 1] : 0;
+        switch (c) {
+            case 0x0640:
+            case 0x07FA:
+            case 0x302E:
+            case 0x302F:
+            case 0x3031:
+            case 0x3032:
+            case 0x3033:
+            case 0x3034:
+            case 0x3035:
+            case 0x303B:
+                return false;  // DISALLOWED exceptions
+            case 0x00B7:       // MIDDLE DOT: only between two 'l'
+                if (prev != 'l' || next != 'l') return false;
+                break;
+            case 0x0375:  // GREEK KERAIA: before a Greek character
+                if (!next || !has_property(next, "Greek")) return false;
+                break;
+            case 0x05F3:
+            case 0x05F4:  // HEBREW GERESH, GERSHAYIM: after a Hebrew character
+                if (!prev || !has_property(prev, "Hebrew")) return false;
+                break;
+            case 0x30FB:
+                needs_kana_or_han = true;
+                break;
+            case 0x200D:  // ZERO WIDTH JOINER: after a virama
+                if (!is_virama(prev)) return false;
+                break;
+            case 0x200C:  // ZERO WIDTH NON-JOINER: after a virama, or between joining letters
+                if (!is_virama(prev) &&
+                    !(prev && next && has_property(prev, "Arabic") && has_property(next, "Arabic")))
+                    return false;
+                break;
+            default:
+                break;
+        }
+        if (c >= 0x0660 && c <= 0x0669) arabic_indic = true;
+        if (c >= 0x06F0 && c <= 0x06F9) extended_arabic_indic = true;
+        if (c != 0x30FB &&
+            (has_property(c, "Hiragana") || has_property(c, "Katakana") || has_property(c, "Han")))
+            has_kana_or_han = true;
+    }
+    if (arabic_indic && extended_arabic_indic) return false;
+    if (needs_kana_or_han && !has_kana_or_han) return false;
+    return true;
+}
+
 bool hostname(std::string_view s) {
     if (s.empty() || s.size() > 253) return false;
-    if (s.back() == '.') s.remove_suffix(1);
-    if (s.empty()) return false;
     std::size_t start = 0;
     while (true) {
         auto dot = s.find('.', start);
@@ -185,11 +340,12 @@ bool hostname(std::string_view s) {
             return false;
         for (char c : label)
             if (!is_alpha(c) && !is_digit(c) && c != '-') return false;
-        // "--" in positions 3-4 is reserved for A-labels (xn--), which must be punycode.
-        if (label.size() >= 4 && label[2] == '-' && label[3] == '-' &&
-            !(std::tolower(static_cast<unsigned char>(label[0])) == 'x' &&
-              std::tolower(static_cast<unsigned char>(label[1])) == 'n'))
-            return false;
+        // "--" in positions 3-4 is reserved for A-labels (xn--), which must be valid IDNA.
+        if (label.size() >= 4 && label[2] == '-' && label[3] == '-') {
+            bool xn = std::tolower(static_cast<unsigned char>(label[0])) == 'x' &&
+                      std::tolower(static_cast<unsigned char>(label[1])) == 'n';
+            if (!xn || !idna_label(label.substr(4))) return false;
+        }
         if (dot == std::string_view::npos) break;
         start = dot + 1;
     }
@@ -270,7 +426,8 @@ bool uri_body(std::string_view s) {
         std::size_t end = s.find_first_of("/?#", 2);
         std::string_view authority =
             s.substr(2, end == std::string_view::npos ? std::string_view::npos : end - 2);
-        auto at = authority.rfind('@');
+        auto at = authority.find('@');
+        if (at != authority.rfind('@')) return false;  // one userinfo at most
         std::string_view hostport =
             at == std::string_view::npos ? authority : authority.substr(at + 1);
         if (hostport.starts_with('[')) {
@@ -284,8 +441,8 @@ bool uri_body(std::string_view s) {
         if (colon != std::string_view::npos)
             for (char c : hostport.substr(colon + 1))
                 if (!is_digit(c)) return false;
-        for (char c : authority.substr(0, authority.size() - hostport.size()))
-            if (c != '[' && c != ']' && !uri_char(c) && c != '%') return false;
+        for (char c : at == std::string_view::npos ? std::string_view{} : authority.substr(0, at))
+            if (!uri_char(c) && c != '%') return false;
         for (char c : hostport)
             if (!uri_char(c) && c != '%') return false;
         i = end == std::string_view::npos ? s.size() : end;
