@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <set>
@@ -579,7 +580,10 @@ class compiler {
                 cond.c = child(l, k);
             }
         }
-        if (has_props) n.ops.push_back(std::move(props));
+        if (has_props) {
+            fold_required(n, props);
+            n.ops.push_back(std::move(props));
+        }
         if (has_items) n.ops.push_back(std::move(items));
         if (has_contains) {
             contains.count = has_min_contains ? contains.count : 1;
@@ -587,6 +591,77 @@ class compiler {
         }
         if (has_if) n.ops.push_back(std::move(cond));
         for (auto& o : late) n.ops.push_back(std::move(o));
+        make_leaf(n);
+    }
+
+    // Marks `n` a leaf when all its ops are checks on the instance alone.
+    static void make_leaf(node& n) {
+        if (n.ops.empty()) return;
+        leaf_checks l;
+        for (const auto& o : n.ops) {
+            switch (o.kind) {
+                case op_kind::type:
+                    l.types = o.types;
+                    break;
+                case op_kind::format:
+                    l.format = o.format, l.string_checks = true;
+                    break;
+                case op_kind::min_length:
+                    l.min_length = o.count, l.string_checks = true;
+                    break;
+                case op_kind::max_length:
+                    l.max_length = o.count, l.string_checks = true;
+                    break;
+                case op_kind::pattern:
+                    l.pattern = o.re.get(), l.string_checks = true;
+                    break;
+                case op_kind::minimum:
+                    l.minimum = o.number, l.number_checks = true;
+                    break;
+                case op_kind::maximum:
+                    l.maximum = o.number, l.number_checks = true;
+                    break;
+                case op_kind::exclusive_minimum:
+                    l.exclusive_minimum = o.number, l.number_checks = true;
+                    break;
+                case op_kind::exclusive_maximum:
+                    l.exclusive_maximum = o.number, l.number_checks = true;
+                    break;
+                case op_kind::enum_values:
+                    for (auto v : dom::array(o.value)) {
+                        std::string_view sv;
+                        if (v.get(sv)) return;  // only string enums are leaf checks
+                        l.enum_strings.emplace_back(sv);
+                    }
+                    l.has_enum = true;
+                    break;
+                default:
+                    return;
+            }
+        }
+        n.is_leaf = true;
+        n.leaf = std::move(l);
+    }
+
+    // Moves `required` into the properties op when it can be checked in the same pass.
+    static void fold_required(node& n, op& props) {
+        auto it = std::find_if(n.ops.begin(), n.ops.end(),
+                               [](const op& o) { return o.kind == op_kind::required; });
+        if (it == n.ops.end() || it->names.size() > 64) return;
+        std::vector<std::uint8_t> bits(props.named.size(), 0xFF);
+        for (std::size_t r = 0; r < it->names.size(); ++r) {
+            auto at = std::find_if(props.named.begin(), props.named.end(),
+                                   [&](const auto& entry) { return entry.first == it->names[r]; });
+            if (at == props.named.end() ||
+                bits[static_cast<std::size_t>(at - props.named.begin())] != 0xFF)
+                return;
+            bits[static_cast<std::size_t>(at - props.named.begin())] = static_cast<std::uint8_t>(r);
+        }
+        props.required_bit = std::move(bits);
+        props.required_all = it->names.size() == 64 ? ~0ull : (1ull << it->names.size()) - 1;
+        props.names = std::move(it->names);
+        props.required_absolute = it->absolute;
+        n.ops.erase(it);
     }
 
     const compile_options& options() const { return prog_.options; }

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <optional>
 
 #include "schema/program.hpp"
 #include "schema/uri.hpp"
@@ -32,6 +34,31 @@ struct annotations {
         for (std::size_t i = 0; i < o.items.size(); ++i) items[i] |= o.items[i];
     }
 };
+
+// Equality of short strings (property names, enum values) without a call into
+// memcmp: 8 bytes at a time, then the tail.
+inline bool same(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    const char* x = a.data();
+    const char* y = b.data();
+    std::size_t n = a.size();
+    for (; n >= 8; n -= 8, x += 8, y += 8) {
+        std::uint64_t u, v;
+        std::memcpy(&u, x, 8);
+        std::memcpy(&v, y, 8);
+        if (u != v) return false;
+    }
+    if (n >= 4) {
+        std::uint32_t u, v;
+        std::memcpy(&u, x, 4);
+        std::memcpy(&v, y, 4);
+        if (u != v) return false;
+        x += 4, y += 4, n -= 4;
+    }
+    for (; n > 0; --n)
+        if (*x++ != *y++) return false;
+    return true;
+}
 
 bool is_integral(double d) {
     return std::isfinite(d) && d == std::floor(d);
@@ -191,7 +218,7 @@ class scope_stack {
     }
 
   private:
-    std::array<std::uint32_t, 32> inline_{};
+    std::array<std::uint32_t, 32> inline_;  // only [0, size_) is ever read
     std::vector<std::uint32_t> overflow_;
     std::size_t size_ = 0;
 };
@@ -224,7 +251,7 @@ class evaluator {
             : ev(e), path(p), size(p.size()) {
             if (ev.collecting()) append_pointer_token(path, std::to_string(index));
         }
-        ~path_guard() {
+        [[gnu::always_inline]] ~path_guard() {
             if (ev.collecting()) path.resize(size);
         }
     };
@@ -236,6 +263,7 @@ class evaluator {
                 report(n.absolute, "no value is allowed here (the schema is false)");
             return n.boolean_value;
         }
+        if (n.is_leaf && !collecting()) return leaf_ok(n.leaf, inst);
         if (depth_ >= p_.options.max_depth) {
             report(n.absolute, "evaluation nested deeper than " +
                                    std::to_string(p_.options.max_depth) + " levels");
@@ -245,19 +273,87 @@ class evaluator {
         // The dynamic scope: every resource evaluation passes through, outermost first.
         bool pushed = scope_.empty() || scope_.back() != n.resource;
         if (pushed) scope_.push(n.resource);
-        annotations local;
-        annotations* a = n.needs_annotations ? &local : ann;
+        std::optional<annotations> local;
+        if (n.needs_annotations) local.emplace();
+        annotations* a = n.needs_annotations ? &*local : ann;
         bool ok = true;
         for (const op& o : n.ops) {
+            if (!collecting() && quick_pass(o, inst)) continue;
             if (!eval_op(o, inst, a)) {
                 ok = false;
                 if (!collecting()) break;
             }
         }
-        if (ok && n.needs_annotations && ann) ann->merge(local);
+        if (ok && n.needs_annotations && ann) ann->merge(*local);
         if (pushed) scope_.pop();
         --depth_;
         return ok;
+    }
+
+    static bool leaf_ok(const leaf_checks& l, dom::element inst) {
+        auto t = inst.type();
+        switch (t) {
+            case dom::element_type::STRING: {
+                if (!(l.types & t_string)) return false;
+                if (!l.string_checks && !l.has_enum) return true;
+                std::string_view s(inst);
+                if (s.size() > l.max_length && code_points(s) > l.max_length) return false;
+                if (l.min_length > 0 && (s.size() + 3) / 4 < l.min_length &&
+                    code_points(s) < l.min_length)
+                    return false;
+                if (l.format != format_kind::unknown && !check_format(l.format, s)) return false;
+                if (l.pattern && !l.pattern->search(s)) return false;
+                if (l.has_enum) {
+                    for (const auto& e : l.enum_strings)
+                        if (same(e, s)) return true;
+                    return false;
+                }
+                return true;
+            }
+            case dom::element_type::INT64:
+            case dom::element_type::UINT64:
+            case dom::element_type::DOUBLE: {
+                double x = number_value(inst);
+                std::uint32_t bits = t == dom::element_type::DOUBLE && !is_integral(x)
+                                         ? t_number
+                                         : t_number | t_integer;
+                if (!(l.types & bits) || l.has_enum) return false;
+                return !l.number_checks || (x >= l.minimum && x <= l.maximum &&
+                                            x > l.exclusive_minimum && x < l.exclusive_maximum);
+            }
+            default:
+                return (type_bits(inst) & l.types) != 0 &&
+                       !l.has_enum;  // string/number checks do not apply
+        }
+    }
+
+    // The cheap keywords, checked inline: true when `o` certainly holds. Anything else
+    // (a failure to report, a keyword with children) goes through eval_op.
+    [[gnu::always_inline]] static bool quick_pass(const op& o, dom::element inst) {
+        switch (o.kind) {
+            case op_kind::type:
+                return (type_bits(inst) & o.types) != 0;
+            case op_kind::format: {
+                std::string_view s;
+                return inst.get(s) || check_format(o.format, s);
+            }
+            case op_kind::max_length: {
+                std::string_view s;
+                return inst.get(s) || s.size() <= o.count;
+            }
+            case op_kind::min_length: {
+                std::string_view s;
+                return inst.get(s) || (s.size() + 3) / 4 >= o.count;
+            }
+            case op_kind::minimum:
+                return inst.type() == dom::element_type::INT64 &&
+                       double(std::int64_t(inst)) >= o.number;
+            case op_kind::maximum:
+                return inst.type() == dom::element_type::INT64 &&
+                       double(std::int64_t(inst)) <= o.number;
+            default:
+                return false;
+        }
     }
 
     // Evaluates a subschema on the side: its violations and annotations are kept
@@ -289,17 +385,10 @@ class evaluator {
                 report(o.absolute, "expected " + names_of(o.types) + ", got " + type_name(inst));
                 return false;
             }
-            case op_kind::enum_values: {
-                for (auto candidate : dom::array(o.value))
-                    if (equal(inst, candidate)) return true;
-                report(o.absolute, "expected one of " + show(o.value) + ", got " + show(inst));
-                return false;
-            }
-            case op_kind::const_value: {
-                if (equal(inst, o.value)) return true;
-                report(o.absolute, "expected " + show(o.value) + ", got " + show(inst));
-                return false;
-            }
+            case op_kind::enum_values:
+                return eval_enum(o, inst, ann);
+            case op_kind::const_value:
+                return eval_const(o, inst, ann);
             case op_kind::multiple_of: {
                 if (!is_number(inst)) return true;
                 bool ok;
@@ -340,6 +429,11 @@ class evaluator {
             case op_kind::min_length: {
                 std::string_view s;
                 if (inst.get(s)) return true;
+                // A string has between bytes/4 and bytes code points: count only when
+                // the byte length cannot decide.
+                if (o.kind == op_kind::max_length ? s.size() <= o.count
+                                                  : (s.size() + 3) / 4 >= o.count)
+                    return true;
                 auto len = code_points(s);
                 bool ok = o.kind == op_kind::max_length ? len <= o.count : len >= o.count;
                 if (!ok)
@@ -377,55 +471,10 @@ class evaluator {
                                std::to_string(o.count) + " items, got " + std::to_string(size));
                 return ok;
             }
-            case op_kind::unique_items: {
-                dom::array arr;
-                if (inst.get(arr)) return true;
-                std::size_t i = 0;
-                for (auto a : arr) {
-                    std::size_t j = 0;
-                    for (auto b : arr) {
-                        if (j > i && equal(a, b)) {
-                            report(o.absolute, "expected unique items, but items " +
-                                                   std::to_string(i) + " and " + std::to_string(j) +
-                                                   " are equal");
-                            return false;
-                        }
-                        ++j;
-                    }
-                    ++i;
-                }
-                return true;
-            }
-            case op_kind::contains: {
-                dom::array arr;
-                if (inst.get(arr)) return true;
-                std::uint64_t matches = 0;
-                std::size_t i = 0;
-                bool need_all =
-                    ann != nullptr || o.count_max != std::numeric_limits<std::uint64_t>::max();
-                for (auto item : arr) {
-                    auto t = attempt(o.a, item, false);
-                    if (t.ok) {
-                        ++matches;
-                        if (ann) ann->mark_item(i);
-                        if (!need_all && matches >= o.count) return true;
-                    }
-                    ++i;
-                }
-                if (matches < o.count) {
-                    report(o.absolute, "expected at least " + std::to_string(o.count) +
-                                           " items matching the `contains` schema, got " +
-                                           std::to_string(matches));
-                    return false;
-                }
-                if (matches > o.count_max) {
-                    report(o.absolute, "expected at most " + std::to_string(o.count_max) +
-                                           " items matching the `contains` schema, got " +
-                                           std::to_string(matches));
-                    return false;
-                }
-                return true;
-            }
+            case op_kind::unique_items:
+                return eval_unique(o, inst, ann);
+            case op_kind::contains:
+                return eval_contains(o, inst, ann);
             case op_kind::max_properties:
             case op_kind::min_properties: {
                 dom::object obj;
@@ -454,105 +503,20 @@ class evaluator {
                 }
                 return ok;
             }
-            case op_kind::dependent_required: {
-                dom::object obj;
-                if (inst.get(obj)) return true;
-                bool ok = true;
-                for (const auto& [trigger, names] : o.dependencies) {
-                    dom::element v;
-                    if (obj.at_key(trigger).get(v)) continue;
-                    for (const auto& name : names) {
-                        if (!obj.at_key(name).get(v)) continue;
-                        report(o.absolute, "property '" + name + "' is required when '" + trigger +
-                                               "' is present");
-                        ok = false;
-                        if (!collecting()) return false;
-                    }
-                }
-                return ok;
-            }
+            case op_kind::dependent_required:
+                return eval_dependent_required(o, inst, ann);
             case op_kind::properties:
                 return eval_properties(o, inst, ann);
-            case op_kind::property_names: {
-                dom::object obj;
-                if (inst.get(obj)) return true;
-                bool ok = true;
-                for (auto f : obj) {
-                    // The name as a JSON string instance of its own.
-                    thread_local dom::parser name_parser;
-                    std::string quoted = "\"";
-                    for (char c : f.key) {
-                        if (c == '"' || c == '\\') quoted += '\\';
-                        quoted += c;
-                    }
-                    quoted += '"';
-                    dom::element name = name_parser.parse(quoted).value();
-                    path_guard ip(*this, instance_path_, f.key);
-                    if (!eval(o.a, name, nullptr)) {
-                        ok = false;
-                        if (!collecting()) return false;
-                    }
-                }
-                return ok;
-            }
-            case op_kind::dependent_schemas: {
-                dom::object obj;
-                if (inst.get(obj)) return true;
-                bool ok = true;
-                for (const auto& [trigger, child] : o.named) {
-                    dom::element v;
-                    if (obj.at_key(trigger).get(v)) continue;
-                    path_guard kp(*this, keyword_path_, trigger);
-                    if (!eval(child, inst, ann)) {
-                        ok = false;
-                        if (!collecting()) return false;
-                    }
-                }
-                return ok;
-            }
+            case op_kind::property_names:
+                return eval_property_names(o, inst, ann);
+            case op_kind::dependent_schemas:
+                return eval_dependent_schemas(o, inst, ann);
             case op_kind::items:
                 return eval_items(o, inst, ann);
-            case op_kind::unevaluated_items: {
-                dom::array arr;
-                if (inst.get(arr) || !ann) return true;
-                bool ok = true;
-                std::size_t i = 0;
-                for (auto item : arr) {
-                    if (!ann->has_item(i)) {
-                        path_guard ip(*this, instance_path_, i);
-                        if (!eval(o.a, item, nullptr)) {
-                            ok = false;
-                            if (!collecting()) return false;
-                        }
-                        ann->mark_item(i);
-                    }
-                    ++i;
-                }
-                return ok;
-            }
-            case op_kind::unevaluated_properties: {
-                dom::object obj;
-                if (inst.get(obj) || !ann) return true;
-                bool ok = true;
-                std::size_t known = ann->properties.size();
-                for (auto f : obj) {
-                    if (std::find(ann->properties.begin(),
-                                  ann->properties.begin() + static_cast<std::ptrdiff_t>(known),
-                                  f.key) !=
-                        ann->properties.begin() + static_cast<std::ptrdiff_t>(known))
-                        continue;
-                    path_guard ip(*this, instance_path_, f.key);
-                    if (!eval(o.a, f.value, nullptr)) {
-                        if (p_.nodes[o.a].is_boolean && collecting() && !errors_->empty())
-                            errors_->back().message =
-                                "property '" + std::string(f.key) + "' is not allowed";
-                        ok = false;
-                        if (!collecting()) return false;
-                    }
-                    ann->mark_property(f.key);
-                }
-                return ok;
-            }
+            case op_kind::unevaluated_items:
+                return eval_unevaluated_items(o, inst, ann);
+            case op_kind::unevaluated_properties:
+                return eval_unevaluated_properties(o, inst, ann);
             case op_kind::ref:
                 return eval(o.a, inst, ann);
             case op_kind::dynamic_ref: {
@@ -580,84 +544,270 @@ class evaluator {
                 }
                 return ok;
             }
-            case op_kind::any_of: {
-                bool ok = false;
-                std::vector<violation> failures;
-                std::size_t i = 0;
-                for (auto c : o.list) {
-                    path_guard kp(*this, keyword_path_, i++);
-                    auto t = attempt(c, inst, ann != nullptr);
-                    if (t.ok) {
-                        ok = true;
-                        if (ann)
-                            ann->merge(t.ann);
-                        else
-                            break;
-                    } else if (collecting()) {
-                        failures.insert(failures.end(), t.errors.begin(), t.errors.end());
-                    }
-                }
-                if (!ok) {
-                    report(o.absolute, "expected a value matching at least one schema of anyOf");
-                    keep_errors(trial{std::move(failures), {}, false});
-                }
-                return ok;
-            }
-            case op_kind::one_of: {
-                std::size_t passed = 0;
-                annotations winner;
-                std::vector<violation> failures;
-                std::size_t i = 0;
-                for (auto c : o.list) {
-                    path_guard kp(*this, keyword_path_, i++);
-                    auto t = attempt(c, inst, ann != nullptr);
-                    if (t.ok) {
-                        if (++passed > 1) break;
-                        winner = std::move(t.ann);
-                    } else if (collecting()) {
-                        failures.insert(failures.end(), t.errors.begin(), t.errors.end());
-                    }
-                }
-                if (passed == 1) {
-                    if (ann) ann->merge(winner);
-                    return true;
-                }
-                if (passed == 0) {
-                    report(o.absolute,
-                           "expected a value matching exactly one schema of oneOf, but it matches "
-                           "none");
-                    keep_errors(trial{std::move(failures), {}, false});
-                } else {
-                    report(o.absolute,
-                           "expected a value matching exactly one schema of oneOf, but it matches "
-                           "several");
-                }
-                return false;
-            }
-            case op_kind::not_schema: {
-                auto t = attempt(o.a, inst, false);
-                if (!t.ok) return true;
-                report(o.absolute,
-                       "expected a value that does not match the `not` schema, got " + show(inst));
-                return false;
-            }
-            case op_kind::if_then_else: {
-                bool cond;
-                {
-                    auto t = attempt(o.a, inst, ann != nullptr);
-                    cond = t.ok;
-                    if (cond && ann) ann->merge(t.ann);
-                }
-                std::uint32_t branch = cond ? o.b : o.c;
-                if (branch == no_node) return true;
-                if (collecting()) {  // the guard of "if" restores the path afterwards
-                    keyword_path_.resize(keyword_path_.rfind('/'));
-                    append_pointer_token(keyword_path_, cond ? "then" : "else");
-                }
-                return eval(branch, inst, ann);
-            }
+            case op_kind::any_of:
+                return eval_any_of(o, inst, ann);
+            case op_kind::one_of:
+                return eval_one_of(o, inst, ann);
+            case op_kind::not_schema:
+                return eval_not(o, inst, ann);
+            case op_kind::if_then_else:
+                return eval_if(o, inst, ann);
         }
         return true;
+    }
+
+    [[gnu::noinline]] bool eval_contains(const op& o, dom::element inst,
+                                         [[maybe_unused]] annotations* ann) {
+        dom::array arr;
+        if (inst.get(arr)) return true;
+        std::uint64_t matches = 0;
+        std::size_t i = 0;
+        bool need_all = ann != nullptr || o.count_max != std::numeric_limits<std::uint64_t>::max();
+        for (auto item : arr) {
+            auto t = attempt(o.a, item, false);
+            if (t.ok) {
+                ++matches;
+                if (ann) ann->mark_item(i);
+                if (!need_all && matches >= o.count) return true;
+            }
+            ++i;
+        }
+        if (matches < o.count) {
+            report(o.absolute, "expected at least " + std::to_string(o.count) +
+                                   " items matching the `contains` schema, got " +
+                                   std::to_string(matches));
+            return false;
+        }
+        if (matches > o.count_max) {
+            report(o.absolute, "expected at most " + std::to_string(o.count_max) +
+                                   " items matching the `contains` schema, got " +
+                                   std::to_string(matches));
+            return false;
+        }
+        return true;
+    }
+
+    [[gnu::noinline]] bool eval_unique(const op& o, dom::element inst,
+                                       [[maybe_unused]] annotations* ann) {
+        dom::array arr;
+        if (inst.get(arr)) return true;
+        std::size_t i = 0;
+        for (auto a : arr) {
+            std::size_t j = 0;
+            for (auto b : arr) {
+                if (j > i && equal(a, b)) {
+                    report(o.absolute, "expected unique items, but items " + std::to_string(i) +
+                                           " and " + std::to_string(j) + " are equal");
+                    return false;
+                }
+                ++j;
+            }
+            ++i;
+        }
+        return true;
+    }
+
+    [[gnu::noinline]] bool eval_property_names(const op& o, dom::element inst,
+                                               [[maybe_unused]] annotations* ann) {
+        dom::object obj;
+        if (inst.get(obj)) return true;
+        bool ok = true;
+        for (auto f : obj) {
+            // The name as a JSON string instance of its own.
+            thread_local dom::parser name_parser;
+            std::string quoted = "\"";
+            for (char c : f.key) {
+                if (c == '"' || c == '\\') quoted += '\\';
+                quoted += c;
+            }
+            quoted += '"';
+            dom::element name = name_parser.parse(quoted).value();
+            path_guard ip(*this, instance_path_, f.key);
+            if (!eval(o.a, name, nullptr)) {
+                ok = false;
+                if (!collecting()) return false;
+            }
+        }
+        return ok;
+    }
+
+    [[gnu::noinline]] bool eval_unevaluated_items(const op& o, dom::element inst,
+                                                  annotations* ann) {
+        dom::array arr;
+        if (inst.get(arr) || !ann) return true;
+        bool ok = true;
+        std::size_t i = 0;
+        for (auto item : arr) {
+            if (!ann->has_item(i)) {
+                path_guard ip(*this, instance_path_, i);
+                if (!eval(o.a, item, nullptr)) {
+                    ok = false;
+                    if (!collecting()) return false;
+                }
+                ann->mark_item(i);
+            }
+            ++i;
+        }
+        return ok;
+    }
+
+    [[gnu::noinline]] bool eval_unevaluated_properties(const op& o, dom::element inst,
+                                                       annotations* ann) {
+        dom::object obj;
+        if (inst.get(obj) || !ann) return true;
+        bool ok = true;
+        std::size_t known = ann->properties.size();
+        for (auto f : obj) {
+            if (std::find(ann->properties.begin(),
+                          ann->properties.begin() + static_cast<std::ptrdiff_t>(known),
+                          f.key) != ann->properties.begin() + static_cast<std::ptrdiff_t>(known))
+                continue;
+            path_guard ip(*this, instance_path_, f.key);
+            if (!eval(o.a, f.value, nullptr)) {
+                if (p_.nodes[o.a].is_boolean && collecting() && !errors_->empty())
+                    errors_->back().message =
+                        "property '" + std::string(f.key) + "' is not allowed";
+                ok = false;
+                if (!collecting()) return false;
+            }
+            ann->mark_property(f.key);
+        }
+        return ok;
+    }
+
+    [[gnu::noinline]] bool eval_any_of(const op& o, dom::element inst,
+                                       [[maybe_unused]] annotations* ann) {
+        bool ok = false;
+        std::vector<violation> failures;
+        std::size_t i = 0;
+        for (auto c : o.list) {
+            path_guard kp(*this, keyword_path_, i++);
+            auto t = attempt(c, inst, ann != nullptr);
+            if (t.ok) {
+                ok = true;
+                if (ann)
+                    ann->merge(t.ann);
+                else
+                    break;
+            } else if (collecting()) {
+                failures.insert(failures.end(), t.errors.begin(), t.errors.end());
+            }
+        }
+        if (!ok) {
+            report(o.absolute, "expected a value matching at least one schema of anyOf");
+            keep_errors(trial{std::move(failures), {}, false});
+        }
+        return ok;
+    }
+
+    [[gnu::noinline]] bool eval_one_of(const op& o, dom::element inst,
+                                       [[maybe_unused]] annotations* ann) {
+        std::size_t passed = 0;
+        annotations winner;
+        std::vector<violation> failures;
+        std::size_t i = 0;
+        for (auto c : o.list) {
+            path_guard kp(*this, keyword_path_, i++);
+            auto t = attempt(c, inst, ann != nullptr);
+            if (t.ok) {
+                if (++passed > 1) break;
+                winner = std::move(t.ann);
+            } else if (collecting()) {
+                failures.insert(failures.end(), t.errors.begin(), t.errors.end());
+            }
+        }
+        if (passed == 1) {
+            if (ann) ann->merge(winner);
+            return true;
+        }
+        if (passed == 0) {
+            report(o.absolute,
+                   "expected a value matching exactly one schema of oneOf, but it matches "
+                   "none");
+            keep_errors(trial{std::move(failures), {}, false});
+        } else {
+            report(o.absolute,
+                   "expected a value matching exactly one schema of oneOf, but it matches "
+                   "several");
+        }
+        return false;
+    }
+
+    [[gnu::noinline]] bool eval_not(const op& o, dom::element inst,
+                                    [[maybe_unused]] annotations* ann) {
+        auto t = attempt(o.a, inst, false);
+        if (!t.ok) return true;
+        report(o.absolute,
+               "expected a value that does not match the `not` schema, got " + show(inst));
+        return false;
+    }
+
+    [[gnu::noinline]] bool eval_if(const op& o, dom::element inst,
+                                   [[maybe_unused]] annotations* ann) {
+        bool cond;
+        {
+            auto t = attempt(o.a, inst, ann != nullptr);
+            cond = t.ok;
+            if (cond && ann) ann->merge(t.ann);
+        }
+        std::uint32_t branch = cond ? o.b : o.c;
+        if (branch == no_node) return true;
+        if (collecting()) {  // the guard of "if" restores the path afterwards
+            keyword_path_.resize(keyword_path_.rfind('/'));
+            append_pointer_token(keyword_path_, cond ? "then" : "else");
+        }
+        return eval(branch, inst, ann);
+    }
+
+    [[gnu::noinline]] bool eval_dependent_schemas(const op& o, dom::element inst,
+                                                  annotations* ann) {
+        dom::object obj;
+        if (inst.get(obj)) return true;
+        bool ok = true;
+        for (const auto& [trigger, child] : o.named) {
+            dom::element v;
+            if (obj.at_key(trigger).get(v)) continue;
+            path_guard kp(*this, keyword_path_, trigger);
+            if (!eval(child, inst, ann)) {
+                ok = false;
+                if (!collecting()) return false;
+            }
+        }
+        return ok;
+    }
+
+    [[gnu::noinline]] bool eval_dependent_required(const op& o, dom::element inst,
+                                                   [[maybe_unused]] annotations* ann) {
+        dom::object obj;
+        if (inst.get(obj)) return true;
+        bool ok = true;
+        for (const auto& [trigger, names] : o.dependencies) {
+            dom::element v;
+            if (obj.at_key(trigger).get(v)) continue;
+            for (const auto& name : names) {
+                if (!obj.at_key(name).get(v)) continue;
+                report(o.absolute,
+                       "property '" + name + "' is required when '" + trigger + "' is present");
+                ok = false;
+                if (!collecting()) return false;
+            }
+        }
+        return ok;
+    }
+
+    [[gnu::noinline]] bool eval_enum(const op& o, dom::element inst,
+                                     [[maybe_unused]] annotations* ann) {
+        for (auto candidate : dom::array(o.value))
+            if (equal(inst, candidate)) return true;
+        report(o.absolute, "expected one of " + show(o.value) + ", got " + show(inst));
+        return false;
+    }
+
+    [[gnu::noinline]] bool eval_const(const op& o, dom::element inst,
+                                      [[maybe_unused]] annotations* ann) {
+        if (equal(inst, o.value)) return true;
+        report(o.absolute, "expected " + show(o.value) + ", got " + show(inst));
+        return false;
     }
 
     bool eval_properties(const op& o, dom::element inst, annotations* ann) {
@@ -666,11 +816,27 @@ class evaluator {
         bool ok = true;
         std::string saved_kw;
         if (collecting()) saved_kw = keyword_path_.substr(0, keyword_path_.rfind('/'));
+        std::uint64_t found = 0;
+        std::size_t hint = 0;  // instances usually list properties in the schema's order
+        const std::size_t declared = o.named.size();
         for (auto f : obj) {
             bool matched = false;
-            for (const auto& [name, child] : o.named) {
-                if (name != f.key) continue;
+            std::size_t index = declared;
+            if (hint < declared && same(o.named[hint].first, f.key)) {
+                index = hint;
+            } else {
+                for (std::size_t i = 0; i < declared; ++i)
+                    if (same(o.named[i].first, f.key)) {
+                        index = i;
+                        break;
+                    }
+            }
+            if (index < declared) {
+                hint = index + 1;
                 matched = true;
+                const auto& [name, child] = o.named[index];
+                if (!o.required_bit.empty() && o.required_bit[index] != 0xFF)
+                    found |= 1ull << o.required_bit[index];
                 if (collecting()) {
                     keyword_path_ = saved_kw;
                     append_pointer_token(keyword_path_, "properties");
@@ -681,7 +847,6 @@ class evaluator {
                     ok = false;
                     if (!collecting()) return false;
                 }
-                break;
             }
             for (const auto& [re, child] : o.patterns) {
                 if (!re->search(f.key)) continue;
@@ -713,6 +878,17 @@ class evaluator {
                 }
             }
             if (matched && ann) ann->mark_property(f.key);
+        }
+        if (found != o.required_all) {
+            ok = false;
+            if (collecting()) {
+                keyword_path_ = saved_kw;
+                append_pointer_token(keyword_path_, "required");
+                for (std::size_t r = 0; r < o.names.size(); ++r)
+                    if (!(found & (1ull << r)))
+                        report(o.required_absolute,
+                               "missing required property '" + o.names[r] + "'");
+            }
         }
         if (collecting()) {
             keyword_path_ = saved_kw;

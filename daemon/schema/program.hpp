@@ -81,12 +81,36 @@ struct op {
     std::vector<std::pair<std::string, std::uint32_t>> named;  // properties, dependentSchemas
     std::vector<std::pair<std::shared_ptr<regex>, std::uint32_t>> patterns;
     std::vector<std::string> names;  // required
+    // properties: `required` folded in when every required name is a declared
+    // property (the common case), so one pass over the instance checks both.
+    std::vector<std::uint8_t> required_bit;  // per `named` entry: its bit, or 0xFF
+    std::uint64_t required_all = 0;          // all bits of the folded `required`
+    std::string required_absolute;           // its absolute keyword location
     std::vector<std::pair<std::string, std::vector<std::string>>> dependencies;
     simdjson::dom::element value;  // const, enum (an array)
     format_kind format = format_kind::unknown;
     std::string format_name;
     std::shared_ptr<regex> re;
     std::string anchor;  // dynamicRef: the dynamic anchor to look up in the dynamic scope
+};
+
+// A schema made only of checks on the instance itself (type, string and number
+// constraints, a string enum): evaluated in one tight function on the success path,
+// with the instance's type decoded once. The ops stay for explaining failures.
+struct leaf_checks {
+    std::uint32_t types = 0x7F;
+    std::uint64_t min_length = 0, max_length = std::numeric_limits<std::uint64_t>::max();
+    format_kind format = format_kind::unknown;
+    const regex* pattern = nullptr;
+    bool string_checks = false;
+    double minimum = -std::numeric_limits<double>::infinity();
+    double maximum = std::numeric_limits<double>::infinity();
+    double exclusive_minimum = -std::numeric_limits<double>::infinity();
+    double exclusive_maximum = std::numeric_limits<double>::infinity();
+    bool number_checks = false;
+    bool has_multiple_of = false;  // left to the op: needs its careful arithmetic
+    bool has_enum = false;
+    std::vector<std::string> enum_strings;
 };
 
 struct node {
@@ -97,6 +121,8 @@ struct node {
     std::uint32_t resource = 0;
     std::string absolute;  // absolute location of the schema
     std::vector<op> ops;
+    bool is_leaf = false;
+    leaf_checks leaf;
 };
 
 struct resource_entry {
