@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "schema/schema.hpp"
+
 namespace sluice::catalog {
 namespace fs = std::filesystem;
 
@@ -27,6 +29,10 @@ bool is_valid_type_name(const std::string& name) {
 
 namespace {
 
+std::string file_uri(const fs::path& p) {
+    return "file://" + fs::absolute(p).lexically_normal().generic_string();
+}
+
 bool parse_version(const std::string& file_name, unsigned& version) {
     if (file_name.size() < 7 || file_name.front() != 'v' || !file_name.ends_with(".json"))
         return false;
@@ -42,6 +48,22 @@ std::string read_file(const fs::path& p) {
     std::ostringstream text;
     text << in.rdbuf();
     return text.str();
+}
+
+// Adds every JSON document under `dir` to one schema set (so contracts can share
+// definitions by $id), then compiles each version.
+void compile_all(const std::string& dir, schema_catalog& catalog) {
+    schema::schema_set set;
+    try {
+        for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+            if (!entry.is_regular_file() || entry.path().extension() != ".json") continue;
+            set.add(file_uri(entry.path()), read_file(entry.path()), entry.path().string());
+        }
+        for (auto& [type, versions] : catalog.types)
+            for (auto& v : versions) v.validator = set.compile(file_uri(v.path));
+    } catch (const schema::schema_error& e) {
+        throw catalog_error(e.what());
+    }
 }
 
 }  // namespace
@@ -86,6 +108,7 @@ schema_catalog load_catalog(const std::string& dir) {
                   [](const schema_file& a, const schema_file& b) { return a.version < b.version; });
         out.types.emplace(std::move(type), std::move(versions));
     }
+    compile_all(dir, out);
     return out;
 }
 

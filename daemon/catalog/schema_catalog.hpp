@@ -2,9 +2,14 @@
 
 #include <cstddef>
 #include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+namespace sluice::schema {
+class validator;
+}
 
 namespace sluice::catalog {
 
@@ -17,21 +22,23 @@ class catalog_error : public std::runtime_error {
 struct schema_file {
     unsigned version = 0;  // N of v<N>.json
     std::string path;
-    std::string text;  // the JSON Schema document, as on disk
+    std::string text;                                    // the JSON Schema document, as on disk
+    std::shared_ptr<const schema::validator> validator;  // compiled once, at load
 };
 
 // The event types and versions found under a schemas folder laid out as
-// `<type>/v<N>.json`. Each file is checked to be a JSON object or boolean (a JSON
-// Schema document); compiling it into a validator is the contract engine's job.
-// Immutable once loaded; safe to share between threads.
+// `<type>/v<N>.json`, each compiled by the contract engine at load. Every JSON file
+// under the folder (shared definitions too) is available to `$ref` by its `$id` or
+// its file:// path. Immutable once loaded; safe to share between threads.
 struct schema_catalog {
     std::map<std::string, std::vector<schema_file>> types;  // versions sorted ascending
 
     std::size_t version_count() const;
 };
 
-// Loads every `<type>/v<N>.json` under `dir`. Throws catalog_error on an unreadable
-// folder, a file that is not valid JSON, a misnamed file, or an invalid type name.
+// Loads and compiles every `<type>/v<N>.json` under `dir`. Throws catalog_error on an
+// unreadable folder, a file that is not valid JSON, a misnamed file, an invalid type
+// name, or a schema the engine refuses (with the file and the JSON Pointer).
 schema_catalog load_catalog(const std::string& dir);
 
 // True for a usable event type name: 1..128 of [a-zA-Z0-9._-], not starting with '.'.

@@ -260,13 +260,15 @@ class evaluator {
         const node& n = p_.nodes[id];
         if (n.is_boolean) {
             if (!n.boolean_value)
-                report(n.absolute, "no value is allowed here (the schema is false)");
+                if (collecting())
+                    report(n.absolute, "no value is allowed here (the schema is false)");
             return n.boolean_value;
         }
         if (n.is_leaf && !collecting()) return leaf_ok(n.leaf, inst);
         if (depth_ >= p_.options.max_depth) {
-            report(n.absolute, "evaluation nested deeper than " +
-                                   std::to_string(p_.options.max_depth) + " levels");
+            if (collecting())
+                report(n.absolute, "evaluation nested deeper than " +
+                                       std::to_string(p_.options.max_depth) + " levels");
             return false;
         }
         ++depth_;
@@ -382,7 +384,9 @@ class evaluator {
         switch (o.kind) {
             case op_kind::type: {
                 if (type_bits(inst) & o.types) return true;
-                report(o.absolute, "expected " + names_of(o.types) + ", got " + type_name(inst));
+                if (collecting())
+                    report(o.absolute,
+                           "expected " + names_of(o.types) + ", got " + type_name(inst));
                 return false;
             }
             case op_kind::enum_values:
@@ -401,8 +405,9 @@ class evaluator {
                          std::fabs(q - std::round(q)) <= 1e-9 * std::max(1.0, std::fabs(q));
                 }
                 if (!ok)
-                    report(o.absolute, "expected a multiple of " + show_number(o.number) +
-                                           ", got " + show(inst));
+                    if (collecting())
+                        report(o.absolute, "expected a multiple of " + show_number(o.number) +
+                                               ", got " + show(inst));
                 return ok;
             }
             case op_kind::maximum:
@@ -420,8 +425,9 @@ class evaluator {
                                       : o.kind == op_kind::exclusive_maximum ? "<"
                                       : o.kind == op_kind::minimum           ? ">="
                                                                              : ">";
-                    report(o.absolute, "expected a number " + std::string(rel) + " " +
-                                           show_number(o.number) + ", got " + show(inst));
+                    if (collecting())
+                        report(o.absolute, "expected a number " + std::string(rel) + " " +
+                                               show_number(o.number) + ", got " + show(inst));
                 }
                 return ok;
             }
@@ -437,25 +443,29 @@ class evaluator {
                 auto len = code_points(s);
                 bool ok = o.kind == op_kind::max_length ? len <= o.count : len >= o.count;
                 if (!ok)
-                    report(o.absolute,
-                           std::string("expected a string of ") +
-                               (o.kind == op_kind::max_length ? "at most " : "at least ") +
-                               std::to_string(o.count) + " characters, got " + std::to_string(len));
+                    if (collecting())
+                        report(o.absolute,
+                               std::string("expected a string of ") +
+                                   (o.kind == op_kind::max_length ? "at most " : "at least ") +
+                                   std::to_string(o.count) + " characters, got " +
+                                   std::to_string(len));
                 return ok;
             }
             case op_kind::pattern: {
                 std::string_view s;
                 if (inst.get(s)) return true;
                 if (o.re->search(s)) return true;
-                report(o.absolute,
-                       "expected a string matching /" + o.re->source() + "/, got " + show(inst));
+                if (collecting())
+                    report(o.absolute, "expected a string matching /" + o.re->source() + "/, got " +
+                                           show(inst));
                 return false;
             }
             case op_kind::format: {
                 std::string_view s;
                 if (inst.get(s)) return true;
                 if (check_format(o.format, s)) return true;
-                report(o.absolute, "expected a valid " + o.format_name + ", got " + show(inst));
+                if (collecting())
+                    report(o.absolute, "expected a valid " + o.format_name + ", got " + show(inst));
                 return false;
             }
             case op_kind::max_items:
@@ -465,10 +475,11 @@ class evaluator {
                 auto size = arr.size();
                 bool ok = o.kind == op_kind::max_items ? size <= o.count : size >= o.count;
                 if (!ok)
-                    report(o.absolute,
-                           std::string("expected ") +
-                               (o.kind == op_kind::max_items ? "at most " : "at least ") +
-                               std::to_string(o.count) + " items, got " + std::to_string(size));
+                    if (collecting())
+                        report(o.absolute,
+                               std::string("expected ") +
+                                   (o.kind == op_kind::max_items ? "at most " : "at least ") +
+                                   std::to_string(o.count) + " items, got " + std::to_string(size));
                 return ok;
             }
             case op_kind::unique_items:
@@ -482,11 +493,12 @@ class evaluator {
                 auto size = obj.size();
                 bool ok = o.kind == op_kind::max_properties ? size <= o.count : size >= o.count;
                 if (!ok)
-                    report(o.absolute,
-                           std::string("expected ") +
-                               (o.kind == op_kind::max_properties ? "at most " : "at least ") +
-                               std::to_string(o.count) + " properties, got " +
-                               std::to_string(size));
+                    if (collecting())
+                        report(o.absolute,
+                               std::string("expected ") +
+                                   (o.kind == op_kind::max_properties ? "at most " : "at least ") +
+                                   std::to_string(o.count) + " properties, got " +
+                                   std::to_string(size));
                 return ok;
             }
             case op_kind::required: {
@@ -496,7 +508,8 @@ class evaluator {
                 for (const auto& name : o.names) {
                     dom::element v;
                     if (obj.at_key(name).get(v)) {
-                        report(o.absolute, "missing required property '" + name + "'");
+                        if (collecting())
+                            report(o.absolute, "missing required property '" + name + "'");
                         ok = false;
                         if (!collecting()) return false;
                     }
@@ -573,15 +586,17 @@ class evaluator {
             ++i;
         }
         if (matches < o.count) {
-            report(o.absolute, "expected at least " + std::to_string(o.count) +
-                                   " items matching the `contains` schema, got " +
-                                   std::to_string(matches));
+            if (collecting())
+                report(o.absolute, "expected at least " + std::to_string(o.count) +
+                                       " items matching the `contains` schema, got " +
+                                       std::to_string(matches));
             return false;
         }
         if (matches > o.count_max) {
-            report(o.absolute, "expected at most " + std::to_string(o.count_max) +
-                                   " items matching the `contains` schema, got " +
-                                   std::to_string(matches));
+            if (collecting())
+                report(o.absolute, "expected at most " + std::to_string(o.count_max) +
+                                       " items matching the `contains` schema, got " +
+                                       std::to_string(matches));
             return false;
         }
         return true;
@@ -596,8 +611,9 @@ class evaluator {
             std::size_t j = 0;
             for (auto b : arr) {
                 if (j > i && equal(a, b)) {
-                    report(o.absolute, "expected unique items, but items " + std::to_string(i) +
-                                           " and " + std::to_string(j) + " are equal");
+                    if (collecting())
+                        report(o.absolute, "expected unique items, but items " + std::to_string(i) +
+                                               " and " + std::to_string(j) + " are equal");
                     return false;
                 }
                 ++j;
@@ -694,7 +710,8 @@ class evaluator {
             }
         }
         if (!ok) {
-            report(o.absolute, "expected a value matching at least one schema of anyOf");
+            if (collecting())
+                report(o.absolute, "expected a value matching at least one schema of anyOf");
             keep_errors(trial{std::move(failures), {}, false});
         }
         return ok;
@@ -721,14 +738,16 @@ class evaluator {
             return true;
         }
         if (passed == 0) {
-            report(o.absolute,
-                   "expected a value matching exactly one schema of oneOf, but it matches "
-                   "none");
+            if (collecting())
+                report(o.absolute,
+                       "expected a value matching exactly one schema of oneOf, but it matches "
+                       "none");
             keep_errors(trial{std::move(failures), {}, false});
         } else {
-            report(o.absolute,
-                   "expected a value matching exactly one schema of oneOf, but it matches "
-                   "several");
+            if (collecting())
+                report(o.absolute,
+                       "expected a value matching exactly one schema of oneOf, but it matches "
+                       "several");
         }
         return false;
     }
@@ -737,8 +756,9 @@ class evaluator {
                                     [[maybe_unused]] annotations* ann) {
         auto t = attempt(o.a, inst, false);
         if (!t.ok) return true;
-        report(o.absolute,
-               "expected a value that does not match the `not` schema, got " + show(inst));
+        if (collecting())
+            report(o.absolute,
+                   "expected a value that does not match the `not` schema, got " + show(inst));
         return false;
     }
 
@@ -786,8 +806,9 @@ class evaluator {
             if (obj.at_key(trigger).get(v)) continue;
             for (const auto& name : names) {
                 if (!obj.at_key(name).get(v)) continue;
-                report(o.absolute,
-                       "property '" + name + "' is required when '" + trigger + "' is present");
+                if (collecting())
+                    report(o.absolute,
+                           "property '" + name + "' is required when '" + trigger + "' is present");
                 ok = false;
                 if (!collecting()) return false;
             }
@@ -799,14 +820,15 @@ class evaluator {
                                      [[maybe_unused]] annotations* ann) {
         for (auto candidate : dom::array(o.value))
             if (equal(inst, candidate)) return true;
-        report(o.absolute, "expected one of " + show(o.value) + ", got " + show(inst));
+        if (collecting())
+            report(o.absolute, "expected one of " + show(o.value) + ", got " + show(inst));
         return false;
     }
 
     [[gnu::noinline]] bool eval_const(const op& o, dom::element inst,
                                       [[maybe_unused]] annotations* ann) {
         if (equal(inst, o.value)) return true;
-        report(o.absolute, "expected " + show(o.value) + ", got " + show(inst));
+        if (collecting()) report(o.absolute, "expected " + show(o.value) + ", got " + show(inst));
         return false;
     }
 
@@ -886,8 +908,9 @@ class evaluator {
                 append_pointer_token(keyword_path_, "required");
                 for (std::size_t r = 0; r < o.names.size(); ++r)
                     if (!(found & (1ull << r)))
-                        report(o.required_absolute,
-                               "missing required property '" + o.names[r] + "'");
+                        if (collecting())
+                            report(o.required_absolute,
+                                   "missing required property '" + o.names[r] + "'");
             }
         }
         if (collecting()) {

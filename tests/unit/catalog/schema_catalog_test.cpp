@@ -1,5 +1,7 @@
 #include "catalog/schema_catalog.hpp"
 
+#include "schema/schema.hpp"
+
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -72,4 +74,28 @@ TEST_CASE("bad schema files are refused with the file and the fix", "[unit][cata
         CHECK_THAT(error_of(d), Contains(bad.message));
     }
     CHECK_THROWS_WITH(load_catalog("/nonexistent/schemas"), Contains("does not exist"));
+}
+
+TEST_CASE("every version is compiled at load; a broken contract names its file and pointer",
+          "[unit][catalog]") {
+    {
+        temp_dir d;
+        d.write("shared/address.json",
+                R"({"$id":"https://example.test/address.json","required":["city"]})");
+        d.write("t/v1.json",
+                R"({"properties":{"home":{"$ref":"https://example.test/address.json"}}})");
+        auto c = load_catalog(d.path.string());
+        REQUIRE(c.types.at("t")[0].validator);
+        simdjson::dom::parser p;
+        CHECK(c.types.at("t")[0].validator->validate(
+            p.parse(std::string(R"({"home":{"city":"x"}})")).value()));
+        CHECK_FALSE(
+            c.types.at("t")[0].validator->validate(p.parse(std::string(R"({"home":{}})")).value()));
+    }
+    {
+        temp_dir d;
+        d.write("t/v1.json", R"({"properties":{"a":{"$ref":"#/$defs/missing"}}})");
+        CHECK_THAT(error_of(d),
+                   Contains("t/v1.json#/properties/a/$ref: cannot resolve '#/$defs/missing'"));
+    }
 }
