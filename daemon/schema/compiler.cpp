@@ -657,7 +657,9 @@ class compiler {
                 return;
             bits[static_cast<std::size_t>(at - props.named.begin())] = static_cast<std::uint8_t>(r);
         }
-        props.required_bit = std::move(bits);
+        props.required_mask.assign(bits.size(), 0);
+        for (std::size_t i = 0; i < bits.size(); ++i)
+            if (bits[i] != 0xFF) props.required_mask[i] = 1ull << bits[i];
         props.required_all = it->names.size() == 64 ? ~0ull : (1ull << it->names.size()) - 1;
         props.names = std::move(it->names);
         props.required_absolute = it->absolute;

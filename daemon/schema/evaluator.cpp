@@ -832,9 +832,49 @@ class evaluator {
         return false;
     }
 
+    // A subschema on the success path: leaves without the generic prologue.
+    [[gnu::always_inline]] bool check(std::uint32_t id, dom::element v) {
+        const node& n = p_.nodes[id];
+        return n.is_leaf ? leaf_ok(n.leaf, v) : eval(id, v, nullptr);
+    }
+
+    // properties / patternProperties / additionalProperties / folded required, when
+    // neither violations nor annotations are wanted: one tight pass.
+    bool properties_fast(const op& o, dom::object obj) {
+        std::uint64_t found = 0;
+        std::size_t hint = 0;  // instances usually list properties in the schema's order
+        const std::size_t declared = o.named.size();
+        for (auto f : obj) {
+            std::size_t index = declared;
+            if (hint < declared && same(o.named[hint].first, f.key)) {
+                index = hint;
+            } else {
+                for (std::size_t i = 0; i < declared; ++i)
+                    if (same(o.named[i].first, f.key)) {
+                        index = i;
+                        break;
+                    }
+            }
+            bool matched = index < declared;
+            if (matched) {
+                hint = index + 1;
+                if (!o.required_mask.empty()) found |= o.required_mask[index];
+                if (!check(o.named[index].second, f.value)) return false;
+            }
+            for (const auto& [re, child] : o.patterns) {
+                if (!re->search(f.key)) continue;
+                matched = true;
+                if (!check(child, f.value)) return false;
+            }
+            if (!matched && o.a != no_node && !check(o.a, f.value)) return false;
+        }
+        return found == o.required_all;
+    }
+
     bool eval_properties(const op& o, dom::element inst, annotations* ann) {
         dom::object obj;
         if (inst.get(obj)) return true;
+        if (!collecting() && !ann) return properties_fast(o, obj);
         bool ok = true;
         std::string saved_kw;
         if (collecting()) saved_kw = keyword_path_.substr(0, keyword_path_.rfind('/'));
@@ -857,8 +897,7 @@ class evaluator {
                 hint = index + 1;
                 matched = true;
                 const auto& [name, child] = o.named[index];
-                if (!o.required_bit.empty() && o.required_bit[index] != 0xFF)
-                    found |= 1ull << o.required_bit[index];
+                if (!o.required_mask.empty()) found |= o.required_mask[index];
                 if (collecting()) {
                     keyword_path_ = saved_kw;
                     append_pointer_token(keyword_path_, "properties");
@@ -923,6 +962,16 @@ class evaluator {
     bool eval_items(const op& o, dom::element inst, annotations* ann) {
         dom::array arr;
         if (inst.get(arr)) return true;
+        if (!collecting() && !ann) {
+            std::size_t i = 0;
+            for (auto item : arr) {
+                std::uint32_t child = i < o.list.size() ? o.list[i] : o.a;
+                if (child == no_node) break;
+                if (!check(child, item)) return false;
+                ++i;
+            }
+            return true;
+        }
         bool ok = true;
         std::size_t i = 0;
         std::string saved_kw;

@@ -83,9 +83,9 @@ struct op {
     std::vector<std::string> names;  // required
     // properties: `required` folded in when every required name is a declared
     // property (the common case), so one pass over the instance checks both.
-    std::vector<std::uint8_t> required_bit;  // per `named` entry: its bit, or 0xFF
-    std::uint64_t required_all = 0;          // all bits of the folded `required`
-    std::string required_absolute;           // its absolute keyword location
+    std::vector<std::uint64_t> required_mask;  // per `named` entry: its bit, or 0
+    std::uint64_t required_all = 0;            // all bits of the folded `required`
+    std::string required_absolute;             // its absolute keyword location
     std::vector<std::pair<std::string, std::vector<std::string>>> dependencies;
     simdjson::dom::element value;  // const, enum (an array)
     format_kind format = format_kind::unknown;
