@@ -79,6 +79,7 @@ schema_catalog load_catalog(const std::string& dir) {
     for (const auto& type_entry : fs::directory_iterator(dir)) {
         if (!type_entry.is_directory()) continue;
         std::string type = type_entry.path().filename().string();
+        if (type.starts_with('_')) continue;  // shared definitions, available to $ref only
         if (!is_valid_type_name(type))
             throw catalog_error(
                 type_entry.path().string() +

@@ -27,9 +27,10 @@ struct schema_file {
 };
 
 // The event types and versions found under a schemas folder laid out as
-// `<type>/v<N>.json`, each compiled by the contract engine at load. Every JSON file
-// under the folder (shared definitions too) is available to `$ref` by its `$id` or
-// its file:// path. Immutable once loaded; safe to share between threads.
+// `<type>/v<N>.json`, each compiled by the contract engine at load. Folders whose
+// names start with '_' (e.g. `_shared/`) hold shared definitions, not types; every
+// JSON file under the folder is available to `$ref` by its `$id` or file:// path. Immutable once
+// loaded; safe to share between threads.
 struct schema_catalog {
     std::map<std::string, std::vector<schema_file>> types;  // versions sorted ascending
 

@@ -66,7 +66,7 @@ net::awaitable<bool> wait_until(const redis::client& c, bool up,
 
 }  // namespace
 
-TEST_CASE("the client reconnects by itself after kill -9; later requests succeed", "[redis]") {
+TEST_CASE("the client reconnects by itself after kill -9, later requests succeed", "[redis]") {
     test::redis_server server;
     net::io_context ctx;
     metrics::registry m;
@@ -332,7 +332,7 @@ TEST_CASE("a reply over the size cap drops the connection instead of exhausting 
     });
 }
 
-TEST_CASE("TLS: rediss with a CA and a client certificate; a wrong CA is refused", "[redis]") {
+TEST_CASE("TLS: rediss with a CA and a client certificate, a wrong CA is refused", "[redis]") {
     auto dir =
         std::filesystem::temp_directory_path() / ("sluice-tls-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);

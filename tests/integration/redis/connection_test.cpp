@@ -110,7 +110,7 @@ TEST_CASE("error replies arrive as replies, not as failures", "[redis]") {
     });
 }
 
-TEST_CASE("AUTH: an ACL user logs in; a wrong password is a clear error", "[redis]") {
+TEST_CASE("AUTH: an ACL user logs in, a wrong password is a clear error", "[redis]") {
     test::redis_server server({"--requirepass", "adminpass"});
     server.cli({"-a", "adminpass", "--no-auth-warning", "ACL", "SETUSER", "app", "on", ">apppass",
                 "~*", "+@all"});

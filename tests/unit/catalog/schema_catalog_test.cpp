@@ -76,11 +76,11 @@ TEST_CASE("bad schema files are refused with the file and the fix", "[unit][cata
     CHECK_THROWS_WITH(load_catalog("/nonexistent/schemas"), Contains("does not exist"));
 }
 
-TEST_CASE("every version is compiled at load; a broken contract names its file and pointer",
+TEST_CASE("every version is compiled at load, a broken contract names its file and pointer",
           "[unit][catalog]") {
     {
         temp_dir d;
-        d.write("shared/address.json",
+        d.write("_shared/address.json",
                 R"({"$id":"https://example.test/address.json","required":["city"]})");
         d.write("t/v1.json",
                 R"({"properties":{"home":{"$ref":"https://example.test/address.json"}}})");

@@ -31,7 +31,7 @@ TEST_CASE("the router matches literal and parameter segments", "[unit][http]") {
     CHECK(params.get("absent").empty());
 }
 
-TEST_CASE("unknown paths are not found; empty and extra segments do not match", "[unit][http]") {
+TEST_CASE("unknown paths are not found, empty and extra segments do not match", "[unit][http]") {
     router r;
     r.add("GET", "/v1/streams/{type}/groups");
     route_params params;

@@ -4,7 +4,7 @@
 
 using namespace sluice::schema;
 
-TEST_CASE("format names map to checkers; unknown formats pass", "[unit][schema]") {
+TEST_CASE("format names map to checkers, unknown formats pass", "[unit][schema]") {
     CHECK(format_from_name("date-time") == format_kind::date_time);
     CHECK(format_from_name("iri") == format_kind::unknown);
     CHECK(check_format(format_kind::unknown, "anything"));

@@ -15,7 +15,7 @@ TEST_CASE("URI references resolve as RFC 3986 says", "[unit][schema]") {
     CHECK(resolve_uri("https://x/schemas/a.json", "https://y/b.json") == "https://y/b.json");
 }
 
-TEST_CASE("fragments are percent-decoded; pointer tokens are escaped", "[unit][schema]") {
+TEST_CASE("fragments are percent-decoded, pointer tokens are escaped", "[unit][schema]") {
     CHECK(fragment_of("x.json#/definitions/foo%22bar") == "/definitions/foo\"bar");
     CHECK(fragment_of("x.json").empty());
     std::string p;
