@@ -89,7 +89,7 @@ struct running {
         try {
             next = config::load_file(config_path, env);
             next_catalog = std::make_shared<const catalog::schema_catalog>(
-                catalog::load_catalog(next.schemas.dir));
+                catalog::load_catalog(next.schemas.dir, next.types, next.type_defaults));
         } catch (const std::exception& e) {
             metrics.count_reload(false);
             log::error("config reload refused; the running config stays", {{"error", e.what()}});
@@ -172,7 +172,7 @@ int broker::run() {
     std::shared_ptr<const catalog::schema_catalog> schemas;
     try {
         schemas = std::make_shared<const catalog::schema_catalog>(
-            catalog::load_catalog(settings_.schemas.dir));
+            catalog::load_catalog(settings_.schemas.dir, settings_.types, settings_.type_defaults));
     } catch (const catalog::catalog_error& e) {
         log::error("cannot load schemas", {{"error", e.what()}});
         return 2;

@@ -47,7 +47,8 @@ int main(int argc, char** argv) {
 
     if (cli->what == app::command_line::action::check_config) {
         try {
-            auto schemas = catalog::load_catalog(settings.schemas.dir);
+            auto schemas =
+                catalog::load_catalog(settings.schemas.dir, settings.types, settings.type_defaults);
             std::cout << cli->config_path << ": OK (" << schemas.types.size() << " event types, "
                       << schemas.version_count() << " schema versions in " << settings.schemas.dir
                       << ")\n";

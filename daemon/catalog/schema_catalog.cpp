@@ -66,9 +66,45 @@ void compile_all(const std::string& dir, schema_catalog& catalog) {
     }
 }
 
+// Resolves each type's policy and checks its versions evolve as the policy says.
+void apply_policies(const std::string& dir,
+                    const std::map<std::string, registry::type_policy>& policies,
+                    const registry::type_policy& defaults, schema_catalog& catalog) {
+    for (const auto& [type, policy] : policies)
+        if (!catalog.types.count(type))
+            throw catalog_error("types." + type + " in the config has no schemas; expected " + dir +
+                                "/" + type + "/v1.json");
+    for (auto& [type, versions] : catalog.types) {
+        auto it = policies.find(type);
+        auto policy = it == policies.end() ? defaults : it->second;
+        if (policy.default_version != 0 &&
+            std::none_of(versions.begin(), versions.end(),
+                         [&](const schema_file& f) { return f.version == policy.default_version; }))
+            throw catalog_error("types." + type + ".default_version is " +
+                                std::to_string(policy.default_version) + ", but " + dir + "/" +
+                                type + " has no v" + std::to_string(policy.default_version) +
+                                ".json");
+        if (policy.default_version == 0) policy.default_version = versions.back().version;
+        catalog.policies[type] = policy;
+        if (policy.mode == registry::compatibility::none) continue;
+        // Each version must be allowed to follow the ones before it.
+        std::vector<simdjson::dom::parser> parsers(versions.size());
+        std::vector<registry::labelled_schema> chain;
+        for (std::size_t i = 0; i < versions.size(); ++i) {
+            chain.push_back({"v" + std::to_string(versions[i].version),
+                             parsers[i].parse(versions[i].text).value()});
+            if (auto why = registry::check_evolution(policy.mode, chain); !why.empty())
+                throw catalog_error(versions[i].path + ": " + why + " (compatibility: " +
+                                    std::string(registry::to_string(policy.mode)) + ")");
+        }
+    }
+}
+
 }  // namespace
 
-schema_catalog load_catalog(const std::string& dir) {
+schema_catalog load_catalog(const std::string& dir,
+                            const std::map<std::string, registry::type_policy>& policies,
+                            const registry::type_policy& defaults) {
     std::error_code ec;
     if (!fs::is_directory(dir, ec))
         throw catalog_error(dir +
@@ -110,6 +146,7 @@ schema_catalog load_catalog(const std::string& dir) {
         out.types.emplace(std::move(type), std::move(versions));
     }
     compile_all(dir, out);
+    apply_policies(dir, policies, defaults, out);
     return out;
 }
 

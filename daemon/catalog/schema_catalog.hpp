@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "registry/type_policy.hpp"
+
 namespace sluice::schema {
 class validator;
 }
@@ -33,6 +35,7 @@ struct schema_file {
 // loaded; safe to share between threads.
 struct schema_catalog {
     std::map<std::string, std::vector<schema_file>> types;  // versions sorted ascending
+    std::map<std::string, registry::type_policy> policies;  // every type in `types`, resolved
 
     std::size_t version_count() const;
 };
@@ -40,7 +43,12 @@ struct schema_catalog {
 // Loads and compiles every `<type>/v<N>.json` under `dir`. Throws catalog_error on an
 // unreadable folder, a file that is not valid JSON, a misnamed file, an invalid type
 // name, or a schema the engine refuses (with the file and the JSON Pointer).
-schema_catalog load_catalog(const std::string& dir);
+// `policies` (config `types`) and `defaults` (config `type_defaults`) give each type its
+// default version, compatibility mode and retention; the versions of each type must
+// follow its mode (see registry::check_evolution), and a configured type must exist.
+schema_catalog load_catalog(const std::string& dir,
+                            const std::map<std::string, registry::type_policy>& policies = {},
+                            const registry::type_policy& defaults = {});
 
 // True for a usable event type name: 1..128 of [a-zA-Z0-9._-], not starting with '.'.
 bool is_valid_type_name(const std::string& name);

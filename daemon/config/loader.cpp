@@ -200,6 +200,27 @@ class section {
     const std::string& source_;
 };
 
+// One entry of `types` (or `type_defaults`): starts from `defaults`.
+void read_type(const YAML::Node& node, const std::string& path, const std::string& source,
+               const registry::type_policy& defaults, registry::type_policy& out) {
+    using namespace std::chrono_literals;
+    out = defaults;
+    section t(node, path, source, {"default_version", "compatibility", "retention"});
+    t.read_int("default_version", out.default_version, 1u, 1'000'000u);
+    if (auto c = t.child("compatibility"); c.IsDefined()) {
+        if (!c.IsScalar() || !registry::parse_compatibility(c.Scalar(), out.mode))
+            t.fail(c,
+                   "'" + path + ".compatibility' has an unknown value: '" +
+                       (c.IsScalar() ? c.Scalar() : "") + "'",
+                   "expected one of none, backward, forward, full, backward_transitive, "
+                   "forward_transitive, "
+                   "full_transitive");
+    }
+    section r(t.child("retention"), path + ".retention", source, {"max_length", "max_age"});
+    r.read_int<std::uint64_t>("max_length", out.max_length, 0, 1'000'000'000'000ull);
+    r.read_duration("max_age", out.max_age, 0ms, 3650 * 24h);
+}
+
 std::string resolve_path(const std::string& base_dir, const std::string& p) {
     if (p.empty() || std::filesystem::path(p).is_absolute() || base_dir.empty()) return p;
     return (std::filesystem::path(base_dir) / p).lexically_normal().string();
@@ -266,7 +287,8 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
     settings s;
     s.source = source;
     section top(root, "", source,
-                {"listen", "threads", "redis", "http", "log", "schemas", "shutdown"});
+                {"listen", "threads", "redis", "http", "log", "schemas", "shutdown", "publish",
+                 "type_defaults", "types"});
     if (root.IsDefined() && !root.IsNull() && !root.IsMap())
         top.fail(root, "the config must be a mapping", "expected keys such as listen, redis, http");
 
@@ -361,6 +383,34 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
     if (s.schemas.dir.empty())
         schemas.fail(schemas.child("dir"), "'schemas.dir' is empty",
                      "expected the folder that holds <type>/v<N>.json");
+
+    section publish(top.child("publish"), "publish", source,
+                    {"source", "idempotency_window", "max_batch"});
+    publish.read_string("source", s.publish.source);
+    if (s.publish.source.empty())
+        publish.fail(publish.child("source"), "'publish.source' is empty",
+                     "expected a URI reference such as /my-broker");
+    publish.read_duration("idempotency_window", s.publish.idempotency_window, 1s, 30 * 24h);
+    publish.read_int<std::size_t>("max_batch", s.publish.max_batch, 1, 100'000);
+
+    read_type(top.child("type_defaults"), "type_defaults", source, s.type_defaults,
+              s.type_defaults);
+    {
+        auto types = top.child("types");
+        if (types.IsDefined() && !types.IsNull()) {
+            if (!types.IsMap())
+                top.fail(types, "'types' must be a mapping",
+                         "expected event type names as keys, e.g. user.created:");
+            for (const auto& kv : types) {
+                const std::string& name = kv.first.Scalar();
+                if (s.types.count(name))
+                    top.fail(kv.first, "duplicate type '" + name + "' in 'types'",
+                             "each type may appear once");
+                auto& t = s.types[name];
+                read_type(kv.second, "types." + name, source, s.type_defaults, t);
+            }
+        }
+    }
 
     section shutdown(top.child("shutdown"), "shutdown", source, {"grace_period"});
     shutdown.read_duration("grace_period", s.shutdown.grace_period, 0ms, 1h);

@@ -3,10 +3,12 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "config/redis_url.hpp"
 #include "log/logger.hpp"
+#include "registry/type_policy.hpp"
 
 namespace sluice::config {
 
@@ -65,6 +67,17 @@ struct settings {
     struct schema_settings {
         std::string dir = "schemas";  // relative paths resolve against the config file's folder
     } schemas;
+
+    // Per event type; a type without an entry gets `type_defaults`.
+    registry::type_policy type_defaults;
+    std::map<std::string, registry::type_policy> types;
+
+    struct publish_settings {
+        std::string source = "sluice";  // CloudEvents `source` when the publisher gives none
+        duration idempotency_window{
+            86'400'000};               // a repeated (source, id) within this is stored once
+        std::size_t max_batch = 1000;  // events in one batch request
+    } publish;
 
     struct shutdown_settings {
         duration grace_period{10'000};

@@ -34,6 +34,8 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
         factor = 60'000;
     else if (unit == "h")
         factor = 3'600'000;
+    else if (unit == "d")
+        factor = 86'400'000;
     else
         return std::nullopt;
     auto ms = scaled(n, factor);

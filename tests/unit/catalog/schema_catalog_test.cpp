@@ -76,6 +76,37 @@ TEST_CASE("bad schema files are refused with the file and the fix", "[unit][cata
     CHECK_THROWS_WITH(load_catalog("/nonexistent/schemas"), Contains("does not exist"));
 }
 
+TEST_CASE("versions that break their type's compatibility mode are refused with the reason",
+          "[unit][catalog]") {
+    temp_dir d;
+    d.write("user.created/v1.json",
+            R"({"type":"object","properties":{"email":{"type":"string"}}})");
+    d.write("user.created/v2.json",
+            R"({"type":"object","properties":{"email":{"type":"string"}},"required":["email"]})");
+    auto message = [&](const std::map<std::string, sluice::registry::type_policy>& policies) {
+        try {
+            load_catalog(d.path.string(), policies);
+        } catch (const catalog_error& e) {
+            return std::string(e.what());
+        }
+        return std::string();
+    };
+    CHECK_THAT(
+        message({}),
+        Contains("user.created/v2.json: v2 breaks backward compatibility with v1: `email` is "
+                 "required by v2 but not by v1: events valid under v1 would be rejected"));
+    sluice::registry::type_policy none;
+    none.mode = sluice::registry::compatibility::none;
+    CHECK(message({{"user.created", none}}).empty());
+    auto c = load_catalog(d.path.string(), {{"user.created", none}});
+    CHECK(c.policies.at("user.created").default_version == 2);  // the latest by default
+    sluice::registry::type_policy pinned = none;
+    pinned.default_version = 3;
+    CHECK_THAT(message({{"user.created", pinned}}), Contains("default_version is 3, but"));
+    CHECK_THAT(message({{"order.placed", none}, {"user.created", none}}),
+               Contains("types.order.placed in the config has no schemas"));
+}
+
 TEST_CASE("every version is compiled at load, a broken contract names its file and pointer",
           "[unit][catalog]") {
     {

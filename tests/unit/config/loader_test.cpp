@@ -157,6 +157,29 @@ TEST_CASE("Redis queue caps and waits are read", "[unit][config]") {
                Contains("expected a duration from 0ms to 1m"));
 }
 
+TEST_CASE("event types get their policy, or the defaults", "[unit][config]") {
+    auto s = parse(
+        "type_defaults:\n  compatibility: full\n  retention:\n    max_age: 7d\n"
+        "types:\n  user.created:\n    default_version: 2\n    compatibility: backward_transitive\n"
+        "    retention:\n      max_length: 1000\n  order.placed:\n",
+        "t.yaml", "", no_env());
+    CHECK(s.type_defaults.mode == sluice::registry::compatibility::full);
+    const auto& u = s.types.at("user.created");
+    CHECK(u.default_version == 2);
+    CHECK(u.mode == sluice::registry::compatibility::backward_transitive);
+    CHECK(u.max_length == 1000);
+    CHECK(u.max_age == std::chrono::hours(168));  // from type_defaults
+    CHECK(s.types.at("order.placed").mode == sluice::registry::compatibility::full);
+    CHECK_THAT(
+        error_of("types:\n  a:\n    compatibility: sideways\n"),
+        StartsWith("test.yaml:3:20: 'types.a.compatibility' has an unknown value: 'sideways'"));
+    CHECK_THAT(
+        error_of("types:\n  a:\n    retention:\n      max_lenght: 5\n"),
+        Contains("unknown key 'max_lenght' in 'types.a.retention'; did you mean 'max_length'?"));
+    CHECK_THAT(error_of("publish:\n  max_batch: 0\n"),
+               Contains("'publish.max_batch' is out of range"));
+}
+
 TEST_CASE("environment variables override the file", "[unit][config]") {
     auto s = parse("listen:\n  port: 1\n", "t.yaml", "",
                    env_of({{"SLUICE_LISTEN", "[::1]:9090"},

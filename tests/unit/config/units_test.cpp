@@ -12,6 +12,7 @@ TEST_CASE("durations need a unit", "[unit][config]") {
     CHECK(parse_duration("10s") == 10s);
     CHECK(parse_duration("5m") == 5min);
     CHECK(parse_duration("1h") == 1h);
+    CHECK(parse_duration("7d") == 168h);
     CHECK_FALSE(parse_duration("10"));
     CHECK_FALSE(parse_duration("10 s"));
     CHECK_FALSE(parse_duration("-1s"));
