@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <optional>
 #include <set>
@@ -329,18 +330,23 @@ class compiler {
         throw schema_error(set_.docs[l.doc]->source + "#" + p + ": " + what);
     }
 
-    static bool number_of(dom::element v, double& out) {
-        if (v.is_double() || v.is_int64() || v.is_uint64()) {
+    static bool number_of(dom::element v, long double& out) {
+        if (v.is_int64())
+            out = static_cast<long double>(std::int64_t(v));
+        else if (v.is_uint64())
+            out = static_cast<long double>(std::uint64_t(v));
+        else if (v.is_double())
             out = double(v);
-            return true;
-        }
-        return false;
+        else
+            return false;
+        return true;
     }
 
     std::uint64_t count_of(const location& l, std::string_view k, dom::element v) {
-        double d;
-        if (!number_of(v, d) || d < 0 || d != static_cast<double>(static_cast<std::uint64_t>(d)))
+        long double d;
+        if (!number_of(v, d) || d < 0 || d != std::floor(d))
             fail(l, k, "expected a non-negative integer");
+        if (d >= 18446744073709551615.0L) return std::numeric_limits<std::uint64_t>::max();
         return static_cast<std::uint64_t>(d);
     }
 
@@ -389,10 +395,15 @@ class compiler {
         bool has_if = false;
         const bool val = s.validation;
 
+        std::vector<std::string_view> seen;
         for (auto field : obj) {
             std::string_view k = field.key;
             dom::element v = field.value;
-            double num = 0;
+            // simdjson keeps duplicate keys; a schema with them means two things at once.
+            if (std::find(seen.begin(), seen.end(), k) != seen.end())
+                fail(l, k, "the keyword appears twice");
+            seen.push_back(k);
+            long double num = 0;
             if (k == "$ref") {
                 auto o = make(op_kind::ref, k, n);
                 o.a = resolve_ref(l, s, k, std::string_view(v));
@@ -497,8 +508,12 @@ class compiler {
                 n.ops.push_back(std::move(req));
                 n.ops.push_back(std::move(sch));
             } else if (k == "properties") {
-                for (auto f : dom::object(v))
+                for (auto f : dom::object(v)) {
+                    for (const auto& existing : props.named)
+                        if (existing.first == f.key)
+                            fail(l, k, "property '" + std::string(f.key) + "' appears twice");
                     props.named.emplace_back(std::string(f.key), child(l, k, f.key));
+                }
                 has_props = true;
             } else if (k == "patternProperties") {
                 for (auto f : dom::object(v)) {
@@ -530,6 +545,7 @@ class compiler {
                 has_items = true;
             } else if (k == "items") {
                 if (d7 && v.is_array()) {
+                    items.names = {"items", "additionalItems"};
                     std::size_t i = 0;
                     for ([[maybe_unused]] auto item : dom::array(v))
                         items.list.push_back(child(l, k, std::to_string(i++)));
@@ -538,6 +554,7 @@ class compiler {
                 }
                 has_items = true;
             } else if (k == "additionalItems" && d7) {
+                items.names = {"items", "additionalItems"};
                 if (obj["items"].is_array()) items.a = child(l, k);
                 has_items = true;
             } else if (k == "contains") {
@@ -694,11 +711,23 @@ void schema_set::add(const std::string& uri, std::string_view json_text,
     if (!is_schema_value(d->root))
         throw schema_error(source + ": a JSON Schema must be an object or a boolean");
     std::size_t index = impl_->docs.size();
+    // A document the scan refuses leaves no trace: everything is restored.
+    auto resources = impl_->resources;
+    auto anchors = impl_->anchors;
+    auto scopes = impl_->scopes;
     impl_->resources[d->uri] = {index, ""};
     scope_info s{d->uri, d->uri, "", draft::draft2020_12, true};
     dom::element root = d->root;
     impl_->docs.push_back(std::move(d));
-    impl_->scan(index, root, "", s);
+    try {
+        impl_->scan(index, root, "", s);
+    } catch (...) {
+        impl_->docs.pop_back();
+        impl_->resources = std::move(resources);
+        impl_->anchors = std::move(anchors);
+        impl_->scopes = std::move(scopes);
+        throw;
+    }
 }
 
 std::shared_ptr<const validator> schema_set::compile(const std::string& uri,

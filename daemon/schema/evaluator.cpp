@@ -75,6 +75,17 @@ double number_value(dom::element e) {
     }
 }
 
+long double exact_value(dom::element e) {
+    switch (e.type()) {
+        case dom::element_type::INT64:
+            return static_cast<long double>(std::int64_t(e));
+        case dom::element_type::UINT64:
+            return static_cast<long double>(std::uint64_t(e));
+        default:
+            return static_cast<long double>(double(e));
+    }
+}
+
 bool is_number(dom::element e) {
     auto t = e.type();
     return t == dom::element_type::INT64 || t == dom::element_type::UINT64 ||
@@ -84,9 +95,15 @@ bool is_number(dom::element e) {
 // JSON equality: numbers by value (1 == 1.0), objects regardless of member order.
 bool equal(dom::element a, dom::element b) {
     if (is_number(a) && is_number(b)) {
-        if (a.type() == dom::element_type::INT64 && b.type() == dom::element_type::INT64)
+        auto ta = a.type(), tb = b.type();
+        if (ta == dom::element_type::INT64 && tb == dom::element_type::INT64)
             return std::int64_t(a) == std::int64_t(b);
-        return number_value(a) == number_value(b);
+        if (ta == dom::element_type::UINT64 && tb == dom::element_type::UINT64)
+            return std::uint64_t(a) == std::uint64_t(b);
+        // simdjson uses UINT64 only from 2^63 up, so an INT64 never equals a UINT64;
+        // against a double, long double holds every 64-bit integer exactly.
+        if (ta != dom::element_type::DOUBLE && tb != dom::element_type::DOUBLE) return false;
+        return exact_value(a) == exact_value(b);
     }
     if (a.type() != b.type()) return false;
     switch (a.type()) {
@@ -264,13 +281,13 @@ class evaluator {
                     report(n.absolute, "no value is allowed here (the schema is false)");
             return n.boolean_value;
         }
-        if (n.is_leaf && !collecting()) return leaf_ok(n.leaf, inst);
         if (depth_ >= p_.options.max_depth) {
             if (collecting())
                 report(n.absolute, "evaluation nested deeper than " +
                                        std::to_string(p_.options.max_depth) + " levels");
             return false;
         }
+        if (n.is_leaf && !collecting()) return leaf_ok(n.leaf, inst);
         ++depth_;
         // The dynamic scope: every resource evaluation passes through, outermost first.
         bool pushed = scope_.empty() || scope_.back() != n.resource;
@@ -315,11 +332,12 @@ class evaluator {
             case dom::element_type::INT64:
             case dom::element_type::UINT64:
             case dom::element_type::DOUBLE: {
-                double x = number_value(inst);
-                std::uint32_t bits = t == dom::element_type::DOUBLE && !is_integral(x)
+                double d = number_value(inst);
+                std::uint32_t bits = t == dom::element_type::DOUBLE && !is_integral(d)
                                          ? t_number
                                          : t_number | t_integer;
                 if (!(l.types & bits) || l.has_enum) return false;
+                long double x = exact_value(inst);
                 return !l.number_checks || (x >= l.minimum && x <= l.maximum &&
                                             x > l.exclusive_minimum && x < l.exclusive_maximum);
             }
@@ -349,10 +367,10 @@ class evaluator {
             }
             case op_kind::minimum:
                 return inst.type() == dom::element_type::INT64 &&
-                       double(std::int64_t(inst)) >= o.number;
+                       static_cast<long double>(std::int64_t(inst)) >= o.number;
             case op_kind::maximum:
                 return inst.type() == dom::element_type::INT64 &&
-                       double(std::int64_t(inst)) <= o.number;
+                       static_cast<long double>(std::int64_t(inst)) <= o.number;
             default:
                 return false;
         }
@@ -396,17 +414,25 @@ class evaluator {
             case op_kind::multiple_of: {
                 if (!is_number(inst)) return true;
                 bool ok;
-                if (inst.type() == dom::element_type::INT64 && is_integral(o.number) &&
-                    o.number < 9e15) {
-                    ok = std::int64_t(inst) % static_cast<std::int64_t>(o.number) == 0;
+                double divisor = static_cast<double>(o.number);
+                if (inst.type() == dom::element_type::INT64 && is_integral(divisor) &&
+                    divisor < 9.2e18) {
+                    ok = std::int64_t(inst) % static_cast<std::int64_t>(divisor) == 0;
+                } else if (inst.type() == dom::element_type::UINT64 && is_integral(divisor) &&
+                           divisor < 1.8e19) {
+                    ok = std::uint64_t(inst) % static_cast<std::uint64_t>(divisor) == 0;
                 } else {
-                    double q = number_value(inst) / o.number;
+                    // A few ulps of the quotient, so 0.0075 is a multiple of 0.0001 but a
+                    // large quotient's fraction is not rounded away.
+                    double q = number_value(inst) / divisor;
                     ok = std::isfinite(q) &&
-                         std::fabs(q - std::round(q)) <= 1e-9 * std::max(1.0, std::fabs(q));
+                         std::fabs(q - std::round(q)) <=
+                             std::max(1e-9,
+                                      4 * std::numeric_limits<double>::epsilon() * std::fabs(q));
                 }
                 if (!ok)
                     if (collecting())
-                        report(o.absolute, "expected a multiple of " + show_number(o.number) +
+                        report(o.absolute, "expected a multiple of " + show_number(divisor) +
                                                ", got " + show(inst));
                 return ok;
             }
@@ -415,7 +441,7 @@ class evaluator {
             case op_kind::minimum:
             case op_kind::exclusive_minimum: {
                 if (!is_number(inst)) return true;
-                double x = number_value(inst);
+                long double x = exact_value(inst);
                 bool ok = o.kind == op_kind::maximum             ? x <= o.number
                           : o.kind == op_kind::exclusive_maximum ? x < o.number
                           : o.kind == op_kind::minimum           ? x >= o.number
@@ -427,7 +453,8 @@ class evaluator {
                                                                              : ">";
                     if (collecting())
                         report(o.absolute, "expected a number " + std::string(rel) + " " +
-                                               show_number(o.number) + ", got " + show(inst));
+                                               show_number(static_cast<double>(o.number)) +
+                                               ", got " + show(inst));
                 }
                 return ok;
             }
@@ -633,11 +660,25 @@ class evaluator {
             thread_local dom::parser name_parser;
             std::string quoted = "\"";
             for (char c : f.key) {
-                if (c == '"' || c == '\\') quoted += '\\';
-                quoted += c;
+                auto u = static_cast<unsigned char>(c);
+                if (c == '"' || c == '\\') {
+                    quoted += '\\';
+                    quoted += c;
+                } else if (u < 0x20) {
+                    static constexpr char hex[] = "0123456789abcdef";
+                    quoted += "\\u00";
+                    quoted += hex[u >> 4];
+                    quoted += hex[u & 0xf];
+                } else {
+                    quoted += c;
+                }
             }
             quoted += '"';
-            dom::element name = name_parser.parse(quoted).value();
+            dom::element name;
+            if (name_parser.parse(quoted).get(name)) {
+                if (collecting()) report(o.absolute, "property name could not be checked");
+                return false;
+            }
             path_guard ip(*this, instance_path_, f.key);
             if (!eval(o.a, name, nullptr)) {
                 ok = false;
@@ -679,8 +720,9 @@ class evaluator {
                           f.key) != ann->properties.begin() + static_cast<std::ptrdiff_t>(known))
                 continue;
             path_guard ip(*this, instance_path_, f.key);
+            std::size_t before = errors_ ? errors_->size() : 0;
             if (!eval(o.a, f.value, nullptr)) {
-                if (p_.nodes[o.a].is_boolean && collecting() && !errors_->empty())
+                if (p_.nodes[o.a].is_boolean && collecting() && errors_->size() > before)
                     errors_->back().message =
                         "property '" + std::string(f.key) + "' is not allowed";
                 ok = false;
@@ -862,7 +904,7 @@ class evaluator {
                 if (!check(o.named[index].second, f.value)) return false;
             }
             for (const auto& [re, child] : o.patterns) {
-                if (!re->search(f.key)) continue;
+                if (!re->search_or(f.key, true)) continue;  // an engine failure applies the schema
                 matched = true;
                 if (!check(child, f.value)) return false;
             }
@@ -910,7 +952,7 @@ class evaluator {
                 }
             }
             for (const auto& [re, child] : o.patterns) {
-                if (!re->search(f.key)) continue;
+                if (!re->search_or(f.key, true)) continue;  // an engine failure applies the schema
                 matched = true;
                 if (collecting()) {
                     keyword_path_ = saved_kw;
@@ -930,8 +972,9 @@ class evaluator {
                     append_pointer_token(keyword_path_, "additionalProperties");
                 }
                 path_guard ip(*this, instance_path_, f.key);
+                std::size_t before = errors_ ? errors_->size() : 0;
                 if (!eval(o.a, f.value, nullptr)) {
-                    if (p_.nodes[o.a].is_boolean && collecting() && !errors_->empty())
+                    if (p_.nodes[o.a].is_boolean && collecting() && errors_->size() > before)
                         errors_->back().message =
                             "property '" + std::string(f.key) + "' is not allowed";
                     ok = false;
@@ -982,10 +1025,11 @@ class evaluator {
             if (collecting()) {
                 keyword_path_ = saved_kw;
                 if (i < o.list.size()) {
-                    append_pointer_token(keyword_path_, "prefixItems");
+                    append_pointer_token(keyword_path_,
+                                         o.names.size() == 2 ? o.names[0] : "prefixItems");
                     append_pointer_token(keyword_path_, std::to_string(i));
                 } else {
-                    append_pointer_token(keyword_path_, "items");
+                    append_pointer_token(keyword_path_, o.names.size() == 2 ? o.names[1] : "items");
                 }
             }
             path_guard ip(*this, instance_path_, i);

@@ -275,8 +275,19 @@ std::string utf8(char32_t c) {
 }
 
 // Unicode properties of one code point, through PCRE2's tables.
-bool has_property(char32_t c, const char* property) {
-    return regex(std::string("^\\p{") + property + "}$").search(utf8(c));
+bool has_property(char32_t c, std::string_view property) {
+    // Compiled once each: a hostname may ask about every code point of a label.
+    static const regex mark("^\\p{M}$"), greek("^\\p{Greek}$"), hebrew("^\\p{Hebrew}$"),
+        arabic("^\\p{Arabic}$"), hiragana("^\\p{Hiragana}$"), katakana("^\\p{Katakana}$"),
+        han("^\\p{Han}$");
+    const regex* re = property == "M"          ? &mark
+                      : property == "Greek"    ? &greek
+                      : property == "Hebrew"   ? &hebrew
+                      : property == "Arabic"   ? &arabic
+                      : property == "Hiragana" ? &hiragana
+                      : property == "Katakana" ? &katakana
+                                               : &han;
+    return re->search(utf8(c));
 }
 
 bool is_virama(char32_t c) {

@@ -72,7 +72,7 @@ struct op {
     op_kind kind;
     std::string keyword;      // as in the schema: "minimum", "$ref", ...
     std::string absolute;     // absolute keyword location
-    double number = 0;        // numeric limits, multipleOf
+    long double number = 0;   // numeric limits (exact for any 64-bit integer), multipleOf
     std::uint64_t count = 0;  // length / items / properties limits, minContains
     std::uint64_t count_max = std::numeric_limits<std::uint64_t>::max();  // maxContains
     std::uint32_t types = 0;
@@ -103,10 +103,10 @@ struct leaf_checks {
     format_kind format = format_kind::unknown;
     const regex* pattern = nullptr;
     bool string_checks = false;
-    double minimum = -std::numeric_limits<double>::infinity();
-    double maximum = std::numeric_limits<double>::infinity();
-    double exclusive_minimum = -std::numeric_limits<double>::infinity();
-    double exclusive_maximum = std::numeric_limits<double>::infinity();
+    long double minimum = -std::numeric_limits<long double>::infinity();
+    long double maximum = std::numeric_limits<long double>::infinity();
+    long double exclusive_minimum = -std::numeric_limits<long double>::infinity();
+    long double exclusive_maximum = std::numeric_limits<long double>::infinity();
     bool number_checks = false;
     bool has_multiple_of = false;  // left to the op: needs its careful arithmetic
     bool has_enum = false;

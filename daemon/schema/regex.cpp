@@ -128,11 +128,22 @@ regex::~regex() {
 }
 
 bool regex::search(std::string_view subject) const {
+    return search_or(subject, false);
+}
+
+bool regex::search_or(std::string_view subject, bool on_engine_error) const {
     thread_local match_data_holder md;
-    int rc =
-        pcre2_match(static_cast<pcre2_code*>(code_), reinterpret_cast<PCRE2_SPTR>(subject.data()),
-                    subject.size(), 0, 0, md.data, nullptr);
-    return rc >= 0;
+    auto* code = static_cast<pcre2_code*>(code_);
+    auto* s = reinterpret_cast<PCRE2_SPTR>(subject.data());
+    int rc = pcre2_match(code, s, subject.size(), 0, 0, md.data, nullptr);
+    if (rc >= 0) return true;
+    if (rc == PCRE2_ERROR_NOMATCH) return false;
+    // The JIT ran out of its small stack (deep backtracking): the interpreter has
+    // its own, larger limits.
+    rc = pcre2_match(code, s, subject.size(), 0, PCRE2_NO_JIT, md.data, nullptr);
+    if (rc >= 0) return true;
+    if (rc == PCRE2_ERROR_NOMATCH) return false;
+    return on_engine_error;
 }
 
 bool regex::is_valid(std::string_view pattern) {

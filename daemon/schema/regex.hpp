@@ -18,7 +18,10 @@ class regex {
     regex(const regex&) = delete;
     regex& operator=(const regex&) = delete;
 
+    // True on a match. When the engine gives up (backtracking limits), search() says
+    // false and search_or() says `on_engine_error`, so callers can fail closed.
     bool search(std::string_view subject) const;
+    bool search_or(std::string_view subject, bool on_engine_error) const;
     const std::string& source() const { return source_; }
 
     // True when `pattern` compiles (the `regex` format).

@@ -171,3 +171,47 @@ TEST_CASE("unevaluatedProperties sees through allOf, $ref and if/then", "[unit][
     CHECK_FALSE(f.valid(R"({"id":"1","kind":"order","email":"a@b.c"})"));
     CHECK_FALSE(f.valid(R"({"id":"1","other":1})"));
 }
+
+TEST_CASE("hostile corners: control characters in names, huge integers, tight multipleOf",
+          "[unit][schema]") {
+    fixture names(R"({"propertyNames":{"maxLength":5}})");
+    CHECK(names.valid(R"({"a\nb":1})"));
+    CHECK_FALSE(names.valid(R"({"a\u0001bcdef":1})"));
+
+    fixture int64(R"({"maximum":9223372036854775807})");
+    CHECK(int64.valid("9223372036854775807"));
+    CHECK_FALSE(int64.valid("9223372036854775808"));
+    fixture big_enum(R"({"enum":[9223372036854775807]})");
+    CHECK_FALSE(big_enum.valid("9223372036854775808"));
+
+    fixture cents(R"({"multipleOf":0.01})");
+    CHECK(cents.valid("12345.67"));
+    CHECK_FALSE(cents.valid("10000000.001"));
+    fixture even(R"({"multipleOf":2})");
+    CHECK_FALSE(even.valid("18446744073709551615"));
+    CHECK(even.valid("18446744073709551614"));
+}
+
+TEST_CASE("duplicate keywords and properties are refused, not guessed at", "[unit][schema]") {
+    CHECK_THAT(compile_error(R"({"type":"string","type":"number"})"),
+               Contains("#/type: the keyword appears twice"));
+    CHECK_THAT(compile_error(R"({"properties":{"a":true,"a":false}})"),
+               Contains("property 'a' appears twice"));
+}
+
+TEST_CASE("draft-07 tuple items report their own keyword names", "[unit][schema]") {
+    fixture f(
+        R"({"$schema":"http://json-schema.org/draft-07/schema#","items":[{"type":"string"}],"additionalItems":false})");
+    auto v = f.why("[1,2]");
+    REQUIRE(v.size() == 2);
+    CHECK(v[0].keyword_location == "/items/0/type");
+    CHECK(v[1].keyword_location == "/additionalItems");
+}
+
+TEST_CASE("a capped explanation never relabels an earlier violation", "[unit][schema]") {
+    fixture f(R"({"properties":{"a":{"type":"string"}},"additionalProperties":false})");
+    auto v = f.v->explain(f.parser.parse(std::string(R"({"a":1,"b":2})")).value(), 1);
+    REQUIRE(v.size() == 1);
+    CHECK(v[0].instance_location == "/a");
+    CHECK(v[0].message == "expected a string, got an integer");
+}
