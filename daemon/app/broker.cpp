@@ -16,6 +16,7 @@
 #include "log/logger.hpp"
 #include "metrics/registry.hpp"
 #include "net/report_failure.hpp"
+#include "publish/publisher.hpp"
 #include "redis/client.hpp"
 
 namespace sluice::app {
@@ -34,6 +35,14 @@ http::limits to_limits(const config::settings::http_settings& h) {
     l.max_connections = h.max_connections;
     l.access_log = h.access_log;
     return l;
+}
+
+publish::publish_options to_publish_options(const config::settings::publish_settings& p) {
+    publish::publish_options o;
+    o.source = p.source;
+    o.idempotency_window = p.idempotency_window;
+    o.max_batch = p.max_batch;
+    return o;
 }
 
 redis::client_options to_client_options(const config::settings::redis_settings& r,
@@ -69,6 +78,7 @@ struct running {
     redis::client redis;
     readiness ready;
     std::shared_ptr<http::service> api = std::make_shared<http::service>();
+    publish::publisher publisher;
     http::server server;
     net::signal_set signals{ctx, SIGINT, SIGTERM, SIGHUP};
     bool draining = false;
@@ -79,6 +89,9 @@ struct running {
         , env(e)
         , redis(ctx.get_executor(), to_client_options(settings.redis, "main"), &metrics)
         , ready(redis)
+        , publisher(
+              redis, [this] { return ready.catalog(); }, metrics,
+              to_publish_options(settings.publish))
         , server({settings.listen.address, settings.listen.port, settings.threads}, api, metrics,
                  to_limits(settings.http)) {}
 
@@ -106,10 +119,14 @@ struct running {
             log::warn("redis settings change only on restart", {{"config", config_path}});
         log::configure(next.log.level, next.log.format);
         server.set_limits(to_limits(next.http));
+        publisher.set_options(to_publish_options(next.publish));
         ready.set_catalog(next_catalog);
         settings.http = next.http;
         settings.log = next.log;
         settings.schemas = next.schemas;
+        settings.publish = next.publish;
+        settings.types = next.types;
+        settings.type_defaults = next.type_defaults;
         metrics.count_reload(true);
         log::info("config reloaded", {{"config", config_path},
                                       {"types", next_catalog->types.size()},
@@ -181,6 +198,8 @@ int broker::run() {
     running r(settings_, config_path_, env_);
     r.ready.set_catalog(schemas);
     add_operational_endpoints(*r.api, r.ready, r.metrics);
+    r.api->route("POST", "/v1/events",
+                 [&r](const http::request_context& ctx) { return r.publisher.handle(ctx); });
     try {
         r.server.start();
     } catch (const std::system_error& e) {

@@ -85,6 +85,13 @@ registry::registry() : registry_(std::make_shared<prometheus::Registry>()) {
                           .Name("sluice_redis_pending_requests")
                           .Help("Redis requests queued, in flight or waiting for a connection")
                           .Register(*registry_);
+    publishes_ = &BuildCounter()
+                      .Name("sluice_publish_events_total")
+                      .Help(
+                          "Events published, by type, version and result (stored, duplicate, "
+                          "redis_error, or the "
+                          "problem code, e.g. schema_violation)")
+                      .Register(*registry_);
     auto& reloads = BuildCounter()
                         .Name("sluice_config_reloads_total")
                         .Help("Config reloads (SIGHUP) by result")
@@ -115,6 +122,24 @@ void registry::observe_request(std::string_view route, std::string_view method, 
     }
     s.count->Increment();
     s.duration->Observe(seconds);
+}
+
+void registry::count_publish(const std::string& type, unsigned version, const std::string& result) {
+    std::string key = type + ' ' + std::to_string(version) + ' ' + result;
+    prometheus::Counter* c;
+    {
+        std::lock_guard lock(series_mutex_);
+        auto it = publish_series_.find(key);
+        if (it == publish_series_.end()) {
+            c = &publishes_->Add({{"type", type},
+                                  {"version", version ? std::to_string(version) : std::string()},
+                                  {"result", result}});
+            publish_series_.emplace(std::move(key), c);
+        } else {
+            c = it->second;
+        }
+    }
+    c->Increment();
 }
 
 void registry::connection_opened() {

@@ -63,6 +63,11 @@ class registry {
     // The series of the Redis client with this role (created on first use).
     redis_client_metrics redis_client(const std::string& role);
 
+    // Counts one published event by type, version and result ("stored", "duplicate",
+    // "redis_error", or the problem code such as "schema_violation"). Type and version
+    // are empty/0 when the event never named a known one.
+    void count_publish(const std::string& type, unsigned version, const std::string& result);
+
     // Counts a config reload attempt; `ok` false when it was refused.
     void count_reload(bool ok);
 
@@ -88,6 +93,9 @@ class registry {
     prometheus::Family<prometheus::Gauge>* redis_pending_;
     prometheus::Counter* reloads_ok_;
     prometheus::Counter* reloads_failed_;
+
+    prometheus::Family<prometheus::Counter>* publishes_;
+    std::unordered_map<std::string, prometheus::Counter*> publish_series_;
 
     // Label lookups in prometheus-cpp build a std::map per call; cache the series.
     std::mutex series_mutex_;

@@ -54,12 +54,17 @@ bool read_version(dom::element v, unsigned& out, event_error& error) {
 // The attributes every shape shares, after `type`.
 bool finish(incoming_event& e, event_error& error) {
     if (!e.time.empty() && !schema::check_format(schema::format_kind::date_time, e.time)) {
-        error = bad_event("`time` must be an RFC 3339 timestamp such as 2026-11-27T10:00:00Z, got \"" + e.time + "\"");
+        error =
+            bad_event("`time` must be an RFC 3339 timestamp such as 2026-11-27T10:00:00Z, got \"" +
+                      e.time + "\"");
         return false;
     }
     if (!e.datacontenttype.empty() && !is_json_media(media_type(e.datacontenttype))) {
-        error = {{415, "unsupported_data_type", "Unsupported data content type",
-                  "data must be JSON to be checked against its contract; got datacontenttype " + e.datacontenttype,
+        error = {{415,
+                  "unsupported_data_type",
+                  "Unsupported data content type",
+                  "data must be JSON to be checked against its contract; got datacontenttype " +
+                      e.datacontenttype,
                   {}}};
         return false;
     }
@@ -73,7 +78,9 @@ bool finish(incoming_event& e, event_error& error) {
 bool read_type(dom::object obj, incoming_event& e, event_error& error) {
     dom::element v;
     if (obj["type"].get(v) || v.get(e.type) || e.type.empty()) {
-        error = bad_event("`type` is required: a non-empty string naming the event type, such as \"user.created\"");
+        error = bad_event(
+            "`type` is required: a non-empty string naming the event type, such as "
+            "\"user.created\"");
         return false;
     }
     return true;
@@ -87,7 +94,8 @@ std::string media_type(std::string_view content_type) {
     while (!m.empty() && m.back() == ' ') m.remove_suffix(1);
     while (!m.empty() && m.front() == ' ') m.remove_prefix(1);
     std::string out(m);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     return out;
 }
 
@@ -95,7 +103,8 @@ body_mode mode_for(std::string_view content_type, bool has_ce_specversion_header
     auto m = media_type(content_type);
     if (m == "application/cloudevents+json") return body_mode::structured;
     if (m == "application/cloudevents-batch+json") return body_mode::batch;
-    if (has_ce_specversion_header) return is_json_media(m) ? body_mode::binary : body_mode::unsupported;
+    if (has_ce_specversion_header)
+        return is_json_media(m) ? body_mode::binary : body_mode::unsupported;
     if (m == "application/json") return body_mode::envelope;
     return body_mode::unsupported;
 }
@@ -122,8 +131,11 @@ std::optional<incoming_event> read_structured(dom::element element, event_error&
                             {"tracestate", &e.tracestate}})
         if (!read_string(obj, key, *out, error)) return std::nullopt;
     if (obj["data_base64"].error() == simdjson::SUCCESS) {
-        error = {{415, "unsupported_data_type", "Unsupported data content type",
-                  "data_base64 is not accepted: contracts check JSON data; send it as `data`", {}}};
+        error = {{415,
+                  "unsupported_data_type",
+                  "Unsupported data content type",
+                  "data_base64 is not accepted: contracts check JSON data; send it as `data`",
+                  {}}};
         return std::nullopt;
     }
     dom::element v;
@@ -136,7 +148,8 @@ std::optional<incoming_event> read_structured(dom::element element, event_error&
 std::optional<incoming_event> read_envelope(dom::element element, event_error& error) {
     dom::object obj;
     if (element.get(obj)) {
-        error = bad_event("the body must be a JSON object: {\"type\": ..., \"version\": ..., \"data\": {...}}");
+        error = bad_event(
+            "the body must be a JSON object: {\"type\": ..., \"version\": ..., \"data\": {...}}");
         return std::nullopt;
     }
     incoming_event e;
@@ -150,10 +163,12 @@ std::optional<incoming_event> read_envelope(dom::element element, event_error& e
     if (!obj["version"].get(v) && !read_version(v, e.version, error)) return std::nullopt;
     if (!obj["data"].get(e.data)) e.has_data = true;
     for (auto f : obj) {
-        static constexpr std::string_view known[] = {"type", "version", "data", "id", "source", "subject", "time"};
+        static constexpr std::string_view known[] = {"type",   "version", "data", "id",
+                                                     "source", "subject", "time"};
         if (std::find(std::begin(known), std::end(known), f.key) == std::end(known)) {
-            error = bad_event("unknown member `" + std::string(f.key) +
-                              "` in the envelope; expected type, version, data, id, source, subject, time");
+            error = bad_event(
+                "unknown member `" + std::string(f.key) +
+                "` in the envelope; expected type, version, data, id, source, subject, time");
             return std::nullopt;
         }
     }
@@ -161,7 +176,8 @@ std::optional<incoming_event> read_envelope(dom::element element, event_error& e
     return e;
 }
 
-std::optional<incoming_event> read_binary(const header_source& headers, dom::element body, event_error& error) {
+std::optional<incoming_event> read_binary(const header_source& headers, dom::element body,
+                                          event_error& error) {
     if (headers.get("ce-specversion").value_or("") != "1.0") {
         error = bad_event("the ce-specversion header must be 1.0");
         return std::nullopt;
@@ -189,7 +205,8 @@ std::optional<incoming_event> read_binary(const header_source& headers, dom::ele
         std::string quoted = "\"" + text + "\"";
         auto parsed = p.parse(quoted);
         if (parsed.error() || !read_version(parsed.value(), e.version, error)) {
-            if (parsed.error()) error = bad_event("the ce-version header must be a positive integer, such as 2");
+            if (parsed.error())
+                error = bad_event("the ce-version header must be a positive integer, such as 2");
             return std::nullopt;
         }
     }
@@ -206,7 +223,8 @@ bool is_valid_traceparent(std::string_view t) {
     for (std::size_t i = 0; i < t.size(); ++i)
         if (i != 2 && i != 35 && i != 52 && !hex(t[i])) return false;
     if (t.substr(0, 2) == "ff") return false;
-    if (t.substr(3, 32) == std::string(32, '0') || t.substr(36, 16) == std::string(16, '0')) return false;
+    if (t.substr(3, 32) == std::string(32, '0') || t.substr(36, 16) == std::string(16, '0'))
+        return false;
     return true;
 }
 
@@ -227,7 +245,8 @@ class json_locator {
 
   private:
     void skip_ws() {
-        while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r'))
+        while (pos_ < s_.size() &&
+               (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r'))
             ++pos_;
     }
     bool literal(std::string_view word) {
@@ -250,7 +269,8 @@ class json_locator {
                 char e = s_[pos_];
                 if (e == 'u') {
                     for (int i = 1; i <= 4; ++i)
-                        if (pos_ + i >= s_.size() || !std::isxdigit(static_cast<unsigned char>(s_[pos_ + i])))
+                        if (pos_ + i >= s_.size() ||
+                            !std::isxdigit(static_cast<unsigned char>(s_[pos_ + i])))
                             return false;
                     pos_ += 4;
                 } else if (std::string_view("\"\\/bfnrt").find(e) == std::string_view::npos) {
@@ -268,8 +288,10 @@ class json_locator {
             while (pos_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[pos_]))) ++pos_;
             return pos_ > start;
         };
-        if (pos_ < s_.size() && s_[pos_] == '0') ++pos_;
-        else if (!digits()) return false;
+        if (pos_ < s_.size() && s_[pos_] == '0')
+            ++pos_;
+        else if (!digits())
+            return false;
         if (pos_ < s_.size() && s_[pos_] == '.') {
             ++pos_;
             if (!digits()) return false;

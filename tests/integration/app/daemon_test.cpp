@@ -6,6 +6,7 @@
 #include <fstream>
 #include <thread>
 
+#include "support/broker_process.hpp"
 #include "support/child_process.hpp"
 #include "support/free_port.hpp"
 #include "support/http_client.hpp"
@@ -15,56 +16,9 @@ using namespace sluice;
 using namespace std::chrono_literals;
 using Catch::Matchers::Contains;
 
-namespace {
-
-// A temp folder holding a config for one broker, removed afterwards.
-struct broker_config {
-    std::filesystem::path dir;
-    std::filesystem::path file;
-    std::uint16_t port = test::free_port();
-
-    explicit broker_config(const std::string& redis_url, const std::string& extra = {}) {
-        char tmpl[] = "/tmp/sluice-daemon-XXXXXX";
-        dir = ::mkdtemp(tmpl);
-        file = dir / "sluice.yaml";
-        write(redis_url, extra);
-    }
-    ~broker_config() { std::filesystem::remove_all(dir); }
-
-    void write(const std::string& redis_url, const std::string& extra) const {
-        std::ofstream(file)
-            << "listen:\n  address: 127.0.0.1\n  port: " << port << "\nredis:\n  url: " << redis_url
-            << "\n  health_check_interval: 100ms\n  dead_after: 500ms\n  reconnect_min: 50ms\n"
-               "  reconnect_max: 200ms\nschemas:\n  dir: "
-            << SLUICE_SOURCE_DIR << "/schemas\nshutdown:\n  grace_period: 2s\n"
-            << extra;
-    }
-};
-
-std::unique_ptr<test::child_process> start_broker(const broker_config& c) {
-    auto p = std::make_unique<test::child_process>(
-        std::vector<std::string>{SLUICE_BINARY, "--config", c.file.string()});
-    REQUIRE(p->wait_for_output("\"msg\":\"listening\"", 10s));
-    return p;
-}
-
-// Polls GET `path` until it answers `status`; returns the last reply.
-test::http_reply wait_for_status(std::uint16_t port, const std::string& path, unsigned status,
-                                 std::chrono::milliseconds timeout) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    test::http_reply r;
-    do {
-        try {
-            r = test::http_get(port, path);
-            if (r.status == status) return r;
-        } catch (const std::exception&) {
-        }
-        std::this_thread::sleep_for(50ms);
-    } while (std::chrono::steady_clock::now() < deadline);
-    return r;
-}
-
-}  // namespace
+using test::broker_config;
+using test::start_broker;
+using test::wait_for_status;
 
 TEST_CASE("/readyz follows Redis: 200, 503 when it stops, 200 when it returns", "[daemon][redis]") {
     test::redis_server redis;

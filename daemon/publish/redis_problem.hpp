@@ -4,7 +4,7 @@
 
 #include "http/problem.hpp"
 
-namespace sluice::app {
+namespace sluice::publish {
 
 // The HTTP answer to a Redis request that got no reply: 503 with a stable code
 // (`redis_overloaded` when our own queue is full, `redis_unavailable` otherwise) and
@@ -16,4 +16,4 @@ struct redis_failure {
 
 redis_failure problem_for_redis_error(const boost::system::error_code& ec);
 
-}  // namespace sluice::app
+}  // namespace sluice::publish

@@ -1,8 +1,8 @@
-#include "app/redis_problem.hpp"
+#include "publish/redis_problem.hpp"
 
 #include "redis/error.hpp"
 
-namespace sluice::app {
+namespace sluice::publish {
 
 redis_failure problem_for_redis_error(const boost::system::error_code& ec) {
     redis_failure f;
@@ -24,4 +24,4 @@ redis_failure problem_for_redis_error(const boost::system::error_code& ec) {
     return f;
 }
 
-}  // namespace sluice::app
+}  // namespace sluice::publish

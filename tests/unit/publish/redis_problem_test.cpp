@@ -1,4 +1,4 @@
-#include "app/redis_problem.hpp"
+#include "publish/redis_problem.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -6,18 +6,19 @@
 
 using namespace sluice;
 
-TEST_CASE("Redis failures become 503 problems with a stable code and a retry hint", "[unit][app]") {
-    auto full = app::problem_for_redis_error(redis::error::overloaded);
+TEST_CASE("Redis failures become 503 problems with a stable code and a retry hint",
+          "[unit][publish]") {
+    auto full = publish::problem_for_redis_error(redis::error::overloaded);
     CHECK(full.problem.status == 503);
     CHECK(full.problem.code == "redis_overloaded");
     CHECK(full.retry_after_seconds == 1);
 
-    auto down = app::problem_for_redis_error(redis::error::not_connected);
+    auto down = publish::problem_for_redis_error(redis::error::not_connected);
     CHECK(down.problem.status == 503);
     CHECK(down.problem.code == "redis_unavailable");
     CHECK_THAT(down.problem.detail, Catch::Matchers::Contains("not connected to Redis"));
 
-    auto slow = app::problem_for_redis_error(redis::error::timeout);
+    auto slow = publish::problem_for_redis_error(redis::error::timeout);
     CHECK(slow.problem.code == "redis_unavailable");
     CHECK(slow.retry_after_seconds == 2);
 }

@@ -1,0 +1,56 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "http/message.hpp"
+
+namespace sluice::catalog {
+struct schema_catalog;
+}
+namespace sluice::metrics {
+class registry;
+}
+namespace sluice::redis {
+class client;
+}
+
+namespace sluice::publish {
+
+struct publish_options {
+    std::string source = "sluice";  // CloudEvents `source` when the publisher gives none
+    std::chrono::milliseconds idempotency_window{86'400'000};
+    std::size_t max_batch = 1000;
+};
+
+// POST /v1/events: reads CloudEvents in structured, binary and batch mode or the
+// simple envelope, checks each against its contract, and appends it to its type's
+// stream, idempotently, answering only once Redis has it. A batch goes to Redis as
+// one pipelined request and is answered item by item.
+//
+// Thread model: handle() runs on the HTTP I/O threads; the body is parsed and
+// validated with a per-thread parser before the first suspension, so nothing of it
+// is shared across requests; the Redis client may live on another thread.
+class publisher {
+  public:
+    using catalog_source = std::function<std::shared_ptr<const catalog::schema_catalog>()>;
+
+    publisher(redis::client& redis, catalog_source catalog, metrics::registry& metrics,
+              publish_options options);
+
+    // Takes effect for the next request (SIGHUP).
+    void set_options(publish_options options);
+
+    boost::asio::awaitable<http::response> handle(const http::request_context& ctx) const;
+
+  private:
+    redis::client& redis_;
+    catalog_source catalog_;
+    metrics::registry& metrics_;
+    std::atomic<std::shared_ptr<const publish_options>> options_;
+};
+
+}  // namespace sluice::publish

@@ -1,0 +1,43 @@
+#include "publish/storage.hpp"
+
+#include <openssl/sha.h>
+
+namespace sluice::publish {
+
+std::string stream_key(std::string_view type) {
+    return "sluice:{" + std::string(type) + "}:events";
+}
+
+std::string dead_letter_key(std::string_view type) {
+    return "sluice:{" + std::string(type) + "}:dlq";
+}
+
+std::string idempotency_key(std::string_view type, std::string_view source, std::string_view id) {
+    std::string material;
+    material.reserve(source.size() + id.size() + 1);
+    material.append(source).append(1, '\n').append(id);
+    unsigned char digest[SHA_DIGEST_LENGTH];
+    SHA1(reinterpret_cast<const unsigned char*>(material.data()), material.size(), digest);
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string key = "sluice:{" + std::string(type) + "}:idem:";
+    for (unsigned char b : digest) {
+        key += hex[b >> 4];
+        key += hex[b & 0xf];
+    }
+    return key;
+}
+
+const redis::script& publish_script() {
+    static const redis::script s(R"lua(
+local first = redis.call('GET', KEYS[2])
+if first then
+  return {0, first}
+end
+local entry = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))
+redis.call('SET', KEYS[2], entry, 'PX', ARGV[1])
+return {1, entry}
+)lua");
+    return s;
+}
+
+}  // namespace sluice::publish

@@ -1,0 +1,25 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "redis/script.hpp"
+
+namespace sluice::publish {
+
+// Key layout (docs/storage.md). Every key of one type carries the hash tag {<type>},
+// so a type's stream, dead letters and idempotency keys share one Redis Cluster slot
+// and one script may touch them all.
+std::string stream_key(std::string_view type);       // sluice:{user.created}:events
+std::string dead_letter_key(std::string_view type);  // sluice:{user.created}:dlq
+// sluice:{user.created}:idem:<sha1 of source, newline, id>: bounded length whatever
+// the publisher's source and id are.
+std::string idempotency_key(std::string_view type, std::string_view source, std::string_view id);
+
+// Appends an event unless its idempotency key exists; atomic on the type's slot.
+//   KEYS[1] stream, KEYS[2] idempotency key
+//   ARGV[1] idempotency window in ms, ARGV[2..] field, value, field, value...
+// Returns {1, entry id} when stored, {0, first entry id} for a repeat.
+const redis::script& publish_script();
+
+}  // namespace sluice::publish

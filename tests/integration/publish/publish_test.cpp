@@ -1,0 +1,172 @@
+// POST /v1/events end to end: the real binary, a real redis-server, real HTTP.
+#include <catch2/catch.hpp>
+#include <set>
+#include <thread>
+
+#include "support/broker_process.hpp"
+#include "support/http_client.hpp"
+#include "support/redis_server.hpp"
+
+using namespace sluice;
+using namespace std::chrono_literals;
+using Catch::Matchers::Contains;
+
+namespace {
+
+constexpr const char* user_uuid = "0f8c3e2a-6b1d-4c9e-9a57-3d2b1f0e8a41";
+constexpr const char* traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+
+struct running_broker {
+    test::redis_server redis;
+    test::broker_config cfg{redis.url()};
+    std::unique_ptr<test::child_process> process = test::start_broker(cfg);
+    running_broker() { REQUIRE(test::wait_for_status(cfg.port, "/readyz", 200, 5s).status == 200); }
+
+    test::http_reply post(const std::string& content_type, const std::string& body,
+                          const std::string& headers = {}) {
+        test::http_connection c(cfg.port);
+        return c.request("POST", "/v1/events", body,
+                         "Content-Type: " + content_type + "\r\n" + headers);
+    }
+};
+
+std::string structured(const std::string& id, const std::string& data,
+                       const std::string& extra = {}) {
+    return R"({"specversion":"1.0","type":"user.created","source":"/tests","id":")" + id + R"(")" +
+           extra + R"(,"data":)" + data + "}";
+}
+
+// The "entry" member of a publish answer.
+std::string entry_of(const std::string& body) {
+    auto at = body.find(R"("entry":")");
+    if (at == std::string::npos) return {};
+    at += 9;
+    return body.substr(at, body.find('"', at) - at);
+}
+
+std::string good_data() {
+    return std::string(R"({"user_id":")") + user_uuid + R"(","email":"ada@example.com"})";
+}
+
+}  // namespace
+
+TEST_CASE("a structured CloudEvent is stored and answered with its stream entry",
+          "[publish][redis]") {
+    running_broker b;
+    auto r = b.post("application/cloudevents+json", structured("evt-1", good_data()),
+                    "traceparent: " + std::string(traceparent) + "\r\n");
+    REQUIRE(r.status == 201);
+    CHECK_THAT(r.body, Contains(R"("id":"evt-1")"));
+    CHECK_THAT(r.body, Contains(R"("type":"user.created")"));
+    CHECK_THAT(r.body, Contains(R"("version":2)"));  // the latest, by default
+    CHECK_THAT(r.body, Contains(R"("entry":")"));
+    auto stored = b.redis.cli({"XRANGE", "sluice:{user.created}:events", "-", "+"});
+    CHECK_THAT(stored, Contains("evt-1"));
+    CHECK_THAT(
+        stored,
+        Contains(
+            R"({"user_id":"0f8c3e2a-6b1d-4c9e-9a57-3d2b1f0e8a41","email":"ada@example.com"})"));
+    CHECK_THAT(stored, Contains(traceparent));
+    CHECK_THAT(stored, Contains("specversion"));
+}
+
+TEST_CASE("the simple envelope and binary mode are stored too", "[publish][redis]") {
+    running_broker b;
+    auto e = b.post("application/json",
+                    R"({"type":"user.created","version":1,"data":)" + good_data() + "}");
+    CHECK(e.status == 201);
+    CHECK_THAT(e.body, Contains(R"("version":1)"));
+    CHECK_THAT(e.body, Contains(R"("source":"sluice")"));  // filled from publish.source
+    auto bin = b.post(
+        "application/json", good_data(),
+        "ce-specversion: 1.0\r\nce-type: user.created\r\nce-id: bin-1\r\nce-source: /bin\r\n");
+    CHECK(bin.status == 201);
+    CHECK_THAT(bin.body, Contains(R"("id":"bin-1")"));
+    CHECK(b.redis.cli({"XLEN", "sluice:{user.created}:events"}) == "2");
+}
+
+TEST_CASE("the same id from the same source is stored once, also under concurrent repeats",
+          "[publish][redis]") {
+    running_broker b;
+    auto first = b.post("application/cloudevents+json", structured("dup-1", good_data()));
+    REQUIRE(first.status == 201);
+    auto again = b.post("application/cloudevents+json", structured("dup-1", good_data()));
+    CHECK(again.status == 200);
+    CHECK_THAT(again.body, Contains(R"("duplicate":true)"));
+    CHECK(entry_of(again.body) == entry_of(first.body));
+
+    std::vector<std::thread> threads;
+    std::vector<std::string> answers(16);
+    for (int i = 0; i < 16; ++i)
+        threads.emplace_back([&, i] {
+            answers[static_cast<std::size_t>(i)] =
+                b.post("application/cloudevents+json", structured("race-1", good_data())).body;
+        });
+    for (auto& t : threads) t.join();
+    std::set<std::string> entries;
+    for (const auto& a : answers) entries.insert(entry_of(a));
+    CHECK(entries.size() == 1);
+    CHECK(b.redis.cli({"XLEN", "sluice:{user.created}:events"}) == "2");
+}
+
+TEST_CASE("a batch is answered item by item, a bad item does not fail the others",
+          "[publish][redis]") {
+    running_broker b;
+    std::string batch = "[" + structured("b-1", good_data()) + "," +
+                        structured("b-2", R"({"email":"no-id"})") + "," +
+                        structured("b-3", good_data()) + "]";
+    auto r = b.post("application/cloudevents-batch+json", batch);
+    CHECK(r.status == 207);
+    CHECK_THAT(r.body, Contains(R"("stored":2,"failed":1)"));
+    CHECK_THAT(r.body, Contains(R"("status":422)"));
+    CHECK(b.redis.cli({"XLEN", "sluice:{user.created}:events"}) == "2");
+}
+
+TEST_CASE("bad events get their own clear problem", "[publish][redis]") {
+    running_broker b;
+    auto malformed =
+        b.post("application/json", "{\n  \"type\": \"user.created\",\n  \"data\": {,}\n}");
+    CHECK(malformed.status == 400);
+    CHECK_THAT(malformed.body, Contains(R"("code":"malformed_json")"));
+    CHECK_THAT(malformed.body, Contains(R"("line":3,"column":12)"));
+
+    auto unknown = b.post("application/json", R"({"type":"nope","data":{}})");
+    CHECK(unknown.status == 422);
+    CHECK_THAT(unknown.body, Contains(R"("code":"unknown_type")"));
+
+    auto version = b.post("application/json", R"({"type":"user.created","version":9,"data":{}})");
+    CHECK(version.status == 422);
+    CHECK_THAT(version.body, Contains("user.created has versions 1, 2; got 9"));
+
+    auto invalid = b.post(
+        "application/json",
+        R"({"type":"user.created","data":{"user_id":"not-a-uuid","email":"ada@example.com","x":1}})");
+    CHECK(invalid.status == 422);
+    CHECK_THAT(invalid.body, Contains(R"("code":"schema_violation")"));
+    CHECK_THAT(invalid.body, Contains(R"("instanceLocation":"/user_id")"));
+    CHECK_THAT(invalid.body, Contains(R"("keywordLocation":"/properties/user_id/format")"));
+    CHECK_THAT(invalid.body, Contains(R"("instanceLocation":"/x")"));
+
+    auto media = b.post("text/plain", "hello");
+    CHECK(media.status == 415);
+    CHECK_THAT(media.body, Contains(R"("code":"unsupported_media_type")"));
+
+    CHECK(b.redis.cli({"XLEN", "sluice:{user.created}:events"}) == "0");
+    auto metrics = test::http_get(b.cfg.port, "/metrics").body;
+    CHECK_THAT(metrics,
+               Contains(R"(result="schema_violation",type="user.created",version="2"} 1)"));
+}
+
+TEST_CASE("with Redis down, publishing fails fast with 503 and Retry-After, then recovers",
+          "[publish][redis]") {
+    running_broker b;
+    b.redis.kill();
+    test::wait_for_status(b.cfg.port, "/readyz", 503, 5s);
+    auto r = b.post("application/cloudevents+json", structured("down-1", good_data()));
+    CHECK(r.status == 503);
+    CHECK_THAT(r.body, Contains(R"("code":"redis_unavailable")"));
+    CHECK_FALSE(r.header("Retry-After").empty());
+    b.redis.start();
+    test::wait_for_status(b.cfg.port, "/readyz", 200, 5s);
+    CHECK(b.post("application/cloudevents+json", structured("down-1", good_data())).status == 201);
+}

@@ -1,0 +1,55 @@
+#include "support/broker_process.hpp"
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <thread>
+
+#include "support/free_port.hpp"
+
+namespace sluice::test {
+
+broker_config::broker_config(const std::string& redis_url, const std::string& extra,
+                             std::string schemas)
+    : port(free_port()), schemas_dir(std::move(schemas)) {
+    char tmpl[] = "/tmp/sluice-daemon-XXXXXX";
+    dir = ::mkdtemp(tmpl);
+    file = dir / "sluice.yaml";
+    write(redis_url, extra);
+}
+
+broker_config::~broker_config() {
+    std::filesystem::remove_all(dir);
+}
+
+void broker_config::write(const std::string& redis_url, const std::string& extra) const {
+    std::ofstream(file)
+        << "listen:\n  address: 127.0.0.1\n  port: " << port << "\nredis:\n  url: " << redis_url
+        << "\n  health_check_interval: 100ms\n  dead_after: 500ms\n  reconnect_min: 50ms\n"
+           "  reconnect_max: 200ms\nschemas:\n  dir: "
+        << schemas_dir << "\nshutdown:\n  grace_period: 2s\n"
+        << extra;
+}
+
+std::unique_ptr<child_process> start_broker(const broker_config& c) {
+    auto p = std::make_unique<child_process>(
+        std::vector<std::string>{SLUICE_BINARY, "--config", c.file.string()});
+    REQUIRE(p->wait_for_output("\"msg\":\"listening\"", std::chrono::seconds(10)));
+    return p;
+}
+
+http_reply wait_for_status(std::uint16_t port, const std::string& path, unsigned status,
+                           std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    http_reply r;
+    do {
+        try {
+            r = http_get(port, path);
+            if (r.status == status) return r;
+        } catch (const std::exception&) {
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    } while (std::chrono::steady_clock::now() < deadline);
+    return r;
+}
+
+}  // namespace sluice::test

@@ -1,0 +1,109 @@
+#include "publish/cloudevent.hpp"
+
+#include <catch2/catch.hpp>
+#include <map>
+
+using namespace sluice::publish;
+using Catch::Matchers::Contains;
+
+namespace {
+
+simdjson::dom::element parse(simdjson::dom::parser& p, const std::string& json) {
+    return p.parse(json).value();
+}
+
+struct map_headers final : header_source {
+    std::map<std::string, std::string> values;
+    std::optional<std::string_view> get(std::string_view name) const override {
+        auto it = values.find(std::string(name));
+        if (it == values.end()) return std::nullopt;
+        return std::string_view(it->second);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("the body mode follows Content-Type and ce- headers", "[unit][publish]") {
+    CHECK(mode_for("application/cloudevents+json; charset=utf-8", false) == body_mode::structured);
+    CHECK(mode_for("Application/CloudEvents-Batch+JSON", false) == body_mode::batch);
+    CHECK(mode_for("application/json", true) == body_mode::binary);
+    CHECK(mode_for("application/json", false) == body_mode::envelope);
+    CHECK(mode_for("text/plain", true) == body_mode::unsupported);
+    CHECK(mode_for("", false) == body_mode::unsupported);
+}
+
+TEST_CASE("structured events are read with their attributes and extensions", "[unit][publish]") {
+    simdjson::dom::parser p;
+    event_error error;
+    auto e = read_structured(
+        parse(p, R"({"specversion":"1.0","type":"user.created","id":"1","source":"/svc",
+        "version":"2","time":"2026-11-27T10:00:00Z","traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        "data":{"a":1}})"),
+        error);
+    REQUIRE(e);
+    CHECK(e->type == "user.created");
+    CHECK(e->version == 2);
+    CHECK(e->id == "1");
+    CHECK(e->source == "/svc");
+    CHECK(e->traceparent.size() == 55);
+    CHECK(e->has_data);
+
+    CHECK_FALSE(read_structured(parse(p, R"({"specversion":"0.3","type":"t","data":1})"), error));
+    CHECK(error.problem.code == "invalid_cloudevent");
+    CHECK_FALSE(read_structured(parse(p, R"({"specversion":"1.0","data":1})"), error));
+    CHECK_THAT(error.problem.detail, Contains("`type` is required"));
+    CHECK_FALSE(
+        read_structured(parse(p, R"({"specversion":"1.0","type":"t","time":"yesterday"})"), error));
+    CHECK_THAT(error.problem.detail, Contains("RFC 3339"));
+    CHECK_FALSE(
+        read_structured(parse(p, R"({"specversion":"1.0","type":"t","version":0})"), error));
+    CHECK_FALSE(read_structured(
+        parse(p, R"({"specversion":"1.0","type":"t","datacontenttype":"text/xml"})"), error));
+    CHECK(error.problem.status == 415);
+}
+
+TEST_CASE("an invalid traceparent is dropped, as W3C trace context says", "[unit][publish]") {
+    simdjson::dom::parser p;
+    event_error error;
+    auto e = read_structured(
+        parse(p, R"({"specversion":"1.0","type":"t","traceparent":"garbage","tracestate":"x=1"})"),
+        error);
+    REQUIRE(e);
+    CHECK(e->traceparent.empty());
+    CHECK(e->tracestate.empty());
+    CHECK(is_valid_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"));
+    CHECK_FALSE(is_valid_traceparent("00-00000000000000000000000000000000-b7ad6b7169203331-01"));
+}
+
+TEST_CASE("the simple envelope and binary mode", "[unit][publish]") {
+    simdjson::dom::parser p;
+    event_error error;
+    auto e = read_envelope(
+        parse(p, R"({"type":"order.placed","version":1,"data":{"x":1},"subject":"o-1"})"), error);
+    REQUIRE(e);
+    CHECK(e->subject == "o-1");
+    CHECK_FALSE(read_envelope(parse(p, R"({"type":"t","dat":{}})"), error));
+    CHECK_THAT(error.problem.detail, Contains("unknown member `dat`"));
+
+    map_headers h;
+    h.values = {{"ce-specversion", "1.0"},
+                {"ce-type", "user.created"},
+                {"ce-id", "42"},
+                {"ce-version", "2"},
+                {"content-type", "application/json"}};
+    auto b = read_binary(h, parse(p, R"({"email":"a@b.c"})"), error);
+    REQUIRE(b);
+    CHECK(b->id == "42");
+    CHECK(b->version == 2);
+    h.values.erase("ce-type");
+    CHECK_FALSE(read_binary(h, parse(p, "{}"), error));
+}
+
+TEST_CASE("JSON syntax errors are located by line and column", "[unit][publish]") {
+    auto at = locate_json_error("{\n  \"a\": 1,\n  \"b\": tru\n}");
+    CHECK(at.line == 3);
+    CHECK(at.column == 8);
+    auto end = locate_json_error("{\"a\": [1, 2");
+    CHECK(end.line == 1);
+    CHECK(end.column == 12);
+}
