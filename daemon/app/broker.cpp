@@ -17,6 +17,7 @@
 #include "metrics/registry.hpp"
 #include "net/report_failure.hpp"
 #include "publish/publisher.hpp"
+#include "publish/retention.hpp"
 #include "redis/client.hpp"
 
 namespace sluice::app {
@@ -79,6 +80,7 @@ struct running {
     readiness ready;
     std::shared_ptr<http::service> api = std::make_shared<http::service>();
     publish::publisher publisher;
+    publish::retention_trimmer trimmer;
     http::server server;
     net::signal_set signals{ctx, SIGINT, SIGTERM, SIGHUP};
     bool draining = false;
@@ -92,6 +94,7 @@ struct running {
         , publisher(
               redis, [this] { return ready.catalog(); }, metrics,
               to_publish_options(settings.publish))
+        , trimmer(redis, [this] { return ready.catalog(); })
         , server({settings.listen.address, settings.listen.port, settings.threads}, api, metrics,
                  to_limits(settings.http)) {}
 
@@ -155,6 +158,7 @@ struct running {
         if (left > 0)
             log::warn("grace period over; closing connections", {{"open_connections", left}});
         server.stop();
+        trimmer.stop();
         redis.stop();
         signals.cancel();
         ctx.stop();
@@ -213,6 +217,7 @@ int broker::run() {
                             {"types", schemas->types.size()},
                             {"versions", schemas->version_count()}});
     r.redis.start();
+    r.trimmer.start(r.ctx.get_executor());
     net::co_spawn(r.ctx, r.handle_signals(), sluice::net::report_failure("signal handler"));
     r.ctx.run();
     log::info("stopped");

@@ -44,6 +44,24 @@ std::string entry_of(const std::string& body) {
     return body.substr(at, body.find('"', at) - at);
 }
 
+// The stream entry ids in redis-cli's output of XRANGE (lines of the form 123-0).
+std::vector<std::string> entry_ids(const std::string& output) {
+    std::vector<std::string> ids;
+    std::size_t start = 0;
+    while (start < output.size()) {
+        auto end = output.find('\n', start);
+        auto line =
+            output.substr(start, end == std::string::npos ? std::string::npos : end - start);
+        auto dash = line.find('-');
+        bool id = dash != std::string::npos && dash > 0 && dash + 1 < line.size() &&
+                  line.find_first_not_of("0123456789-") == std::string::npos;
+        if (id) ids.push_back(line);
+        if (end == std::string::npos) break;
+        start = end + 1;
+    }
+    return ids;
+}
+
 std::string good_data() {
     return std::string(R"({"user_id":")") + user_uuid + R"(","email":"ada@example.com"})";
 }
@@ -169,4 +187,47 @@ TEST_CASE("with Redis down, publishing fails fast with 503 and Retry-After, then
     b.redis.start();
     test::wait_for_status(b.cfg.port, "/readyz", 200, 5s);
     CHECK(b.post("application/cloudevents+json", structured("down-1", good_data())).status == 201);
+}
+
+TEST_CASE("retention trims by length but never past what a consumer group still needs",
+          "[publish][redis]") {
+    test::redis_server redis;
+    test::broker_config cfg(redis.url(),
+                            "types:\n  user.created:\n    retention:\n      max_length: 3\n");
+    auto broker = test::start_broker(cfg);
+    REQUIRE(test::wait_for_status(cfg.port, "/readyz", 200, 5s).status == 200);
+    const std::string stream = "sluice:{user.created}:events";
+    auto publish = [&](int i) {
+        test::http_connection c(cfg.port);
+        return c
+            .request("POST", "/v1/events", structured("r-" + std::to_string(i), good_data()),
+                     "Content-Type: application/cloudevents+json\r\n")
+            .status;
+    };
+    for (int i = 0; i < 10; ++i) REQUIRE(publish(i) == 201);
+    // A group that has been given the first five entries and acknowledged two.
+    redis.cli({"XGROUP", "CREATE", stream, "billing", "0"});
+    auto delivered =
+        redis.cli({"XREADGROUP", "GROUP", "billing", "c1", "COUNT", "5", "STREAMS", stream, ">"});
+    auto ids = entry_ids(redis.cli({"XRANGE", stream, "-", "+", "COUNT", "2"}));
+    REQUIRE(ids.size() == 2);
+    CHECK(redis.cli({"XACK", stream, "billing", ids[0], ids[1]}) == "2");
+
+    auto wait_for_length = [&](const std::string& want) {
+        auto deadline = std::chrono::steady_clock::now() + 5s;
+        while (redis.cli({"XLEN", stream}) != want && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(100ms);
+        return redis.cli({"XLEN", stream});
+    };
+    // Entries 3..10 stay: 3..5 are pending, 6..10 not yet delivered to the group.
+    CHECK(wait_for_length("8") == "8");
+    std::this_thread::sleep_for(1500ms);
+    CHECK(redis.cli({"XLEN", stream}) == "8");
+
+    // Once the group has taken and acknowledged everything, length retention applies.
+    redis.cli({"XREADGROUP", "GROUP", "billing", "c1", "COUNT", "100", "STREAMS", stream, ">"});
+    std::vector<std::string> args{"XACK", stream, "billing"};
+    for (const auto& id : entry_ids(redis.cli({"XRANGE", stream, "-", "+"}))) args.push_back(id);
+    redis.cli(args);
+    CHECK(wait_for_length("3") == "3");
 }
