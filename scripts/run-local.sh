@@ -41,6 +41,8 @@ run: starting sluice on http://${listen} -- try, in another terminal:
   curl -s http://${listen}/readyz
   curl -s http://${listen}/v1/version
   curl -s http://${listen}/metrics | head
+  curl -s -XPOST http://${listen}/v1/events -H 'Content-Type: application/json' \\
+    -d '{"type":"user.created","data":{"user_id":"0f8c3e2a-6b1d-4c9e-9a57-3d2b1f0e8a41","email":"ada@example.com"}}'
 Ctrl-C drains the broker and stops Redis.
 MSG
 export SLUICE_LISTEN="$listen"
