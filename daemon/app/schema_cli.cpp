@@ -17,11 +17,12 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char* schema_usage =
-    "usage: sluice schema validate SCHEMA INSTANCE... [--loop N]\n"
+    "usage: sluice schema validate SCHEMA INSTANCE... [--loop N] [--formats off]\n"
     "       sluice schema test FILE_OR_DIR... [--remotes DIR]\n"
     "validate: PASS or FAIL per instance with its violations; --loop N also prints the mean\n"
     "  time per validation (parse excluded) and per parse + validate, in nanoseconds.\n"
     "  Every *.json next to SCHEMA (and below) is available to $ref by its $id.\n"
+    "  --formats off makes `format` an annotation (asserted by default, as the broker does).\n"
     "test: runs JSON-Schema-Test-Suite files; --remotes maps http://localhost:1234/ to DIR.\n";
 
 std::string read_file(const std::string& path) {
@@ -58,9 +59,12 @@ int run_test(const std::vector<std::string>& args) {
 int run_validate(const std::vector<std::string>& args) {
     std::vector<std::string> files;
     long loops = 0;
+    schema::compile_options options;
     for (std::size_t i = 0; i < args.size(); ++i) {
         if (args[i] == "--loop" && i + 1 < args.size())
             loops = std::stol(args[++i]);
+        else if (args[i] == "--formats" && i + 1 < args.size())
+            options.assert_formats = args[++i] != "off";
         else
             files.push_back(args[i]);
     }
@@ -85,7 +89,7 @@ int run_validate(const std::vector<std::string>& args) {
                 // Not a schema (an instance, say): not available to $ref, which is fine.
             }
         }
-        v = set.compile(file_uri(schema_path));
+        v = set.compile(file_uri(schema_path), options);
     } catch (const std::exception& e) {
         std::cerr << "sluice: " << e.what() << "\n";
         return 2;

@@ -137,7 +137,7 @@ item prepare(const incoming_event& in, const catalog::schema_catalog& cat,
                                    : "");
         out.problem = {422, "schema_violation", "The event does not match its contract",
                        std::move(detail),
-                       R"("type":)" + json_string(type) + R"(,"version":)" +
+                       R"("eventType":)" + json_string(type) + R"(,"eventVersion":)" +
                            std::to_string(version) + R"(,"violations":[)" + list + "]"};
         return out;
     }
