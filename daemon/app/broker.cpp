@@ -94,7 +94,8 @@ struct running {
         , publisher(
               redis, [this] { return ready.catalog(); }, metrics,
               to_publish_options(settings.publish))
-        , trimmer(redis, [this] { return ready.catalog(); })
+        , trimmer(
+              redis, [this] { return ready.catalog(); }, &metrics)
         , server({settings.listen.address, settings.listen.port, settings.threads}, api, metrics,
                  to_limits(settings.http)) {}
 

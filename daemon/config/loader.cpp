@@ -216,7 +216,10 @@ void read_type(const YAML::Node& node, const std::string& path, const std::strin
                    "forward_transitive, "
                    "full_transitive");
     }
-    section r(t.child("retention"), path + ".retention", source, {"max_length", "max_age"});
+    section r(t.child("retention"), path + ".retention", source,
+              {"max_length", "max_age", "unsafe", "idle_group_after"});
+    r.read_bool("unsafe", out.unsafe);
+    r.read_duration("idle_group_after", out.idle_group_after, 1s, 3650 * 24h);
     r.read_int<std::uint64_t>("max_length", out.max_length, 0, 1'000'000'000'000ull);
     r.read_duration("max_age", out.max_age, 0ms, 3650 * 24h);
 }

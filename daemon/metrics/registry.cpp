@@ -92,6 +92,24 @@ registry::registry() : registry_(std::make_shared<prometheus::Registry>()) {
                           "redis_error, or the "
                           "problem code, e.g. schema_violation)")
                       .Register(*registry_);
+    retention_blocked_ =
+        &BuildGauge()
+             .Name("sluice_retention_blocked_groups")
+             .Help(
+                 "1 while a consumer group holds back a type's retention with an entry older than "
+                 "its idle_group_after")
+             .Register(*registry_);
+    publish_latency_ = &BuildHistogram()
+                            .Name("sluice_publish_duration_seconds")
+                            .Help("From a publish request read to Redis confirming its events")
+                            .Register(*registry_)
+                            .Add({}, latency_buckets());
+    publish_batch_size_ = &BuildHistogram()
+                               .Name("sluice_publish_batch_events")
+                               .Help("Events per publish request")
+                               .Register(*registry_)
+                               .Add({}, prometheus::Histogram::BucketBoundaries{
+                                            1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000});
     auto& reloads = BuildCounter()
                         .Name("sluice_config_reloads_total")
                         .Help("Config reloads (SIGHUP) by result")
@@ -140,6 +158,16 @@ void registry::count_publish(const std::string& type, unsigned version, const st
         }
     }
     c->Increment();
+}
+
+void registry::set_retention_blocked(const std::string& type, const std::string& group,
+                                     bool blocked) {
+    retention_blocked_->Add({{"type", type}, {"group", group}}).Set(blocked ? 1 : 0);
+}
+
+void registry::observe_publish(double seconds, std::size_t events) {
+    publish_latency_->Observe(seconds);
+    publish_batch_size_->Observe(static_cast<double>(events));
 }
 
 void registry::connection_opened() {

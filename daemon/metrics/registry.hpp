@@ -68,6 +68,13 @@ class registry {
     // are empty/0 when the event never named a known one.
     void count_publish(const std::string& type, unsigned version, const std::string& result);
 
+    // 1 while `group` of `type` holds back retention with an entry older than the
+    // type's idle_group_after, else 0.
+    void set_retention_blocked(const std::string& type, const std::string& group, bool blocked);
+
+    // Publish latency (request read -> Redis confirmed) and events per request.
+    void observe_publish(double seconds, std::size_t events);
+
     // Counts a config reload attempt; `ok` false when it was refused.
     void count_reload(bool ok);
 
@@ -95,6 +102,9 @@ class registry {
     prometheus::Counter* reloads_failed_;
 
     prometheus::Family<prometheus::Counter>* publishes_;
+    prometheus::Family<prometheus::Gauge>* retention_blocked_;
+    prometheus::Histogram* publish_latency_;
+    prometheus::Histogram* publish_batch_size_;
     std::unordered_map<std::string, prometheus::Counter*> publish_series_;
 
     // Label lookups in prometheus-cpp build a std::map per call; cache the series.

@@ -214,6 +214,7 @@ void publisher::set_options(publish_options options) {
 
 boost::asio::awaitable<http::response> publisher::handle(const http::request_context& ctx) const {
     constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
+    auto started = std::chrono::steady_clock::now();
     auto opts = options_.load();
     auto cat = catalog_();
     const auto& req = ctx.req;
@@ -367,6 +368,10 @@ boost::asio::awaitable<http::response> publisher::handle(const http::request_con
         metrics_.count_publish(it.type, it.version, result);
     }
 
+    if (!written.empty())
+        metrics_.observe_publish(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+            items.size());
     if (redis_error) {
         auto failure = problem_for_redis_error(redis_error);
         auto res = http::make_problem(failure.problem);

@@ -5,8 +5,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <set>
 #include "catalog/schema_catalog.hpp"
+
 #include "log/logger.hpp"
+#include "metrics/registry.hpp"
 #include "net/report_failure.hpp"
 #include "publish/storage.hpp"
 #include "redis/client.hpp"
@@ -23,8 +26,10 @@ constexpr std::size_t max_trim_per_round = 10'000;
 
 const redis::script& trim_script() {
     // KEYS[1] stream; ARGV[1] max length (0: none); ARGV[2] oldest id to keep by age
-    // ("0": none); ARGV[3] most entries to drop by length in one call.
-    // Returns how many entries were trimmed.
+    // ("0": none); ARGV[3] most entries to drop by length in one call; ARGV[4] "1" to
+    // ignore consumer groups (the operator's explicit `unsafe`).
+    // Returns {entries trimmed, group, id it needs, group, id...} for every group that
+    // held the cutoff back.
     static const redis::script s(R"lua(
 local function parse(id)
   local ms, seq = string.match(id, '^(%d+)-(%d+)$')
@@ -39,7 +44,7 @@ local function after(id)
   local ms, seq = parse(id)
   return string.format('%.0f-%.0f', ms, seq + 1)
 end
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
 local cutoff = nil
 if ARGV[2] ~= '0' then cutoff = ARGV[2] end
 local max_length = tonumber(ARGV[1])
@@ -51,8 +56,9 @@ if max_length > 0 then
     if cutoff == nil or less(cutoff, by_length) then cutoff = by_length end
   end
 end
-if cutoff == nil then return 0 end
-for _, group in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+if cutoff == nil then return {0} end
+local holding = {}
+for _, group in ipairs(ARGV[4] == '1' and {} or redis.call('XINFO', 'GROUPS', KEYS[1])) do
   local name, delivered
   for i = 1, #group, 2 do
     if group[i] == 'name' then name = group[i + 1] end
@@ -61,9 +67,15 @@ for _, group in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
   local needed = after(delivered)
   local pending = redis.call('XPENDING', KEYS[1], name)
   if pending[1] > 0 and less(pending[2], needed) then needed = pending[2] end
-  if less(needed, cutoff) then cutoff = needed end
+  if less(needed, cutoff) then
+    cutoff = needed
+    table.insert(holding, name)
+    table.insert(holding, needed)
+  end
 end
-return redis.call('XTRIM', KEYS[1], 'MINID', cutoff)
+local result = {redis.call('XTRIM', KEYS[1], 'MINID', cutoff)}
+for _, v in ipairs(holding) do table.insert(result, v) end
+return result
 )lua");
     return s;
 }
@@ -73,12 +85,49 @@ return redis.call('XTRIM', KEYS[1], 'MINID', cutoff)
 struct retention_trimmer::state : std::enable_shared_from_this<retention_trimmer::state> {
     redis::client& redis;
     catalog_source catalog;
+    metrics::registry* metrics;
     std::chrono::milliseconds period;
     std::unique_ptr<asio::steady_timer> timer;
     bool stopping = false;
+    std::set<std::string> idle;  // "type group" pairs reported idle, to log transitions once
 
-    state(redis::client& r, catalog_source c, std::chrono::milliseconds p)
-        : redis(r), catalog(std::move(c)), period(p) {}
+    state(redis::client& r, catalog_source c, metrics::registry* m, std::chrono::milliseconds p)
+        : redis(r), catalog(std::move(c)), metrics(m), period(p) {}
+
+    // Groups that held trimming back with an entry older than idle_group_after are
+    // reported idle (a warning once, and the gauge); others are cleared.
+    void report_holders(const std::string& type, const registry::type_policy& policy,
+                        const redis::reply& r) {
+        auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::system_clock::now().time_since_epoch());
+        std::set<std::string> holding_now;
+        for (std::size_t i = 1; i + 1 < r.elements.size(); i += 2) {
+            const auto& group = r.elements[i].str;
+            const auto& needed = r.elements[i + 1].str;
+            long long ms = std::atoll(needed.substr(0, needed.find('-')).c_str());
+            auto age = now - std::chrono::milliseconds(ms);
+            if (age <= policy.idle_group_after) continue;
+            holding_now.insert(group);
+            if (idle.insert(type + " " + group).second) {
+                log::warn("idle consumer group is holding back retention",
+                          {{"type", type},
+                           {"group", group},
+                           {"oldest_needed_entry", needed},
+                           {"age_ms", static_cast<long long>(age.count())}});
+                if (metrics) metrics->set_retention_blocked(type, group, true);
+            }
+        }
+        for (auto it = idle.begin(); it != idle.end();) {
+            bool same_type = it->starts_with(type + " ");
+            std::string group = same_type ? it->substr(type.size() + 1) : std::string();
+            if (same_type && !holding_now.count(group)) {
+                if (metrics) metrics->set_retention_blocked(type, group, false);
+                it = idle.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
 
     asio::awaitable<void> run() {
         auto self = shared_from_this();
@@ -100,23 +149,27 @@ struct retention_trimmer::state : std::enable_shared_from_this<retention_trimmer
                     oldest = std::to_string((now - policy.max_age).count()) + "-0";
                 }
                 std::string per_round = std::to_string(max_trim_per_round);
+                std::string unsafe = policy.unsafe ? "1" : "0";
                 auto keys = redis::args(key);
-                auto argv = redis::args(max_length, oldest, per_round);
+                auto argv = redis::args(max_length, oldest, per_round, unsafe);
                 auto [ec, r] = co_await redis::eval(redis, trim_script(), keys, argv);
-                if (ec || r.is_error()) {
+                if (ec || r.is_error() || r.elements.empty()) {
                     log::debug("retention round failed",
                                {{"type", type}, {"error", ec ? ec.message() : r.str}});
-                } else if (r.integer > 0) {
-                    log::debug("retention trimmed", {{"type", type}, {"entries", r.integer}});
+                    continue;
                 }
+                if (r.elements[0].integer > 0)
+                    log::debug("retention trimmed",
+                               {{"type", type}, {"entries", r.elements[0].integer}});
+                report_holders(type, policy, r);
             }
         }
     }
 };
 
 retention_trimmer::retention_trimmer(redis::client& redis, catalog_source catalog,
-                                     std::chrono::milliseconds period)
-    : state_(std::make_shared<state>(redis, std::move(catalog), period)) {}
+                                     metrics::registry* metrics, std::chrono::milliseconds period)
+    : state_(std::make_shared<state>(redis, std::move(catalog), metrics, period)) {}
 
 retention_trimmer::~retention_trimmer() {
     stop();

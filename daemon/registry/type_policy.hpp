@@ -14,6 +14,12 @@ struct type_policy {
     compatibility mode = compatibility::backward;
     std::uint64_t max_length = 0;          // retention by length; 0: no limit
     std::chrono::milliseconds max_age{0};  // retention by age; 0: no limit
+    // Trim even what consumer groups have not acknowledged. Off unless the operator
+    // says so: it loses events that groups were still to process.
+    bool unsafe = false;
+    // A group that holds back trimming with an entry older than this is reported
+    // (log and metric) as idle.
+    std::chrono::milliseconds idle_group_after{3'600'000};
 };
 
 }  // namespace sluice::registry

@@ -1,5 +1,9 @@
 // POST /v1/events end to end: the real binary, a real redis-server, real HTTP.
+#include <signal.h>
+
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -230,4 +234,68 @@ TEST_CASE("retention trims by length but never past what a consumer group still 
     for (const auto& id : entry_ids(redis.cli({"XRANGE", stream, "-", "+"}))) args.push_back(id);
     redis.cli(args);
     CHECK(wait_for_length("3") == "3");
+}
+
+TEST_CASE("an idle group holding retention back is reported, and unsafe trims regardless",
+          "[publish][redis]") {
+    test::redis_server redis;
+    const std::string stream = "sluice:{user.created}:events";
+    {
+        test::broker_config cfg(redis.url(),
+                                "types:\n  user.created:\n    retention:\n      max_length: 2\n"
+                                "      idle_group_after: 1s\n");
+        auto broker = test::start_broker(cfg);
+        REQUIRE(test::wait_for_status(cfg.port, "/readyz", 200, 5s).status == 200);
+        for (int i = 0; i < 5; ++i) {
+            test::http_connection c(cfg.port);
+            REQUIRE(c.request("POST", "/v1/events",
+                              structured("i-" + std::to_string(i), good_data()),
+                              "Content-Type: application/cloudevents+json\r\n")
+                        .status == 201);
+        }
+        redis.cli({"XGROUP", "CREATE", stream, "forgotten", "0"});
+        CHECK(broker->wait_for_output("idle consumer group is holding back retention", 5s));
+        CHECK_THAT(
+            test::http_get(cfg.port, "/metrics").body,
+            Contains(
+                R"(sluice_retention_blocked_groups{group="forgotten",type="user.created"} 1)"));
+        CHECK(redis.cli({"XLEN", stream}) == "5");
+    }
+    test::broker_config unsafe(redis.url(),
+                               "types:\n  user.created:\n    retention:\n      max_length: 2\n"
+                               "      unsafe: true\n");
+    auto broker = test::start_broker(unsafe);
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (redis.cli({"XLEN", stream}) != "2" && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(100ms);
+    CHECK(redis.cli({"XLEN", stream}) == "2");
+}
+
+TEST_CASE(
+    "a reload with a version that breaks compatibility is refused, the old registry serves on",
+    "[publish][redis]") {
+    test::redis_server redis;
+    auto schemas =
+        std::filesystem::temp_directory_path() / ("sluice-schemas-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(schemas / "user.created");
+    std::filesystem::copy(SLUICE_SOURCE_DIR "/schemas/user.created", schemas / "user.created",
+                          std::filesystem::copy_options::recursive |
+                              std::filesystem::copy_options::overwrite_existing);
+    test::broker_config cfg(redis.url(), {}, schemas.string());
+    auto broker = test::start_broker(cfg);
+    REQUIRE(test::wait_for_status(cfg.port, "/readyz", 200, 5s).status == 200);
+    // v3 makes `name` required: events valid under v2 would be refused.
+    std::ofstream(schemas / "user.created" / "v3.json")
+        << R"({"type":"object","required":["user_id","email","name"],"properties":{"user_id":{"type":"string"},)"
+           R"("email":{"type":"string"},"name":{"type":"string"}}})";
+    broker->signal(SIGHUP);
+    CHECK(broker->wait_for_output("config reload refused", 5s));
+    CHECK_THAT(broker->output(), Contains("v3 breaks backward compatibility with v2"));
+    CHECK_THAT(broker->output(), Contains("`name` is required by v3 but not by v2"));
+    test::http_connection c(cfg.port);
+    auto r = c.request("POST", "/v1/events", structured("after-reload", good_data()),
+                       "Content-Type: application/cloudevents+json\r\n");
+    CHECK(r.status == 201);
+    CHECK_THAT(r.body, Contains(R"("version":2)"));  // the registry of before the reload
+    std::filesystem::remove_all(schemas);
 }
