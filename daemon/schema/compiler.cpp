@@ -214,6 +214,9 @@ class compiler {
         dom::element e = set_.docs[l.doc]->root.at_pointer(l.pointer).value();
         node n;
         n.absolute = absolute(s, l.pointer);
+        if (sources_.size() <= id) sources_.resize(id + 1);
+        sources_[id] =
+            set_.docs[l.doc]->source + "#" + l.pointer;  // file and pointer, for messages
         n.resource = resource_index(s.resource);
         n.resource_root = l.pointer == s.resource_pointer;
         if (e.is_bool()) {
@@ -242,7 +245,7 @@ class compiler {
         if (state[id] == 2) return;
         if (state[id] == 1)
             throw schema_error(
-                prog_.nodes[id].absolute +
+                sources_[id] +
                 ": this schema refers to itself without descending into the instance, so "
                 "evaluation would never end; break the $ref cycle");
         state[id] = 1;
@@ -690,6 +693,7 @@ class compiler {
     std::map<location, std::uint32_t> compiled_;
     std::map<std::string, std::uint32_t> resource_ids_;
     std::set<std::uint32_t> anchors_done_;
+    std::vector<std::string> sources_;  // per node: its file and JSON Pointer
 };
 
 }  // namespace

@@ -215,3 +215,10 @@ TEST_CASE("a capped explanation never relabels an earlier violation", "[unit][sc
     CHECK(v[0].instance_location == "/a");
     CHECK(v[0].message == "expected a string, got an integer");
 }
+
+TEST_CASE("an endless $ref cycle is refused naming the file and pointer", "[unit][schema]") {
+    CHECK_THAT(
+        compile_error(R"({"$id":"https://example.test/loop.json","$defs":{"a":{"$ref":"#/$defs/b"},
+                                "b":{"allOf":[{"$ref":"#/$defs/a"}]}},"$ref":"#/$defs/a"})"),
+        Contains("root.json#/$defs/"));
+}
