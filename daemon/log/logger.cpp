@@ -12,21 +12,6 @@ namespace {
 std::atomic<int> min_level_{static_cast<int>(level::info)};
 std::atomic<format> format_{format::json};
 
-void append_time(std::string& out) {
-    using namespace std::chrono;
-    auto now = system_clock::now();
-    auto secs = time_point_cast<seconds>(now);
-    auto millis = duration_cast<milliseconds>(now - secs).count();
-    std::time_t t = system_clock::to_time_t(secs);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    auto n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                           tm.tm_sec, static_cast<int>(millis));
-    out.append(buf, static_cast<std::size_t>(n));
-}
-
 template <typename Number>
 void append_number(std::string& out, Number v) {
     char buf[32];
@@ -63,6 +48,21 @@ bool needs_quotes_in_text(std::string_view s) {
 }
 
 }  // namespace
+
+void append_timestamp(std::string& out) {
+    using namespace std::chrono;
+    auto now = system_clock::now();
+    auto secs = time_point_cast<seconds>(now);
+    auto millis = duration_cast<milliseconds>(now - secs).count();
+    std::time_t t = system_clock::to_time_t(secs);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[64];
+    auto n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                           tm.tm_sec, static_cast<int>(millis));
+    out.append(buf, static_cast<std::size_t>(n));
+}
 
 bool parse_level(std::string_view text, level& out) {
     if (text == "debug")
@@ -138,7 +138,7 @@ void write(level l, std::string_view msg, fields f) {
     line.clear();
     if (format_.load(std::memory_order_relaxed) == format::json) {
         line += R"({"time":")";
-        append_time(line);
+        append_timestamp(line);
         line += R"(","level":")";
         line += to_string(l);
         line += R"(","msg":")";
@@ -152,7 +152,7 @@ void write(level l, std::string_view msg, fields f) {
         }
         line += "}\n";
     } else {
-        append_time(line);
+        append_timestamp(line);
         line += ' ';
         for (char c : to_string(l)) line += static_cast<char>(c - 'a' + 'A');
         line += ' ';

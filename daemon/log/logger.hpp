@@ -59,6 +59,10 @@ inline void error(std::string_view msg, fields f = {}) {
     write(level::error, msg, f);
 }
 
+// Appends the current time to `out` as RFC 3339 UTC with milliseconds
+// ("2026-11-27T10:00:00.123Z"), the form log lines and stored events carry.
+void append_timestamp(std::string& out);
+
 // Appends `text` to `out` as the inside of a JSON string (quotes not included).
 void append_json_escaped(std::string& out, std::string_view text);
 

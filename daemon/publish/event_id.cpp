@@ -1,9 +1,10 @@
 #include "publish/event_id.hpp"
 
+#include "log/logger.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <ctime>
 #include <random>
 
 namespace sluice::publish {
@@ -29,18 +30,9 @@ std::string new_event_id() {
 }
 
 std::string now_rfc3339() {
-    using namespace std::chrono;
-    auto now = system_clock::now();
-    auto secs = time_point_cast<seconds>(now);
-    auto millis = duration_cast<milliseconds>(now - secs).count();
-    std::time_t t = system_clock::to_time_t(secs);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(millis));
-    return buf;
+    std::string out;
+    log::append_timestamp(out);
+    return out;
 }
 
 }  // namespace sluice::publish
