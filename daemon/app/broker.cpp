@@ -3,10 +3,12 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <csignal>
+#include <thread>
 
 #include "app/endpoints.hpp"
 #include "app/readiness.hpp"
@@ -84,6 +86,8 @@ struct running {
     http::server server;
     net::signal_set signals{ctx, SIGINT, SIGTERM, SIGHUP};
     bool draining = false;
+    bool reloading = false;     // a reload thread is at work (control thread only)
+    std::thread reload_thread;  // joined before the next reload and at stop
 
     running(config::settings s, const std::string& path, const config::env_lookup& e)
         : settings(std::move(s))
@@ -99,19 +103,47 @@ struct running {
         , server({settings.listen.address, settings.listen.port, settings.threads}, api, metrics,
                  to_limits(settings.http)) {}
 
+    ~running() {
+        if (reload_thread.joinable()) reload_thread.join();
+    }
+
     // SIGHUP: read the config and schemas again; apply them only if both are good.
+    // Reading and compiling the schemas happens on a thread of its own: the control
+    // thread also runs the Redis client, which must not stall behind a big compile.
+    // Only the result is applied on the control thread.
     void reload() {
-        config::settings next;
-        std::shared_ptr<const catalog::schema_catalog> next_catalog;
-        try {
-            next = config::load_file(config_path, env);
-            next_catalog = std::make_shared<const catalog::schema_catalog>(
-                catalog::load_catalog(next.schemas.dir, next.types, next.type_defaults));
-        } catch (const std::exception& e) {
-            metrics.count_reload(false);
-            log::error("config reload refused; the running config stays", {{"error", e.what()}});
+        if (reloading) {
+            log::warn("SIGHUP while a reload is running; ignored", {{"config", config_path}});
             return;
         }
+        reloading = true;
+        if (reload_thread.joinable()) reload_thread.join();
+        reload_thread = std::thread([this] {
+            auto next = std::make_shared<config::settings>();
+            std::shared_ptr<const catalog::schema_catalog> next_catalog;
+            std::string failure;
+            try {
+                *next = config::load_file(config_path, env);
+                next_catalog = std::make_shared<const catalog::schema_catalog>(
+                    catalog::load_catalog(next->schemas.dir, next->types, next->type_defaults));
+            } catch (const std::exception& e) {
+                failure = e.what();
+            }
+            net::post(ctx, [this, next, next_catalog, failure] {
+                reloading = false;
+                if (!failure.empty()) {
+                    metrics.count_reload(false);
+                    log::error("config reload refused; the running config stays",
+                               {{"error", failure}});
+                    return;
+                }
+                apply(*next, next_catalog);
+            });
+        });
+    }
+
+    void apply(const config::settings& next,
+               const std::shared_ptr<const catalog::schema_catalog>& next_catalog) {
         if (next.listen.address != settings.listen.address ||
             next.listen.port != settings.listen.port || next.threads != settings.threads)
             log::warn("listen address and threads change only on restart",
@@ -154,15 +186,20 @@ struct running {
         finish();
     }
 
+    // Redis first: its failed requests are posted to the HTTP threads, which still
+    // run and answer them; then the server and this loop stop.
     void finish() {
         auto left = server.open_connections();
         if (left > 0)
             log::warn("grace period over; closing connections", {{"open_connections", left}});
-        server.stop();
         trimmer.stop();
         redis.stop();
         signals.cancel();
-        ctx.stop();
+        net::post(ctx, [this] {
+            server.stop();
+            if (reload_thread.joinable()) reload_thread.join();
+            ctx.stop();
+        });
     }
 
     net::awaitable<void> handle_signals() {

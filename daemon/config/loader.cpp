@@ -374,6 +374,12 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
     http.read_duration("write_timeout", s.http.write_timeout, 1ms, 1h);
     http.read_int<std::size_t>("max_connections", s.http.max_connections, 1, 1'000'000);
     http.read_bool("access_log", s.http.access_log);
+    if (s.http.max_body_bytes > s.redis.max_pending_bytes)
+        http.fail(http.child("max_body_bytes"),
+                  "'http.max_body_bytes' is larger than 'redis.max_pending_bytes'",
+                  "expected a body limit no larger than what may wait for Redis, or such a request "
+                  "could never be "
+                  "stored");
 
     section logs(top.child("log"), "log", source, {"level", "format"});
     s.log.level = static_cast<log::level>(logs.read_choice(

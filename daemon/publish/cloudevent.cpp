@@ -182,6 +182,13 @@ std::optional<incoming_event> read_binary(const header_source& headers, dom::ele
         error = bad_event("the ce-specversion header must be 1.0");
         return std::nullopt;
     }
+    // Header bytes reach responses, Redis and logs: they must be UTF-8 like the body.
+    for (std::string_view name : {"ce-type", "ce-id", "ce-source", "ce-time", "ce-subject",
+                                  "ce-traceparent", "ce-tracestate", "ce-version", "content-type"})
+        if (auto v = headers.get(name); v && !simdjson::validate_utf8(v->data(), v->size())) {
+            error = bad_event("the " + std::string(name) + " header is not valid UTF-8");
+            return std::nullopt;
+        }
     incoming_event e;
     auto type = headers.get("ce-type");
     if (!type || type->empty()) {

@@ -51,7 +51,16 @@ struct item {
     bool duplicate = false;
     std::string type;      // for metrics, once known
     unsigned version = 0;  // likewise
+    bool retry = false;    // a 503 the client should retry (Retry-After)
 };
+
+// Error replies that mean "not now" rather than "never": the answer is 503.
+bool is_transient(std::string_view error) {
+    for (std::string_view prefix :
+         {"OOM", "READONLY", "LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"})
+        if (error.starts_with(prefix)) return true;
+    return false;
+}
 
 class beast_headers final : public header_source {
   public:
@@ -76,7 +85,6 @@ item prepare(const incoming_event& in, const catalog::schema_catalog& cat,
              std::string_view header_tracestate) {
     item out;
     std::string type(in.type);
-    out.type = type;
     auto t = cat.types.find(type);
     if (t == cat.types.end()) {
         std::string known;
@@ -97,7 +105,6 @@ item prepare(const incoming_event& in, const catalog::schema_catalog& cat,
     }
     const auto& policy = cat.policies.at(type);
     unsigned version = in.version ? in.version : policy.default_version;
-    out.version = version;
     const catalog::schema_file* contract = nullptr;
     std::string versions;
     for (const auto& v : t->second) {
@@ -112,6 +119,10 @@ item prepare(const incoming_event& in, const catalog::schema_catalog& cat,
                        {}};
         return out;
     }
+    // Only a known type and version may become metric labels: anything a client
+    // sends could otherwise mint new series.
+    out.type = type;
+    out.version = version;
     if (!in.has_data) {
         out.problem = {400,
                        "invalid_cloudevent",
@@ -222,6 +233,9 @@ boost::asio::awaitable<http::response> publisher::handle(const http::request_con
     auto mode = mode_for(std::string_view(req[beast_http::field::content_type]),
                          headers.get("ce-specversion").has_value());
     if (mode == body_mode::unsupported) {
+        std::string_view given = req[beast_http::field::content_type];
+        if (!simdjson::validate_utf8(given.data(), given.size()))
+            given = "a Content-Type that is not UTF-8";
         http::problem p{
             415,
             "unsupported_media_type",
@@ -246,6 +260,17 @@ boost::asio::awaitable<http::response> publisher::handle(const http::request_con
         const std::string& body = req.body();
         dom::element root;
         if (auto error = parser.parse(body.data(), body.size(), true).get(root)) {
+            if (error == simdjson::NUMBER_ERROR || error == simdjson::UTF8_ERROR ||
+                error == simdjson::DEPTH_ERROR || error == simdjson::CAPACITY) {
+                http::problem p{
+                    400,
+                    "malformed_json",
+                    "Malformed JSON",
+                    std::string("the body cannot be read: ") + simdjson::error_message(error),
+                    {}};
+                auto res = http::make_problem(p);
+                co_return res;
+            }
             auto at = locate_json_error(body);
             http::problem p{400, "malformed_json", "Malformed JSON",
                             "the body is not valid JSON at line " + std::to_string(at.line) +
@@ -313,7 +338,10 @@ boost::asio::awaitable<http::response> publisher::handle(const http::request_con
     }
     boost::system::error_code redis_error;
     if (!written.empty()) {
-        auto [ec, r] = co_await redis_.async_exec(std::move(writes), use_tuple);
+        // A large batch may take Redis a while: allow for it, so the watchdog does not
+        // cut a connection whose writes are being applied.
+        auto allowance = std::chrono::milliseconds(written.size() / 10);
+        auto [ec, r] = co_await redis_.async_exec(std::move(writes), use_tuple, allowance);
         std::vector<redis::reply> replies;
         if (!ec) {
             if (written.size() == 1)
@@ -348,6 +376,16 @@ boost::asio::awaitable<http::response> publisher::handle(const http::request_con
             if (rep.type == redis::reply::kind::array && rep.elements.size() == 2) {
                 it.duplicate = rep.elements[0].integer == 0;
                 it.entry = rep.elements[1].str;
+            } else if (rep.is_error() && is_transient(rep.str)) {
+                it.problem = {503,
+                              "redis_unavailable",
+                              "Redis is unavailable",
+                              "Redis refused the write for now (" +
+                                  rep.str.substr(0, rep.str.find(' ')) +
+                                  "); nothing was written; retry",
+                              {}};
+                it.retry = true;
+                it.event.reset();
             } else {
                 log::error("unexpected reply from the publish script",
                            {{"type", it.event->type}, {"reply", rep.str}});
@@ -385,6 +423,7 @@ boost::asio::awaitable<http::response> publisher::handle(const http::request_con
             co_return res;
         }
         auto res = http::make_problem(it.problem);
+        if (it.retry) res.set(beast_http::field::retry_after, "1");
         co_return res;
     }
     std::string body = R"({"results":[)";

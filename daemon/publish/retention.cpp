@@ -20,9 +20,9 @@ namespace {
 
 namespace asio = boost::asio;
 
-// Entries inspected per stream per round when trimming by length: bounds the work of
-// one call; a long backlog is worked off over several rounds.
-constexpr std::size_t max_trim_per_round = 10'000;
+// Entries one script call may remove (and read, to find the cutoff): bounds how long
+// one call holds Redis; a backlog is worked off by further calls.
+constexpr std::size_t max_trim_per_round = 1'000;
 
 const redis::script& trim_script() {
     // KEYS[1] stream; ARGV[1] max length (0: none); ARGV[2] oldest id to keep by age
@@ -45,18 +45,27 @@ local function after(id)
   return string.format('%.0f-%.0f', ms, seq + 1)
 end
 if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
+local per_round = tonumber(ARGV[3])
 local cutoff = nil
 if ARGV[2] ~= '0' then cutoff = ARGV[2] end
 local max_length = tonumber(ARGV[1])
 if max_length > 0 then
   local excess = redis.call('XLEN', KEYS[1]) - max_length
   if excess > 0 then
-    local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', math.min(excess, tonumber(ARGV[3])))
+    local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', math.min(excess, per_round))
     local by_length = after(oldest[#oldest][1])
     if cutoff == nil or less(cutoff, by_length) then cutoff = by_length end
   end
 end
 if cutoff == nil then return {0} end
+-- At most per_round entries go in one call, so one round never blocks Redis long.
+local head = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', per_round)
+if #head == per_round then
+  local cap = after(head[#head][1])
+  if less(cap, cutoff) then cutoff = cap end
+end
+local first = head[1] and head[1][1] or cutoff
+local wanted = cutoff
 local holding = {}
 for _, group in ipairs(ARGV[4] == '1' and {} or redis.call('XINFO', 'GROUPS', KEYS[1])) do
   local name, delivered
@@ -67,10 +76,12 @@ for _, group in ipairs(ARGV[4] == '1' and {} or redis.call('XINFO', 'GROUPS', KE
   local needed = after(delivered)
   local pending = redis.call('XPENDING', KEYS[1], name)
   if pending[1] > 0 and less(pending[2], needed) then needed = pending[2] end
-  if less(needed, cutoff) then
-    cutoff = needed
+  if less(needed, wanted) then
+    -- Every group that holds the policy's cutoff back is reported, with the oldest
+    -- entry it keeps (not older than the stream itself), for its age.
     table.insert(holding, name)
-    table.insert(holding, needed)
+    table.insert(holding, less(needed, first) and first or needed)
+    if less(needed, cutoff) then cutoff = needed end
   end
 end
 local result = {redis.call('XTRIM', KEYS[1], 'MINID', cutoff)}
@@ -152,7 +163,18 @@ struct retention_trimmer::state : std::enable_shared_from_this<retention_trimmer
                 std::string unsafe = policy.unsafe ? "1" : "0";
                 auto keys = redis::args(key);
                 auto argv = redis::args(max_length, oldest, per_round, unsafe);
-                auto [ec, r] = co_await redis::eval(redis, trim_script(), keys, argv);
+                redis::reply r;
+                boost::system::error_code ec;
+                // A round that hit the per-call cap continues at once (bounded), so a
+                // fast stream is trimmed as fast as it grows.
+                for (int call = 0; call < 100; ++call) {
+                    auto [e, reply] = co_await redis::eval(redis, trim_script(), keys, argv);
+                    ec = e;
+                    r = std::move(reply);
+                    if (ec || r.is_error() || r.elements.empty() ||
+                        r.elements[0].integer < static_cast<long long>(max_trim_per_round))
+                        break;
+                }
                 if (ec || r.is_error() || r.elements.empty()) {
                     log::debug("retention round failed",
                                {{"type", type}, {"error", ec ? ec.message() : r.str}});

@@ -14,8 +14,9 @@ std::string dead_letter_key(std::string_view type) {
 
 std::string idempotency_key(std::string_view type, std::string_view source, std::string_view id) {
     std::string material;
-    material.reserve(source.size() + id.size() + 1);
-    material.append(source).append(1, '\n').append(id);
+    // Length-prefixed, so no (source, id) pair can collide with another.
+    material.reserve(source.size() + id.size() + 24);
+    material.append(std::to_string(source.size())).append(1, ':').append(source).append(id);
     unsigned char digest[SHA_DIGEST_LENGTH];
     SHA1(reinterpret_cast<const unsigned char*>(material.data()), material.size(), digest);
     static constexpr char hex[] = "0123456789abcdef";

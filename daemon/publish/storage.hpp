@@ -12,7 +12,7 @@ namespace sluice::publish {
 // and one script may touch them all.
 std::string stream_key(std::string_view type);       // sluice:{user.created}:events
 std::string dead_letter_key(std::string_view type);  // sluice:{user.created}:dlq
-// sluice:{user.created}:idem:<sha1 of source, newline, id>: bounded length whatever
+// sluice:{user.created}:idem:<sha1 of len(source):source id>: bounded length whatever
 // the publisher's source and id are.
 std::string idempotency_key(std::string_view type, std::string_view source, std::string_view id);
 

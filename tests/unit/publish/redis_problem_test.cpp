@@ -17,6 +17,9 @@ TEST_CASE("Redis failures become 503 problems with a stable code and a retry hin
     CHECK(down.problem.status == 503);
     CHECK(down.problem.code == "redis_unavailable");
     CHECK_THAT(down.problem.detail, Catch::Matchers::Contains("not connected to Redis"));
+    CHECK_THAT(down.problem.detail, Catch::Matchers::Contains("nothing was written"));
+    CHECK_THAT(publish::problem_for_redis_error(redis::error::connection_lost).problem.detail,
+               Catch::Matchers::Contains("retry with the same id"));
 
     auto slow = publish::problem_for_redis_error(redis::error::timeout);
     CHECK(slow.problem.code == "redis_unavailable");
