@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Publish throughput and latency: Sluice's POST /v1/events next to Nchan (nginx's
+# pub/sub module, HTTP publish, memory storage, one worker) and redis-benchmark XADD
+# (-c 50 -P 64), all on this machine in the same run. wrk -t1 -c50 -d$DURATION.
+#   single: the reference event's data as a simple envelope (Sluice assigns ids, so
+#           every request stores a new entry; the contract is event.schema.json's
+#           `data`, formats asserted)
+#   batch:  100 such events per application/cloudevents-batch+json request
+# Targets (docs/benchmarks.md): single >= 1.2x Nchan, p99 <= 5 ms; batch events/s
+# >= 0.5x redis-benchmark -P 64.
+#
+#   bench/publish/run.sh [BUILD_DIR=build/release]      DURATION=5s ROUNDS=3
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+build=${1:-build/release}
+duration=${DURATION:-5s}
+rounds=${ROUNDS:-3}
+peers=../shared/bench-peers
+[ -f "$peers/event.json" ] && [ -f "$peers/post.lua" ] || { echo "bench: $peers missing" >&2; exit 2; }
+for tool in wrk nginx redis-benchmark; do command -v $tool >/dev/null || { echo "bench: install $tool (apt)" >&2; exit 2; }; done
+[ -f /usr/lib/nginx/modules/ngx_nchan_module.so ] || { echo "bench: apt install libnginx-mod-nchan" >&2; exit 2; }
+cmake --build "$build" --target sluice >/dev/null
+
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+redis_port=$(port); sluice_port=$(port); nchan_port=$(port)
+
+redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" --logfile "$work/redis.log" &
+pids+=($!)
+
+# The contract and the bodies, derived from the reference event.
+mkdir -p "$work/schemas/user.created"
+python3 - "$peers" "$work" <<'PY'
+import json, sys
+peers, work = sys.argv[1], sys.argv[2]
+schema = json.load(open(f"{peers}/event.schema.json"))
+data_schema = schema["properties"]["data"]
+data_schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+json.dump(data_schema, open(f"{work}/schemas/user.created/v1.json", "w"))
+event = json.load(open(f"{peers}/event.json"))
+envelope = {"type": "user.created", "version": 1, "data": event["data"]}
+json.dump(envelope, open(f"{work}/single.json", "w"), separators=(",", ":"))
+ce = {"specversion": "1.0", "type": "user.created", "source": "/bench", "version": 1, "data": event["data"]}
+json.dump([ce] * 100, open(f"{work}/batch.json", "w"), separators=(",", ":"))
+PY
+cat > "$work/sluice.yaml" <<YAML
+listen: {address: 127.0.0.1, port: $sluice_port}
+redis: {url: "redis://127.0.0.1:$redis_port"}
+schemas: {dir: $work/schemas}
+log: {level: warn}
+types: {user.created: {compatibility: none}}
+YAML
+"$build/sluice" --config "$work/sluice.yaml" > "$work/sluice.log" 2>&1 &
+pids+=($!)
+
+mkdir -p "$work/nginx/tmp"
+sed -e 's/@WORKERS@/1/' -e "s/@PORT@/$nchan_port/" -e 's/@STORAGE_HTTP@//' -e 's/@STORAGE_LOC@//' \
+  "$peers/nchan.conf.template" > "$work/nginx/nginx.conf"
+nginx -p "$work/nginx/" -c "$work/nginx/nginx.conf" > "$work/nginx.log" 2>&1 &
+pids+=($!)
+
+for _ in $(seq 100); do
+  curl -fs "http://127.0.0.1:$sluice_port/readyz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -fs "http://127.0.0.1:$sluice_port/readyz" >/dev/null || { echo "bench: sluice not ready"; cat "$work/sluice.log"; exit 1; }
+
+# "rate p50_ms p99_ms non2xx" from wrk's output.
+wrk_run() {  # url body_file lua
+  BODY_FILE="$2" wrk -t1 -c50 -d"$duration" --latency -s "$3" "$1" 2>&1 | python3 -c '
+import re, sys
+t = sys.stdin.read()
+def ms(label):
+    m = re.search(r"\s" + label + r"\s+([\d.]+)(us|ms|s)", t)
+    if not m: return "nan"
+    v, u = float(m.group(1)), m.group(2)
+    return str(v / 1000 if u == "us" else v * 1000 if u == "s" else v)
+rate = re.search(r"Requests/sec:\s+([\d.]+)", t).group(1)
+bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", t)
+print(rate, ms("50%"), ms("99%"), bad.group(1) if bad else 0)'
+}
+xadd_rate() {
+  redis-cli -p "$redis_port" del bench:s >/dev/null
+  redis-benchmark -p "$redis_port" -n 300000 -c 50 -P 64 -q XADD bench:s '*' event "$(cat "$peers/event.json")" |
+    tr '\r' '\n' | sed -nE 's/.*: ([0-9.]+) requests per second.*/\1/p' | tail -1
+}
+
+echo "round | sluice single/s p50 p99 (non-2xx) | nchan/s p50 p99 | sluice batch events/s | redis-benchmark -P 64 /s"
+for round in $(seq 0 "$rounds"); do
+  read -r s_rate s_p50 s_p99 s_bad <<<"$(wrk_run "http://127.0.0.1:$sluice_port/v1/events" "$work/single.json" "$root/$peers/post.lua")"
+  read -r n_rate n_p50 n_p99 n_bad <<<"$(BODY_FILE="$root/$peers/event.json" wrk_run "http://127.0.0.1:$nchan_port/pub/user.created" "$root/$peers/event.json" "$root/$peers/post.lua")"
+  read -r b_rate b_p50 b_p99 b_bad <<<"$(wrk_run "http://127.0.0.1:$sluice_port/v1/events" "$work/batch.json" "$root/bench/publish/batch.lua")"
+  x_rate=$(xadd_rate)
+  b_events=$(python3 -c "print(round($b_rate*100))")
+  echo "$round | $s_rate $s_p50 $s_p99 ($s_bad) | $n_rate $n_p50 $n_p99 | $b_events (p99 ${b_p99} ms, non-2xx $b_bad) | $x_rate"
+  if [ "$round" -gt 0 ]; then
+    echo "   ratios: single/nchan $(python3 -c "print(f'{$s_rate/$n_rate:.2f}')"), batch/redis-benchmark $(python3 -c "print(f'{$b_events/$x_rate:.2f}')")"
+  fi
+done
+echo "entries stored: $(redis-cli -p "$redis_port" xlen 'sluice:{user.created}:events')"
