@@ -2,8 +2,10 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/execution/context.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/query.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -85,6 +87,8 @@ struct running {
     publish::retention_trimmer trimmer;
     http::server server;
     net::signal_set signals{ctx, SIGINT, SIGTERM, SIGHUP};
+    std::vector<net::execution_context*> io_contexts;
+    std::vector<std::unique_ptr<redis::client>> io_clients;  // one per I/O thread, same order
     bool draining = false;
     bool reloading = false;     // a reload thread is at work (control thread only)
     std::thread reload_thread;  // joined before the next reload and at stop
@@ -96,12 +100,28 @@ struct running {
         , redis(ctx.get_executor(), to_client_options(settings.redis, "main"), &metrics)
         , ready(redis)
         , publisher(
-              redis, [this] { return ready.catalog(); }, metrics,
-              to_publish_options(settings.publish))
+              [this](const net::any_io_executor& ex) -> redis::client& { return client_for(ex); },
+              [this] { return ready.catalog(); }, metrics, to_publish_options(settings.publish))
         , trimmer(
               redis, [this] { return ready.catalog(); }, &metrics)
         , server({settings.listen.address, settings.listen.port, settings.threads}, api, metrics,
-                 to_limits(settings.http)) {}
+                 to_limits(settings.http)) {
+        // One Redis client per I/O thread, on that thread: a publish never leaves it.
+        std::size_t n = 0;
+        for (const auto& ex : server.executors()) {
+            io_contexts.push_back(&net::query(ex, net::execution::context));
+            io_clients.push_back(std::make_unique<redis::client>(
+                ex, to_client_options(settings.redis, "io-" + std::to_string(n++)), &metrics));
+        }
+    }
+
+    // The Redis client of the I/O thread running `ex`; the control thread's otherwise.
+    redis::client& client_for(const net::any_io_executor& ex) {
+        auto* context = &net::query(ex, net::execution::context);
+        for (std::size_t i = 0; i < io_contexts.size(); ++i)
+            if (io_contexts[i] == context) return *io_clients[i];
+        return redis;
+    }
 
     ~running() {
         if (reload_thread.joinable()) reload_thread.join();
@@ -194,6 +214,7 @@ struct running {
             log::warn("grace period over; closing connections", {{"open_connections", left}});
         trimmer.stop();
         redis.stop();
+        for (auto& c : io_clients) c->stop();
         signals.cancel();
         net::post(ctx, [this] {
             server.stop();
@@ -242,6 +263,7 @@ int broker::run() {
     add_operational_endpoints(*r.api, r.ready, r.metrics);
     r.api->route("POST", "/v1/events",
                  [&r](const http::request_context& ctx) { return r.publisher.handle(ctx); });
+    for (auto& c : r.io_clients) c->start();  // they connect as soon as the I/O threads run
     try {
         r.server.start();
     } catch (const std::system_error& e) {

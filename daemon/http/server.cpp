@@ -60,7 +60,12 @@ struct server::impl {
     bool stopped = false;
 
     impl(server_options o, std::shared_ptr<const service> api, metrics::registry& m, limits l)
-        : options(std::move(o)), state{std::move(api), m, std::make_shared<const limits>(l)} {}
+        : options(std::move(o)), state{std::move(api), m, std::make_shared<const limits>(l)} {
+        // The I/O threads' contexts exist from the start, so other components (Redis
+        // clients per thread) can be placed on them before the server runs.
+        for (unsigned i = 0; i < std::max(1u, options.threads); ++i)
+            workers.push_back(std::make_unique<worker>());
+    }
 
     void open_acceptor(worker& w, const tcp::endpoint& ep) {
         boost::system::error_code ec;
@@ -141,12 +146,10 @@ void server::start() {
         address = results.begin()->endpoint().address();
     }
     std::uint16_t port = d.options.port;
-    for (unsigned i = 0; i < std::max(1u, d.options.threads); ++i) {
-        auto w = std::make_unique<worker>();
+    for (auto& w : d.workers) {
         d.open_acceptor(*w, tcp::endpoint(address, port));
         port =
             w->acceptor.local_endpoint().port();  // with port 0, the others share the first one's
-        d.workers.push_back(std::move(w));
     }
     d.bound_port = port;
     d.started = true;  // before the threads: stop() must join whatever did start
@@ -154,6 +157,12 @@ void server::start() {
         net::co_spawn(w->ctx, d.accept_loop(*w), sluice::net::report_failure("http accept loop"));
         w->thread = std::thread([&ctx = w->ctx] { ctx.run(); });
     }
+}
+
+std::vector<boost::asio::any_io_executor> server::executors() const {
+    std::vector<boost::asio::any_io_executor> out;
+    for (const auto& w : impl_->workers) out.push_back(w->ctx.get_executor());
+    return out;
 }
 
 std::uint16_t server::port() const {

@@ -1,10 +1,12 @@
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace sluice::metrics {
 class registry;
@@ -46,6 +48,10 @@ class server {
     // Binds and starts the I/O threads. Throws std::system_error naming the address
     // when the port cannot be bound.
     void start();
+
+    // The executors of the I/O threads, one per thread; valid from construction, so
+    // work can be placed on them before start().
+    std::vector<boost::asio::any_io_executor> executors() const;
 
     // The bound port (useful with port 0). Valid after start().
     std::uint16_t port() const;

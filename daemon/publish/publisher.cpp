@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/field.hpp>
 #include <optional>
@@ -212,9 +213,9 @@ std::vector<std::string_view> eval_argv(std::string_view verb, std::string_view 
 
 }  // namespace
 
-publisher::publisher(redis::client& redis, catalog_source catalog, metrics::registry& metrics,
+publisher::publisher(client_source redis, catalog_source catalog, metrics::registry& metrics,
                      publish_options options)
-    : redis_(redis)
+    : redis_(std::move(redis))
     , catalog_(std::move(catalog))
     , metrics_(metrics)
     , options_(std::make_shared<const publish_options>(std::move(options))) {}
@@ -226,6 +227,7 @@ void publisher::set_options(publish_options options) {
 boost::asio::awaitable<http::response> publisher::handle(const http::request_context& ctx) const {
     constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
     auto started = std::chrono::steady_clock::now();
+    redis::client& redis = redis_(co_await boost::asio::this_coro::executor);
     auto opts = options_.load();
     auto cat = catalog_();
     const auto& req = ctx.req;
@@ -341,7 +343,7 @@ boost::asio::awaitable<http::response> publisher::handle(const http::request_con
         // A large batch may take Redis a while: allow for it, so the watchdog does not
         // cut a connection whose writes are being applied.
         auto allowance = std::chrono::milliseconds(written.size() / 10);
-        auto [ec, r] = co_await redis_.async_exec(std::move(writes), use_tuple, allowance);
+        auto [ec, r] = co_await redis.async_exec(std::move(writes), use_tuple, allowance);
         std::vector<redis::reply> replies;
         if (!ec) {
             if (written.size() == 1)
@@ -358,7 +360,7 @@ boost::asio::awaitable<http::response> publisher::handle(const http::request_con
                     retried.push_back(k);
                 }
             if (!retried.empty()) {
-                auto [ec2, r2] = co_await redis_.async_exec(std::move(retry), use_tuple);
+                auto [ec2, r2] = co_await redis.async_exec(std::move(retry), use_tuple);
                 ec = ec2;
                 if (!ec) {
                     if (retried.size() == 1)

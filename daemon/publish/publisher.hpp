@@ -37,8 +37,11 @@ struct publish_options {
 class publisher {
   public:
     using catalog_source = std::function<std::shared_ptr<const catalog::schema_catalog>()>;
+    // The Redis client to use from the I/O thread running `ex` (ideally one living on
+    // that thread, so a publish never crosses threads).
+    using client_source = std::function<redis::client&(const boost::asio::any_io_executor& ex)>;
 
-    publisher(redis::client& redis, catalog_source catalog, metrics::registry& metrics,
+    publisher(client_source redis, catalog_source catalog, metrics::registry& metrics,
               publish_options options);
 
     // Takes effect for the next request (SIGHUP).
@@ -47,7 +50,7 @@ class publisher {
     boost::asio::awaitable<http::response> handle(const http::request_context& ctx) const;
 
   private:
-    redis::client& redis_;
+    client_source redis_;
     catalog_source catalog_;
     metrics::registry& metrics_;
     std::atomic<std::shared_ptr<const publish_options>> options_;
