@@ -40,7 +40,7 @@ struct prepared_event {
     std::string id;
     std::string source;
     std::string stream;
-    std::string idempotency;
+    std::string idempotency;          // empty: the broker assigned the id, no repeat possible
     std::vector<std::string> fields;  // field, value, field, value...
 };
 
@@ -159,7 +159,9 @@ item prepare(const incoming_event& in, const catalog::schema_catalog& cat,
     e.id = in.id.empty() ? new_event_id() : in.id;
     e.source = in.source.empty() ? opts.source : in.source;
     e.stream = stream_key(type);
-    e.idempotency = idempotency_key(type, e.source, e.id);
+    // Idempotency is about ids the publisher chose; a fresh UUIDv7 cannot repeat, so
+    // such events are a plain XADD, without the script and its key.
+    if (!in.id.empty()) e.idempotency = idempotency_key(type, e.source, e.id);
     auto add = [&](std::string_view k, std::string v) {
         e.fields.emplace_back(k);
         e.fields.push_back(std::move(v));
@@ -195,6 +197,16 @@ std::string success_json(const item& it) {
 
 http::response answer(unsigned status, std::string body) {
     return http::make_response(status, std::move(body), "application/json");
+}
+
+std::vector<std::string_view> xadd_argv(const prepared_event& e) {
+    std::vector<std::string_view> argv;
+    argv.reserve(3 + e.fields.size());
+    argv.push_back("XADD");
+    argv.push_back(e.stream);
+    argv.push_back("*");
+    for (const auto& f : e.fields) argv.push_back(f);
+    return argv;
 }
 
 std::vector<std::string_view> eval_argv(std::string_view verb, std::string_view script,
@@ -335,7 +347,11 @@ boost::asio::awaitable<http::response> publisher::handle(const http::request_con
     const auto& script = publish_script();
     for (std::size_t i = 0; i < items.size(); ++i) {
         if (!items[i].event) continue;
-        writes.push(eval_argv("EVALSHA", script.sha1(), *items[i].event, window));
+        const auto& e = *items[i].event;
+        if (e.idempotency.empty())
+            writes.push(xadd_argv(e));
+        else
+            writes.push(eval_argv("EVALSHA", script.sha1(), e, window));
         written.push_back(i);
     }
     boost::system::error_code redis_error;
@@ -375,7 +391,9 @@ boost::asio::awaitable<http::response> publisher::handle(const http::request_con
         for (std::size_t k = 0; !ec && k < written.size(); ++k) {
             auto& it = items[written[k]];
             const auto& rep = replies[k];
-            if (rep.type == redis::reply::kind::array && rep.elements.size() == 2) {
+            if (rep.type == redis::reply::kind::string && it.event->idempotency.empty()) {
+                it.entry = rep.str;  // XADD's entry id
+            } else if (rep.type == redis::reply::kind::array && rep.elements.size() == 2) {
                 it.duplicate = rep.elements[0].integer == 0;
                 it.entry = rep.elements[1].str;
             } else if (rep.is_error() && is_transient(rep.str)) {
