@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -298,4 +299,96 @@ TEST_CASE(
     CHECK(r.status == 201);
     CHECK_THAT(r.body, Contains(R"("version":2)"));  // the registry of before the reload
     std::filesystem::remove_all(schemas);
+}
+
+namespace {
+
+// The fields of the newest entry of a stream, from redis-cli's XREVRANGE output
+// (id line, then alternating field and value lines).
+std::map<std::string, std::string> newest_fields(test::redis_server& redis,
+                                                 const std::string& stream) {
+    auto out = redis.cli({"XREVRANGE", stream, "+", "-", "COUNT", "1"});
+    std::vector<std::string> lines;
+    std::size_t start = 0;
+    while (start <= out.size()) {
+        auto end = out.find('\n', start);
+        lines.push_back(
+            out.substr(start, end == std::string::npos ? std::string::npos : end - start));
+        if (end == std::string::npos) break;
+        start = end + 1;
+    }
+    std::map<std::string, std::string> fields;
+    for (std::size_t i = 1; i + 1 < lines.size(); i += 2) fields[lines[i]] = lines[i + 1];
+    return fields;
+}
+
+}  // namespace
+
+TEST_CASE("each mode stores exactly what was sent, field by field", "[publish][redis]") {
+    running_broker b;
+    const std::string stream = "sluice:{user.created}:events";
+    const std::string data =
+        std::string(R"({"user_id":")") + user_uuid + R"(","email":"ada@example.com","name":"Ada"})";
+    const std::string spaced = std::string("{ \"user_id\" : \"") + user_uuid +
+                               "\",\n  \"email\": \"ada@example.com\", \"name\": \"Ada\" }";
+
+    SECTION("structured") {
+        auto r = b.post(
+            "application/cloudevents+json",
+            R"({"specversion":"1.0","type":"user.created","source":"/crm","id":"s-1","version":1,)"
+            R"("time":"2026-11-27T10:00:00Z","subject":"user/7","tracestate":"k=v",)"
+            R"("traceparent":")" +
+                std::string(traceparent) + R"(","data":)" + spaced + "}");
+        REQUIRE(r.status == 201);
+        auto f = newest_fields(b.redis, stream);
+        CHECK(f["specversion"] == "1.0");
+        CHECK(f["id"] == "s-1");
+        CHECK(f["source"] == "/crm");
+        CHECK(f["type"] == "user.created");
+        CHECK(f["version"] == "1");
+        CHECK(f["time"] == "2026-11-27T10:00:00Z");
+        CHECK(f["subject"] == "user/7");
+        CHECK(f["datacontenttype"] == "application/json");
+        CHECK(f["traceparent"] == traceparent);
+        CHECK(f["tracestate"] == "k=v");
+        CHECK(f["data"] == data);  // minified, otherwise as sent
+        CHECK(f.size() == 11);
+    }
+    SECTION("binary, trace context from the HTTP headers") {
+        auto r = b.post(
+            "application/json", spaced,
+            "ce-specversion: 1.0\r\nce-type: user.created\r\nce-id: b-1\r\nce-source: /bin\r\n"
+            "ce-version: 2\r\ntraceparent: " +
+                std::string(traceparent) + "\r\ntracestate: a=b\r\n");
+        REQUIRE(r.status == 201);
+        auto f = newest_fields(b.redis, stream);
+        CHECK(f["id"] == "b-1");
+        CHECK(f["source"] == "/bin");
+        CHECK(f["version"] == "2");
+        CHECK(f["traceparent"] == traceparent);
+        CHECK(f["tracestate"] == "a=b");
+        CHECK(f["data"] == data);
+        CHECK(f["time"].size() == 24);  // filled: 2026-11-27T10:00:00.000Z
+    }
+    SECTION("envelope, everything filled by the broker") {
+        auto r = b.post("application/json", R"({"type":"user.created","data":)" + spaced + "}");
+        REQUIRE(r.status == 201);
+        auto f = newest_fields(b.redis, stream);
+        CHECK(f["id"].size() == 36);
+        CHECK(f["id"][14] == '7');  // a UUIDv7
+        CHECK(f["source"] == "sluice");
+        CHECK(f["version"] == "2");
+        CHECK(f["data"] == data);
+        CHECK(f.count("traceparent") == 0);
+    }
+    SECTION("batch") {
+        std::string batch = "[" + structured("x-1", spaced) + "," + structured("x-2", spaced) + "]";
+        auto r = b.post("application/cloudevents-batch+json", batch);
+        REQUIRE(r.status == 200);
+        auto f = newest_fields(b.redis, stream);
+        CHECK(f["id"] == "x-2");
+        CHECK(f["source"] == "/tests");
+        CHECK(f["data"] == data);
+        CHECK(b.redis.cli({"XLEN", stream}) == "2");
+    }
 }
