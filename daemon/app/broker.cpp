@@ -112,6 +112,7 @@ struct running {
             io_contexts.push_back(&net::query(ex, net::execution::context));
             io_clients.push_back(std::make_unique<redis::client>(
                 ex, to_client_options(settings.redis, "io-" + std::to_string(n++)), &metrics));
+            ready.add_client(*io_clients.back());
         }
     }
 
