@@ -55,14 +55,6 @@ struct item {
     bool retry = false;    // a 503 the client should retry (Retry-After)
 };
 
-// Error replies that mean "not now" rather than "never": the answer is 503.
-bool is_transient(std::string_view error) {
-    for (std::string_view prefix :
-         {"OOM", "READONLY", "LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"})
-        if (error.starts_with(prefix)) return true;
-    return false;
-}
-
 class beast_headers final : public header_source {
   public:
     explicit beast_headers(const http::request& req) : req_(req) {}
@@ -396,7 +388,7 @@ boost::asio::awaitable<http::response> publisher::handle(const http::request_con
             } else if (rep.type == redis::reply::kind::array && rep.elements.size() == 2) {
                 it.duplicate = rep.elements[0].integer == 0;
                 it.entry = rep.elements[1].str;
-            } else if (rep.is_error() && is_transient(rep.str)) {
+            } else if (rep.is_transient_error()) {
                 it.problem = {503,
                               "redis_unavailable",
                               "Redis is unavailable",

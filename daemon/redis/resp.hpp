@@ -21,6 +21,15 @@ struct reply {
     std::vector<reply> elements;  // array
 
     bool is_error() const { return type == kind::error; }
+    // An error reply that means "not now" rather than "never" (out of memory, a
+    // replica, loading, busy script, failover, cluster reshaping): worth a retry.
+    bool is_transient_error() const {
+        if (!is_error()) return false;
+        for (std::string_view prefix :
+             {"OOM", "READONLY", "LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"})
+            if (std::string_view(str).starts_with(prefix)) return true;
+        return false;
+    }
 };
 
 // The arguments of one command, as views: `args("XADD", key, "*", field, value)`.

@@ -1,5 +1,7 @@
 #include "registry/compatibility.hpp"
 
+#include "schema/json_types.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -11,17 +13,7 @@ namespace {
 
 namespace dom = simdjson::dom;
 using outcome = verdict::outcome;
-
-enum type_bit : unsigned {
-    t_null = 1,
-    t_boolean = 2,
-    t_object = 4,
-    t_array = 8,
-    t_number = 16,
-    t_string = 32,
-    t_integer = 64
-};
-constexpr unsigned all_types = 0x7F;
+using namespace schema;  // type_bit, type_bits
 
 // Keywords that never restrict instances.
 bool is_annotation(std::string_view k) {
@@ -58,27 +50,8 @@ bool is_handled(std::string_view k) {
     return std::find(std::begin(names), std::end(names), k) != std::end(names);
 }
 
-unsigned type_of_value(dom::element v) {
-    switch (v.type()) {
-        case dom::element_type::NULL_VALUE:
-            return t_null;
-        case dom::element_type::BOOL:
-            return t_boolean;
-        case dom::element_type::OBJECT:
-            return t_object;
-        case dom::element_type::ARRAY:
-            return t_array;
-        case dom::element_type::STRING:
-            return t_string;
-        case dom::element_type::DOUBLE: {
-            double d = double(v);
-            return d == std::floor(d) ? t_number | t_integer : t_number;
-        }
-        default:
-            return t_number | t_integer;
-    }
-}
-
+// The set of instances a `type` name admits, as type bits: "number" admits integers
+// too (unlike the evaluator's per-keyword test, this is a set to compare by inclusion).
 unsigned type_bit_of(std::string_view name) {
     if (name == "null") return t_null;
     if (name == "boolean") return t_boolean;
@@ -193,11 +166,11 @@ class checker {
         dom::element list;
         if (!s["enum"].get(list) && list.is_array()) {
             unsigned e = 0;
-            for (auto v : dom::array(list)) e |= type_of_value(v);
+            for (auto v : dom::array(list)) e |= schema::type_bits(v);
             t &= e;
         }
         dom::element c;
-        if (!s["const"].get(c)) t &= type_of_value(c);
+        if (!s["const"].get(c)) t &= schema::type_bits(c);
         return t;
     }
 

@@ -60,10 +60,6 @@ inline bool same(std::string_view a, std::string_view b) {
     return true;
 }
 
-bool is_integral(double d) {
-    return std::isfinite(d) && d == std::floor(d);
-}
-
 double number_value(dom::element e) {
     switch (e.type()) {
         case dom::element_type::INT64:
@@ -139,28 +135,6 @@ std::size_t code_points(std::string_view s) {
     std::size_t n = 0;
     for (unsigned char c : s) n += (c & 0xC0) != 0x80;
     return n;
-}
-
-std::uint32_t type_bits(dom::element e) {
-    switch (e.type()) {
-        case dom::element_type::NULL_VALUE:
-            return t_null;
-        case dom::element_type::BOOL:
-            return t_boolean;
-        case dom::element_type::OBJECT:
-            return t_object;
-        case dom::element_type::ARRAY:
-            return t_array;
-        case dom::element_type::STRING:
-            return t_string;
-        case dom::element_type::INT64:
-        case dom::element_type::UINT64:
-            return t_number | t_integer;
-        case dom::element_type::DOUBLE:
-            return is_integral(double(e)) ? std::uint32_t{t_number | t_integer}
-                                          : std::uint32_t{t_number};
-    }
-    return 0;
 }
 
 std::string type_name(dom::element e) {

@@ -15,22 +15,13 @@
 #include <vector>
 
 #include "schema/formats.hpp"
+#include "schema/json_types.hpp"
 #include "schema/regex.hpp"
 #include "schema/schema.hpp"
 
 namespace sluice::schema {
 
 inline constexpr std::uint32_t no_node = std::numeric_limits<std::uint32_t>::max();
-
-enum type_bit : std::uint32_t {
-    t_null = 1,
-    t_boolean = 2,
-    t_object = 4,
-    t_array = 8,
-    t_number = 16,
-    t_string = 32,
-    t_integer = 64,
-};
 
 enum class op_kind : std::uint8_t {
     type,

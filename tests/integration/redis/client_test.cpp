@@ -14,6 +14,7 @@
 #include "redis/script.hpp"
 #include "support/free_port.hpp"
 #include "support/redis_server.hpp"
+#include "support/run_coroutine.hpp"
 
 // Never co_await inside a CHECK/REQUIRE (see connection_test.cpp).
 using namespace sluice;
@@ -37,19 +38,7 @@ redis::client_options client_for(std::uint16_t port) {
     return o;
 }
 
-template <typename F>
-void run_coroutine(net::io_context& ctx, F body) {
-    bool done = false;
-    std::exception_ptr failure;
-    net::co_spawn(ctx, body(), [&](std::exception_ptr e) {
-        failure = e;
-        done = true;
-    });
-    auto deadline = std::chrono::steady_clock::now() + 60s;
-    while (!done && std::chrono::steady_clock::now() < deadline) ctx.run_for(50ms);
-    REQUIRE(done);
-    if (failure) std::rethrow_exception(failure);
-}
+using test::run_coroutine;
 
 net::awaitable<void> sleep_for(std::chrono::milliseconds d) {
     net::steady_timer t(co_await net::this_coro::executor, d);

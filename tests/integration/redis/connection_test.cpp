@@ -10,6 +10,7 @@
 
 #include "redis/error.hpp"
 #include "support/redis_server.hpp"
+#include "support/run_coroutine.hpp"
 
 // Never co_await inside a CHECK/REQUIRE: Catch repeats the expression in a
 // short-circuited branch, and GCC 12 runs co_await there all the same.
@@ -33,20 +34,11 @@ redis::connection_options options_for(std::uint16_t port) {
     return o;
 }
 
-// Runs the coroutine `body(ctx)` on a fresh io_context until it finishes (at most 30 s).
+// Runs `body(ctx)` on a fresh io_context until it finishes.
 template <typename F>
 void run_coroutine(F body) {
     net::io_context ctx;
-    bool done = false;
-    std::exception_ptr failure;
-    net::co_spawn(ctx, body(ctx), [&](std::exception_ptr e) {
-        failure = e;
-        done = true;
-    });
-    auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (!done && std::chrono::steady_clock::now() < deadline) ctx.run_for(50ms);
-    REQUIRE(done);
-    if (failure) std::rethrow_exception(failure);
+    test::run_coroutine(ctx, [&] { return body(ctx); });
 }
 
 // A connection to `o`, connected; fails the test (with Redis's words) otherwise.

@@ -86,6 +86,21 @@ TEST_CASE("the decoder returns each kind of reply, across split reads", "[unit][
     CHECK(d.next(r) == reply_decoder::result::need_more);
 }
 
+TEST_CASE("transient error replies are told apart from permanent ones", "[unit][redis]") {
+    reply oom{reply::kind::error, "OOM command not allowed when used memory > 'maxmemory'", 0, {}};
+    reply readonly{
+        reply::kind::error, "READONLY You can't write against a read only replica.", 0, {}};
+    reply wrongtype{reply::kind::error,
+                    "WRONGTYPE Operation against a key holding the wrong kind of value",
+                    0,
+                    {}};
+    reply status{reply::kind::status, "OK", 0, {}};
+    CHECK(oom.is_transient_error());
+    CHECK(readonly.is_transient_error());
+    CHECK_FALSE(wrongtype.is_transient_error());
+    CHECK_FALSE(status.is_transient_error());
+}
+
 TEST_CASE("bytes that are not RESP are bad input", "[unit][redis]") {
     reply_decoder d;
     reply r;
