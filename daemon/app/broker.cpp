@@ -15,6 +15,7 @@
 #include "app/endpoints.hpp"
 #include "app/readiness.hpp"
 #include "catalog/schema_catalog.hpp"
+#include "deliver/hub.hpp"
 #include "http/server.hpp"
 #include "http/service.hpp"
 #include "log/logger.hpp"
@@ -23,6 +24,7 @@
 #include "publish/publisher.hpp"
 #include "publish/retention.hpp"
 #include "redis/client.hpp"
+#include "streams/endpoints.hpp"
 
 namespace sluice::app {
 namespace {
@@ -48,6 +50,15 @@ publish::publish_options to_publish_options(const config::settings::publish_sett
     o.idempotency_window = p.idempotency_window;
     o.max_batch = p.max_batch;
     return o;
+}
+
+deliver::websocket_limits to_websocket_limits(const config::settings::websocket_settings& w) {
+    deliver::websocket_limits l;
+    l.max_message_bytes = w.max_message_bytes;
+    l.max_subscriptions = w.max_subscriptions;
+    l.send_timeout = w.send_timeout;
+    l.ping_interval = w.ping_interval;
+    return l;
 }
 
 redis::client_options to_client_options(const config::settings::redis_settings& r,
@@ -89,6 +100,7 @@ struct running {
     net::signal_set signals{ctx, SIGINT, SIGTERM, SIGHUP};
     std::vector<net::execution_context*> io_contexts;
     std::vector<std::unique_ptr<redis::client>> io_clients;  // one per I/O thread, same order
+    std::vector<std::unique_ptr<deliver::hub>> hubs;         // one per I/O thread, same order
     bool draining = false;
     bool reloading = false;     // a reload thread is at work (control thread only)
     std::thread reload_thread;  // joined before the next reload and at stop
@@ -107,13 +119,31 @@ struct running {
         , server({settings.listen.address, settings.listen.port, settings.threads}, api, metrics,
                  to_limits(settings.http)) {
         // One Redis client per I/O thread, on that thread: a publish never leaves it.
+        // Likewise one delivery hub, reading for consumer groups as its own consumer.
         std::size_t n = 0;
+        auto consumer = deliver::process_consumer_name();
         for (const auto& ex : server.executors()) {
             io_contexts.push_back(&net::query(ex, net::execution::context));
             io_clients.push_back(std::make_unique<redis::client>(
                 ex, to_client_options(settings.redis, "io-" + std::to_string(n++)), &metrics));
             ready.add_client(*io_clients.back());
+            hubs.push_back(std::make_unique<deliver::hub>(
+                ex, *io_clients.back(), to_client_options(settings.redis, "deliver"),
+                consumer + "-" + std::to_string(n - 1), [this] { return ready.catalog(); }, metrics,
+                to_websocket_limits(settings.websocket)));
         }
+        server.set_upgrade_handler("/v1/ws",
+                                   [this](net::ip::tcp::socket& socket, const http::request& req) {
+                                       return hub_for(socket.get_executor()).serve(socket, req);
+                                   });
+    }
+
+    // The delivery hub of the I/O thread running `ex`.
+    deliver::hub& hub_for(const net::any_io_executor& ex) {
+        auto* context = &net::query(ex, net::execution::context);
+        for (std::size_t i = 0; i < io_contexts.size(); ++i)
+            if (io_contexts[i] == context) return *hubs[i];
+        return *hubs.front();
     }
 
     // The Redis client of the I/O thread running `ex`; the control thread's otherwise.
@@ -176,9 +206,11 @@ struct running {
             log::warn("redis settings change only on restart", {{"config", config_path}});
         log::configure(next.log.level, next.log.format);
         server.set_limits(to_limits(next.http));
+        for (auto& h : hubs) h->set_limits(to_websocket_limits(next.websocket));
         publisher.set_options(to_publish_options(next.publish));
         ready.set_catalog(next_catalog);
         settings.http = next.http;
+        settings.websocket = next.websocket;
         settings.log = next.log;
         settings.schemas = next.schemas;
         settings.publish = next.publish;
@@ -198,6 +230,7 @@ struct running {
                                {"open_connections", server.open_connections()}});
         ready.set_draining();
         server.drain();
+        for (auto& h : hubs) h->drain();
         auto deadline = std::chrono::steady_clock::now() + grace;
         net::steady_timer poll(ctx);
         while (server.open_connections() > 0 && std::chrono::steady_clock::now() < deadline) {
@@ -214,6 +247,7 @@ struct running {
         if (left > 0)
             log::warn("grace period over; closing connections", {{"open_connections", left}});
         trimmer.stop();
+        for (auto& h : hubs) h->stop();
         redis.stop();
         for (auto& c : io_clients) c->stop();
         signals.cancel();
@@ -264,6 +298,20 @@ int broker::run() {
     add_operational_endpoints(*r.api, r.ready, r.metrics);
     r.api->route("POST", "/v1/events",
                  [&r](const http::request_context& ctx) { return r.publisher.handle(ctx); });
+    r.api->route(
+        "GET", "/v1/ws", [](const http::request_context&) -> net::awaitable<http::response> {
+            http::problem p{426,
+                            "upgrade_required",
+                            "Upgrade required",
+                            "GET /v1/ws is a WebSocket endpoint: send Connection: Upgrade and "
+                            "Upgrade: websocket (see docs/protocol.md)",
+                            {}};
+            auto res = http::make_problem(p);
+            co_return res;
+        });
+    streams::add_stream_endpoints(
+        *r.api, [&r](const net::any_io_executor& ex) -> redis::client& { return r.client_for(ex); },
+        [&r] { return r.ready.catalog(); });
     for (auto& c : r.io_clients) c->start();  // they connect as soon as the I/O threads run
     try {
         r.server.start();

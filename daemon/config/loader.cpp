@@ -205,7 +205,7 @@ void read_type(const YAML::Node& node, const std::string& path, const std::strin
                const registry::type_policy& defaults, registry::type_policy& out) {
     using namespace std::chrono_literals;
     out = defaults;
-    section t(node, path, source, {"default_version", "compatibility", "retention"});
+    section t(node, path, source, {"default_version", "compatibility", "retention", "delivery"});
     t.read_int("default_version", out.default_version, 1u, 1'000'000u);
     if (auto c = t.child("compatibility"); c.IsDefined()) {
         if (!c.IsScalar() || !registry::parse_compatibility(c.Scalar(), out.mode))
@@ -222,6 +222,30 @@ void read_type(const YAML::Node& node, const std::string& path, const std::strin
     r.read_duration("idle_group_after", out.idle_group_after, 1s, 3650 * 24h);
     r.read_int<std::uint64_t>("max_length", out.max_length, 0, 1'000'000'000'000ull);
     r.read_duration("max_age", out.max_age, 0ms, 3650 * 24h);
+
+    auto& d = out.delivery;
+    section dl(t.child("delivery"), path + ".delivery", source,
+               {"ack_timeout", "max_deliveries", "retry_backoff", "retry_backoff_max", "groups"});
+    dl.read_duration("ack_timeout", d.ack_timeout, 100ms, 24h);
+    dl.read_int("max_deliveries", d.max_deliveries, 1u, 1000u);
+    dl.read_duration("retry_backoff", d.retry_backoff, 0ms, 24h);
+    dl.read_duration("retry_backoff_max", d.retry_backoff_max, 0ms, 24h);
+    if (d.retry_backoff_max < d.retry_backoff)
+        dl.fail(dl.child("retry_backoff_max"),
+                "'" + path + ".delivery.retry_backoff_max' is less than 'retry_backoff'",
+                "expected a cap at least as long as the first backoff");
+    if (auto groups = dl.child("groups"); groups.IsDefined() && !groups.IsNull()) {
+        if (!groups.IsMap())
+            dl.fail(groups, "'" + path + ".delivery.groups' must be a mapping",
+                    "expected consumer group names as keys, e.g. billing: {max_deliveries: 10}");
+        for (const auto& kv : groups) {
+            const std::string& name = kv.first.Scalar();
+            section g(kv.second, path + ".delivery.groups." + name, source, {"max_deliveries"});
+            unsigned n = d.max_deliveries;
+            g.read_int("max_deliveries", n, 1u, 1000u);
+            d.group_max_deliveries[name] = n;
+        }
+    }
 }
 
 std::string resolve_path(const std::string& base_dir, const std::string& p) {
@@ -290,8 +314,8 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
     settings s;
     s.source = source;
     section top(root, "", source,
-                {"listen", "threads", "redis", "http", "log", "schemas", "shutdown", "publish",
-                 "type_defaults", "types"});
+                {"listen", "threads", "redis", "http", "websocket", "log", "schemas", "shutdown",
+                 "publish", "type_defaults", "types"});
     if (root.IsDefined() && !root.IsNull() && !root.IsMap())
         top.fail(root, "the config must be a mapping", "expected keys such as listen, redis, http");
 
@@ -380,6 +404,13 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
                   "expected a body limit no larger than what may wait for Redis, or such a request "
                   "could never be "
                   "stored");
+
+    section ws(top.child("websocket"), "websocket", source,
+               {"max_message_bytes", "max_subscriptions", "send_timeout", "ping_interval"});
+    ws.read_size("max_message_bytes", s.websocket.max_message_bytes, 256, 16 << 20);
+    ws.read_int<std::size_t>("max_subscriptions", s.websocket.max_subscriptions, 1, 10'000);
+    ws.read_duration("send_timeout", s.websocket.send_timeout, 10ms, 1h);
+    ws.read_duration("ping_interval", s.websocket.ping_interval, 100ms, 1h);
 
     section logs(top.child("log"), "log", source, {"level", "format"});
     s.log.level = static_cast<log::level>(logs.read_choice(

@@ -59,6 +59,16 @@ struct settings {
         bool access_log = false;
     } http;
 
+    struct websocket_settings {
+        std::size_t max_message_bytes = 64 * 1024;  // largest client frame
+        std::size_t max_subscriptions = 100;        // per connection
+        // A socket whose queued frames are not written within this is closed (1008).
+        duration send_timeout{10'000};
+        // Ping an idle socket this often; one that answers nothing for two
+        // intervals is closed.
+        duration ping_interval{30'000};
+    } websocket;
+
     struct log_settings {
         log::level level = log::level::info;
         log::format format = log::format::json;

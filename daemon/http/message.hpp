@@ -4,6 +4,7 @@
 // handled (sessions, endpoint files): Beast's HTTP headers are heavy.
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <functional>
@@ -27,6 +28,11 @@ struct request_context {
 // Handles one matched request. Runs on the connection's I/O thread; may co_await.
 // Keep-alive, Server and Content-Length are set by the session afterwards.
 using handler = std::function<boost::asio::awaitable<response>(const request_context&)>;
+
+// Takes over a connection whose request asked for a protocol upgrade (WebSocket);
+// the connection ends when it returns.
+using upgrade_handler =
+    std::function<boost::asio::awaitable<void>(boost::asio::ip::tcp::socket&, const request&)>;
 
 // A response with `body` and `content_type`.
 response make_response(unsigned status, std::string body, std::string_view content_type);

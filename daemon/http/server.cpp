@@ -165,6 +165,11 @@ std::vector<boost::asio::any_io_executor> server::executors() const {
     return out;
 }
 
+void server::set_upgrade_handler(std::string path, upgrade_handler h) {
+    impl_->state.upgrade_path = std::move(path);
+    impl_->state.upgrade = std::move(h);
+}
+
 std::uint16_t server::port() const {
     return impl_->bound_port;
 }

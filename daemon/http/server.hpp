@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "http/message.hpp"
+
 namespace sluice::metrics {
 class registry;
 }
@@ -52,6 +54,10 @@ class server {
     // The executors of the I/O threads, one per thread; valid from construction, so
     // work can be placed on them before start().
     std::vector<boost::asio::any_io_executor> executors() const;
+
+    // Requests for `path` that ask for a WebSocket upgrade go to `h` with their socket.
+    // Call before start().
+    void set_upgrade_handler(std::string path, upgrade_handler h);
 
     // The bound port (useful with port 0). Valid after start().
     std::uint16_t port() const;

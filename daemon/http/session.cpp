@@ -8,6 +8,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 
 #include "log/logger.hpp"
 #include "metrics/registry.hpp"
@@ -189,6 +190,14 @@ net::awaitable<void> session::run() {
 
         phase_ = phase::handling;
         const auto& req = parser.get();
+        if (state_.upgrade && boost::beast::websocket::is_upgrade(req) &&
+            req.target().substr(0, req.target().find('?')) == state_.upgrade_path) {
+            // The connection is the upgrade handler's from here on (drain included).
+            phase_ = phase::upgraded;
+            ++served_;
+            co_await state_.upgrade(socket_, req);
+            break;
+        }
         auto started = clock_type::now();
         auto out = co_await state_.api->dispatch(req);
         bool keep_alive = req.keep_alive() && !state_.is_draining();

@@ -31,7 +31,7 @@ class session : public std::enable_shared_from_this<session> {
     void force_close();
 
   private:
-    enum class phase { idle, reading, handling, writing };
+    enum class phase { idle, reading, handling, writing, upgraded };
 
     void arm(std::chrono::milliseconds timeout);
     void disarm();

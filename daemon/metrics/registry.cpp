@@ -110,6 +110,36 @@ registry::registry() : registry_(std::make_shared<prometheus::Registry>()) {
                                .Register(*registry_)
                                .Add({}, prometheus::Histogram::BucketBoundaries{
                                             1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000});
+    deliveries_ = &BuildCounter()
+                       .Name("sluice_delivery_events_total")
+                       .Help(
+                           "Deliveries (first and later), acks, nacks and dead letters, by type "
+                           "and consumer group (\"\" for fan-out)")
+                       .Register(*registry_);
+    delivery_latency_ =
+        &BuildHistogram()
+             .Name("sluice_delivery_latency_seconds")
+             .Help("From an event's stream entry time to its frame written to the WebSocket")
+             .Register(*registry_)
+             .Add({}, latency_buckets());
+    websockets_ = &BuildGauge()
+                       .Name("sluice_websocket_connections")
+                       .Help("WebSocket connections open now")
+                       .Register(*registry_)
+                       .Add({});
+    subscriptions_ = &BuildGauge()
+                          .Name("sluice_websocket_subscriptions")
+                          .Help("Subscriptions open now, over every WebSocket")
+                          .Register(*registry_)
+                          .Add({});
+    group_pending_ = &BuildGauge()
+                          .Name("sluice_group_pending")
+                          .Help("Entries delivered to a consumer group and not yet acknowledged")
+                          .Register(*registry_);
+    group_lag_ = &BuildGauge()
+                      .Name("sluice_group_lag")
+                      .Help("Entries of the stream not yet delivered to a consumer group")
+                      .Register(*registry_);
     auto& reloads = BuildCounter()
                         .Name("sluice_config_reloads_total")
                         .Help("Config reloads (SIGHUP) by result")
@@ -163,6 +193,48 @@ void registry::count_publish(const std::string& type, unsigned version, const st
 void registry::set_retention_blocked(const std::string& type, const std::string& group,
                                      bool blocked) {
     retention_blocked_->Add({{"type", type}, {"group", group}}).Set(blocked ? 1 : 0);
+}
+
+delivery_series& registry::delivery(const std::string& type, const std::string& group) {
+    std::lock_guard lock(delivery_mutex_);
+    std::string key = type + '\n' + group;
+    if (auto it = delivery_series_.find(key); it != delivery_series_.end()) return *it->second;
+    std::string label = group;
+    if (delivery_series_.size() >= 1000) {
+        label = "_other";
+        key = type + "\n_other";
+        if (auto it = delivery_series_.find(key); it != delivery_series_.end()) return *it->second;
+    }
+    auto s = std::make_unique<delivery_series>();
+    auto add = [&](const char* event) {
+        return &deliveries_->Add({{"type", type}, {"group", label}, {"event", event}});
+    };
+    s->delivered = add("delivered");
+    s->redelivered = add("redelivered");
+    s->acked = add("acked");
+    s->nacked = add("nacked");
+    s->dead_lettered = add("dead_lettered");
+    return *delivery_series_.emplace(key, std::move(s)).first->second;
+}
+
+void registry::observe_delivery_latency(double seconds) {
+    delivery_latency_->Observe(seconds);
+}
+
+void registry::websocket_opened() {
+    websockets_->Increment();
+}
+void registry::websocket_closed() {
+    websockets_->Decrement();
+}
+void registry::subscriptions_changed(int delta) {
+    subscriptions_->Increment(delta);
+}
+
+void registry::set_group_backlog(const std::string& type, const std::string& group,
+                                 long long pending, long long lag) {
+    group_pending_->Add({{"type", type}, {"group", group}}).Set(static_cast<double>(pending));
+    group_lag_->Add({{"type", type}, {"group", group}}).Set(static_cast<double>(lag));
 }
 
 void registry::observe_publish(double seconds, std::size_t events) {

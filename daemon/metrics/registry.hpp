@@ -42,6 +42,16 @@ class redis_client_metrics {
     prometheus::Gauge* pending_ = nullptr;
 };
 
+// The delivery series of one (type, group), looked up once per reader: deliveries
+// (first and later), acks, nacks and dead letters.
+struct delivery_series {
+    prometheus::Counter* delivered = nullptr;
+    prometheus::Counter* redelivered = nullptr;
+    prometheus::Counter* acked = nullptr;
+    prometheus::Counter* nacked = nullptr;
+    prometheus::Counter* dead_lettered = nullptr;
+};
+
 // The process's Prometheus registry and the metric families Sluice exports.
 // Thread-safe: every method may be called from any I/O thread.
 class registry {
@@ -75,6 +85,23 @@ class registry {
     // Publish latency (request read -> Redis confirmed) and events per request.
     void observe_publish(double seconds, std::size_t events);
 
+    // The delivery series of `group` ("" for fan-out) of `type`. Group names come
+    // from clients: past 1000 distinct (type, group) pairs, new ones share the group
+    // label "_other" so no client can mint series without bound. Stable references.
+    delivery_series& delivery(const std::string& type, const std::string& group);
+
+    // From an event's stream entry time to its frame written to the socket.
+    void observe_delivery_latency(double seconds);
+
+    void websocket_opened();
+    void websocket_closed();
+    void subscriptions_changed(int delta);
+
+    // Pending (delivered, unacked) and lag (not yet delivered) of a consumer group,
+    // polled from Redis; lag < 0 when Redis cannot tell.
+    void set_group_backlog(const std::string& type, const std::string& group, long long pending,
+                           long long lag);
+
     // Counts a config reload attempt; `ok` false when it was refused.
     void count_reload(bool ok);
 
@@ -106,6 +133,15 @@ class registry {
     prometheus::Histogram* publish_latency_;
     prometheus::Histogram* publish_batch_size_;
     std::unordered_map<std::string, prometheus::Counter*> publish_series_;
+
+    prometheus::Family<prometheus::Counter>* deliveries_;
+    prometheus::Histogram* delivery_latency_;
+    prometheus::Gauge* websockets_;
+    prometheus::Gauge* subscriptions_;
+    prometheus::Family<prometheus::Gauge>* group_pending_;
+    prometheus::Family<prometheus::Gauge>* group_lag_;
+    std::mutex delivery_mutex_;
+    std::unordered_map<std::string, std::unique_ptr<delivery_series>> delivery_series_;
 
     // Label lookups in prometheus-cpp build a std::map per call; cache the series.
     std::mutex series_mutex_;

@@ -81,3 +81,15 @@ bool child_process::wait_for_output(const std::string& needle,
 }
 
 }  // namespace sluice::test
+
+namespace sluice::test {
+
+long child_process::resident_kib() const {
+    std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    return 0;
+}
+
+}  // namespace sluice::test

@@ -26,6 +26,9 @@ class child_process {
     // The exit code, or 128 + signal number; nullopt if still running after `timeout`.
     std::optional<int> wait(std::chrono::milliseconds timeout);
 
+    // Resident memory (VmRSS) in KiB, from /proc; 0 when it cannot be read.
+    long resident_kib() const;
+
     // Everything the process printed so far (stdout and stderr together).
     std::string output() const;
 

@@ -1,0 +1,140 @@
+#include "deliver/fanout.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "deliver/group_reader.hpp"
+#include "deliver/position.hpp"
+#include "deliver/protocol.hpp"
+#include "deliver/redis_entries.hpp"
+#include "net/report_failure.hpp"
+#include "publish/storage.hpp"
+
+namespace sluice::deliver {
+namespace {
+
+namespace net = boost::asio;
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+constexpr std::chrono::milliseconds block_time{2000};
+
+redis::client_options tail_options(redis::client_options o, const std::string& type) {
+    o.role = "tail " + type;
+    o.wait_when_disconnected = std::max(o.wait_when_disconnected, std::chrono::milliseconds(2000));
+    return o;
+}
+
+}  // namespace
+
+tail_watch::tail_watch(net::any_io_executor ex, reader_context& ctx, std::string type)
+    : ex_(ex)
+    , ctx_(ctx)
+    , type_(std::move(type))
+    , key_(publish::stream_key(type_))
+    , blocking_(ex, tail_options(ctx.blocking, type_), nullptr) {}
+
+void tail_watch::start() {
+    blocking_.start();
+    net::co_spawn(ex_, run(), sluice::net::report_failure("tail watch " + type_));
+}
+
+void tail_watch::stop() {
+    stopped_ = true;
+    blocking_.stop();
+    notify();
+}
+
+void tail_watch::notify() {
+    ++generation_;
+    auto waiting = std::move(waiters_);
+    waiters_.clear();
+    for (auto* t : waiting) t->cancel();
+}
+
+net::awaitable<void> tail_watch::run() {
+    auto self = shared_from_this();
+    net::steady_timer pause(ex_);
+    std::string last;
+    while (!stopped_) {
+        if (last.empty()) {
+            auto [ec, r] = co_await blocking_.async_exec(
+                redis::command("XREVRANGE", key_, "+", "-", "COUNT", "1"), use_tuple);
+            if (stopped_) break;
+            if (ec || r.is_error()) {
+                pause.expires_after(std::chrono::milliseconds(250));
+                co_await pause.async_wait(use_tuple);
+                continue;
+            }
+            auto newest = entries_of(r);
+            last = newest.empty() ? "0-0" : newest.front().id;
+            ready_ = true;
+            notify();  // subscriptions waiting for the watch to be ready read now
+        }
+        auto block = std::to_string(block_time.count());
+        auto [ec, r] = co_await blocking_.async_exec(
+            redis::command("XREAD", "COUNT", "100", "BLOCK", block, "STREAMS", key_, last),
+            use_tuple, block_time);
+        if (stopped_) break;
+        if (ec || r.is_error()) {
+            pause.expires_after(std::chrono::milliseconds(250));
+            co_await pause.async_wait(use_tuple);
+            continue;
+        }
+        auto entries = entries_of_read(r);
+        if (entries.empty()) continue;
+        last = entries.back().id;
+        notify();
+    }
+}
+
+net::awaitable<void> feed_fanout(std::shared_ptr<subscription> s, std::string cursor,
+                                 std::shared_ptr<tail_watch> tail, redis::client& io) {
+    auto key = publish::stream_key(s->type);
+    net::steady_timer wait(co_await net::this_coro::executor);
+    s->on_credit = [&wait] { wait.cancel(); };
+    net::steady_timer pause(wait.get_executor());
+    while (s->open()) {
+        auto credit = s->credit();
+        if (credit == 0 || !tail->ready()) {
+            // Woken by a written frame (on_credit) or by the watch (ready, new entries).
+            wait.expires_at(clock_type::time_point::max());
+            if (!tail->ready()) tail->add_waiter(&wait);
+            co_await wait.async_wait(use_tuple);
+            tail->remove_waiter(&wait);
+            continue;
+        }
+        auto seen = tail->generation();
+        auto count = std::to_string(std::min(credit, 1000u));
+        auto [ec, r] = co_await io.async_exec(
+            redis::command("XREAD", "COUNT", count, "STREAMS", key, cursor), use_tuple);
+        if (!s->open()) break;
+        if (ec || r.is_error()) {
+            pause.expires_after(std::chrono::milliseconds(250));
+            co_await pause.async_wait(use_tuple);
+            continue;
+        }
+        auto entries = entries_of_read(r);
+        for (auto& e : entries) {
+            out_frame f;
+            f.head.reserve(96);
+            append_event_frame_head(f.head, s->id, e.id, 1);
+            auto body = std::make_shared<std::string>();
+            append_event_json(*body, e);
+            f.body = std::move(body);
+            if (auto id = parse_entry_id(e.id)) f.entry_ms = id->ms;
+            f.fanout = s;
+            ++s->queued;
+            cursor = std::move(e.id);
+            s->sink->send(std::move(f));
+        }
+        if (!entries.empty() || tail->generation() != seen) continue;
+        // Caught up: wait for the stream to grow.
+        wait.expires_at(clock_type::time_point::max());
+        tail->add_waiter(&wait);
+        co_await wait.async_wait(use_tuple);
+        tail->remove_waiter(&wait);
+    }
+    s->on_credit = nullptr;
+}
+
+}  // namespace sluice::deliver

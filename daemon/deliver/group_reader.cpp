@@ -1,0 +1,361 @@
+#include "deliver/group_reader.hpp"
+
+#include <prometheus/counter.h>
+
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "deliver/position.hpp"
+#include "deliver/protocol.hpp"
+#include "deliver/redis_entries.hpp"
+#include "deliver/scripts.hpp"
+#include "log/logger.hpp"
+#include "metrics/registry.hpp"
+#include "net/report_failure.hpp"
+#include "publish/storage.hpp"
+#include "redis/script.hpp"
+
+namespace sluice::deliver {
+namespace {
+
+namespace net = boost::asio;
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+constexpr std::chrono::milliseconds block_time{2000};
+constexpr std::chrono::milliseconds sweep_every{200};
+constexpr unsigned max_read = 1000;
+
+void bump(prometheus::Counter* c, double n = 1) {
+    if (c && n > 0) c->Increment(n);
+}
+
+std::uint64_t entry_ms(const std::string& id) {
+    auto parsed = parse_entry_id(id);
+    return parsed ? parsed->ms : 0;
+}
+
+redis::client_options blocking_options(redis::client_options o, const std::string& type,
+                                       const std::string& group) {
+    o.role = "deliver " + type + "/" + group;
+    // The first read waits for the connection instead of failing while it opens.
+    o.wait_when_disconnected = std::max(o.wait_when_disconnected, std::chrono::milliseconds(2000));
+    return o;
+}
+
+}  // namespace
+
+group_reader::group_reader(net::any_io_executor ex, reader_context& ctx, std::string type,
+                           std::string group)
+    : ex_(ex)
+    , ctx_(ctx)
+    , type_(std::move(type))
+    , group_(std::move(group))
+    , key_(publish::stream_key(type_))
+    , reasons_key_(nack_reasons_key(type_))
+    , dlq_key_(publish::dead_letter_key(type_))
+    , blocking_(ex, blocking_options(ctx.blocking, type_, group_), nullptr)
+    , wake_(ex)
+    , sweep_timer_(ex)
+    , counters_(ctx.counters(type_, group_)) {}
+
+void group_reader::start() {
+    blocking_.start();
+    net::co_spawn(ex_, read_loop(), sluice::net::report_failure("group reader " + group_));
+    net::co_spawn(ex_, sweep_loop(), sluice::net::report_failure("group sweeper " + group_));
+}
+
+void group_reader::stop() {
+    stopped_ = true;
+    wake_.cancel();
+    sweep_timer_.cancel();
+    blocking_.stop();
+}
+
+void group_reader::add(const std::shared_ptr<subscription>& s) {
+    members_.push_back(s);
+    dispatch();
+    wake_.cancel();
+}
+
+void group_reader::remove(const std::shared_ptr<subscription>& s) {
+    auto policy = ctx_.policy(type_);
+    // Due at once, whatever their delivery count: the member is gone.
+    auto idle = static_cast<std::uint64_t>((policy.ack_timeout + policy.retry_backoff_max).count());
+    std::vector<std::pair<std::string, std::uint64_t>> release;
+    for (auto& [id, h] : s->inflight) release.emplace_back(id, idle);
+    s->inflight.clear();
+    s->deadlines.clear();
+    std::erase(members_, s);
+    set_idle(release);
+    give_back_if_alone();
+}
+
+void group_reader::give_back_if_alone() {
+    if (!members_.empty() || ready_.empty()) return;
+    // Read for members that are all gone: due at once for whoever comes next.
+    auto policy = ctx_.policy(type_);
+    auto idle = static_cast<std::uint64_t>((policy.ack_timeout + policy.retry_backoff_max).count());
+    std::vector<std::pair<std::string, std::uint64_t>> release;
+    for (auto& r : ready_) release.emplace_back(std::move(r.id), idle);
+    ready_.clear();
+    set_idle(release);
+}
+
+unsigned group_reader::want() const {
+    std::size_t free = 0;
+    for (const auto& m : members_) free += m->credit();
+    return free > ready_.size() ? static_cast<unsigned>(free - ready_.size()) : 0;
+}
+
+void group_reader::push(stream_entry&& e, std::uint64_t delivery) {
+    auto event = std::make_shared<std::string>();
+    event->reserve(256);
+    append_event_json(*event, e);
+    ready_.push_back({std::move(e.id), std::move(event), delivery, 0});
+    ready_.back().entry_ms = entry_ms(ready_.back().id);
+}
+
+void group_reader::dispatch() {
+    auto now = clock_type::now();
+    while (!ready_.empty() && !members_.empty()) {
+        // The next member with room, round robin.
+        subscription* to = nullptr;
+        for (std::size_t i = 0; i < members_.size() && !to; ++i) {
+            auto& m = members_[(next_member_ + i) % members_.size()];
+            if (m->credit() > 0) {
+                to = m.get();
+                next_member_ = (next_member_ + i + 1) % members_.size();
+            }
+        }
+        if (!to) return;
+        auto r = std::move(ready_.front());
+        ready_.pop_front();
+        out_frame f;
+        f.head.reserve(96);
+        append_event_frame_head(f.head, to->id, r.id, r.delivery);
+        f.body = std::move(r.event);
+        f.entry_ms = r.entry_ms;
+        auto deadline = now + to->ack_timeout;
+        to->deadlines.emplace_back(deadline, r.id);
+        to->inflight[std::move(r.id)] = {r.delivery, deadline};
+        bump(r.delivery > 1 ? counters_.redelivered : counters_.delivered);
+        to->sink->send(std::move(f));
+    }
+}
+
+net::awaitable<void> group_reader::ensure_group() {
+    // The stream or group was deleted under us: start again from new entries.
+    auto [ec, r] = co_await ctx_.io.async_exec(
+        redis::command("XGROUP", "CREATE", key_, group_, "$", "MKSTREAM"), use_tuple);
+    if (!ec && !r.is_error())
+        log::warn("consumer group was missing; created it at the stream's end",
+                  {{"type", type_}, {"group", group_}});
+}
+
+net::awaitable<void> group_reader::read_loop() {
+    auto self = shared_from_this();
+    net::steady_timer pause(ex_);
+    while (!stopped_) {
+        unsigned n = std::min(want(), max_read);
+        if (n == 0) {
+            wake_.expires_at(clock_type::time_point::max());
+            co_await wake_.async_wait(use_tuple);
+            continue;
+        }
+        auto count = std::to_string(n);
+        auto block = std::to_string(block_time.count());
+        auto [ec, r] = co_await blocking_.async_exec(
+            redis::command("XREADGROUP", "GROUP", group_, ctx_.consumer, "COUNT", count, "BLOCK",
+                           block, "STREAMS", key_, ">"),
+            use_tuple, block_time);
+        if (stopped_) break;
+        if (ec || r.is_error()) {
+            if (!ec && std::string_view(r.str).starts_with("NOGROUP")) co_await ensure_group();
+            pause.expires_after(std::chrono::milliseconds(250));
+            co_await pause.async_wait(use_tuple);
+            continue;
+        }
+        for (auto& e : entries_of_read(r)) push(std::move(e), 1);
+        dispatch();
+        give_back_if_alone();
+    }
+}
+
+std::uint64_t group_reader::backoff_ms(const registry::type_policy::delivery_policy& p,
+                                       std::uint64_t delivery) const {
+    auto base = static_cast<std::uint64_t>(p.retry_backoff.count());
+    auto cap = static_cast<std::uint64_t>(p.retry_backoff_max.count());
+    std::uint64_t wait = base;
+    for (std::uint64_t i = 1; i < delivery && wait < cap; ++i) wait *= 2;
+    return std::min(wait, cap);
+}
+
+void group_reader::expire_deadlines() {
+    auto now = clock_type::now();
+    auto policy = ctx_.policy(type_);
+    auto timeout = static_cast<std::uint64_t>(policy.ack_timeout.count());
+    std::vector<std::pair<std::string, std::uint64_t>> expired;
+    for (auto& m : members_) {
+        while (!m->deadlines.empty() && m->deadlines.front().first <= now) {
+            auto [deadline, id] = std::move(m->deadlines.front());
+            m->deadlines.pop_front();
+            auto it = m->inflight.find(id);
+            if (it == m->inflight.end() || it->second.deadline != deadline) continue;
+            m->inflight.erase(it);
+            // Idle as if the type's whole ack timeout had passed: due after the backoff.
+            expired.emplace_back(std::move(id), timeout);
+        }
+    }
+    if (!expired.empty()) {
+        set_idle(expired);
+        dispatch();
+        wake_.cancel();
+    }
+}
+
+net::awaitable<void> group_reader::sweep_loop() {
+    auto self = shared_from_this();
+    while (!stopped_) {
+        sweep_timer_.expires_after(sweep_every);
+        co_await sweep_timer_.async_wait(use_tuple);
+        if (stopped_) break;
+        expire_deadlines();
+        unsigned n = std::min(want(), max_read);
+        if (n == 0) continue;
+        auto p = ctx_.policy(type_);
+        auto timeout = std::to_string(p.ack_timeout.count());
+        auto base = std::to_string(p.retry_backoff.count());
+        auto cap = std::to_string(p.retry_backoff_max.count());
+        auto max_deliveries = std::to_string(p.max_deliveries_for(group_));
+        auto count = std::to_string(n);
+        std::string now;
+        log::append_timestamp(now);
+        auto [ec, r] = co_await redis::eval(
+            ctx_.io, claim_script(), redis::args(key_, dlq_key_, reasons_key_),
+            redis::args(group_, ctx_.consumer, timeout, base, cap, max_deliveries, count, now));
+        if (stopped_) break;
+        if (ec || r.is_error()) {
+            if (!ec && std::string_view(r.str).find("NOGROUP") != std::string_view::npos)
+                co_await ensure_group();
+            continue;
+        }
+        auto result = claim_result_of(r);
+        bump(counters_.dead_lettered, static_cast<double>(result.dead.size()));
+        for (const auto& id : result.dead)
+            log::info("event dead-lettered",
+                      {{"type", type_}, {"group", group_}, {"entry", std::string_view(id)}});
+        for (auto& c : result.claimed) push(std::move(c.entry), c.delivery);
+        dispatch();
+        give_back_if_alone();  // nobody left while the script ran
+    }
+}
+
+void group_reader::set_idle(const std::vector<std::pair<std::string, std::uint64_t>>& ids_idle) {
+    if (ids_idle.empty()) return;
+    redis::request req;
+    for (const auto& [id, idle] : ids_idle) {
+        auto ms = std::to_string(idle);
+        req.push_command("XCLAIM", key_, group_, ctx_.consumer, "0", id, "IDLE", ms, "JUSTID");
+    }
+    ctx_.io.async_exec(std::move(req), [](boost::system::error_code, redis::reply) {
+        // Best effort: without it the entries still come back, after the ack timeout.
+    });
+}
+
+void group_reader::ack(subscription& s, const std::vector<std::string>& ids) {
+    for (const auto& id : ids) {
+        auto it = s.inflight.find(id);
+        if (it != s.inflight.end()) {
+            // Only a redelivered entry may carry a nack reason.
+            if (it->second.delivery > 1) ack_reasons_.push_back(group_ + '\n' + id);
+            s.inflight.erase(it);
+        }
+        acks_.push_back(id);  // acked even when no longer held here: it was processed
+    }
+    bump(counters_.acked, static_cast<double>(ids.size()));
+    if (!flush_posted_) {
+        flush_posted_ = true;
+        net::post(ex_, [self = shared_from_this()] { self->flush_acks(); });
+    }
+    dispatch();
+    wake_.cancel();
+}
+
+void group_reader::flush_acks() {
+    flush_posted_ = false;
+    if (acks_.empty()) return;
+    std::vector<std::string_view> argv;
+    argv.reserve(acks_.size() + 3);
+    argv.push_back("XACK");
+    argv.push_back(key_);
+    argv.push_back(group_);
+    for (const auto& id : acks_) argv.push_back(id);
+    redis::request req(argv);
+    if (!ack_reasons_.empty()) {
+        argv.clear();
+        argv.push_back("HDEL");
+        argv.push_back(reasons_key_);
+        for (const auto& f : ack_reasons_) argv.push_back(f);
+        req.push(argv);
+    }
+    acks_.clear();
+    ack_reasons_.clear();
+    ctx_.io.async_exec(std::move(req), [type = type_](boost::system::error_code ec, redis::reply) {
+        if (ec)
+            log::warn("acks not written; the events will be delivered again",
+                      {{"type", type}, {"error", ec.message()}});
+    });
+}
+
+std::vector<std::string> group_reader::nack(subscription& s, const std::vector<std::string>& ids,
+                                            std::optional<std::uint64_t> delay_ms,
+                                            const std::string& reason) {
+    auto p = ctx_.policy(type_);
+    auto timeout = static_cast<std::uint64_t>(p.ack_timeout.count());
+    std::vector<std::string> unknown;
+    std::vector<std::pair<std::string, std::uint64_t>> release;
+    redis::request reasons;
+    for (const auto& id : ids) {
+        auto it = s.inflight.find(id);
+        if (it == s.inflight.end()) {
+            unknown.push_back(id);
+            continue;
+        }
+        auto wait = backoff_ms(p, it->second.delivery);
+        // Due once idle reaches timeout + wait: start it that far minus the delay.
+        auto delay = std::min(delay_ms.value_or(wait), timeout + wait);
+        release.emplace_back(id, timeout + wait - delay);
+        if (!reason.empty()) reasons.push_command("HSET", reasons_key_, group_ + '\n' + id, reason);
+        s.inflight.erase(it);
+    }
+    bump(counters_.nacked, static_cast<double>(release.size()));
+    if (reasons.commands() > 0)
+        ctx_.io.async_exec(std::move(reasons), [](boost::system::error_code, redis::reply) {});
+    set_idle(release);
+    dispatch();
+    wake_.cancel();
+    return unknown;
+}
+
+std::vector<std::string> group_reader::extend(subscription& s,
+                                              const std::vector<std::string>& ids) {
+    std::vector<std::string> unknown;
+    std::vector<std::pair<std::string, std::uint64_t>> touch;
+    auto deadline = clock_type::now() + s.ack_timeout;
+    for (const auto& id : ids) {
+        auto it = s.inflight.find(id);
+        if (it == s.inflight.end()) {
+            unknown.push_back(id);
+            continue;
+        }
+        it->second.deadline = deadline;
+        s.deadlines.emplace_back(deadline, id);
+        touch.emplace_back(id, 0);
+    }
+    set_idle(touch);
+    return unknown;
+}
+
+}  // namespace sluice::deliver

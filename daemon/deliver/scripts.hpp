@@ -1,0 +1,25 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "redis/script.hpp"
+
+namespace sluice::deliver {
+
+// sluice:{<type>}:nack — hash of the last nack reason per `<group>\n<entry id>`.
+std::string nack_reasons_key(std::string_view type);
+
+// Takes over entries of a group that are due for redelivery, and dead-letters those
+// that used up their deliveries, in one atomic step on the type's slot.
+//   KEYS[1] stream, KEYS[2] dead-letter stream, KEYS[3] nack reasons
+//   ARGV group, consumer, ack_timeout_ms, retry_backoff_ms, retry_backoff_max_ms,
+//        max_deliveries, count, now (RFC 3339)
+// An entry delivered n times is due once it has been idle (Redis PEL idle time)
+// ack_timeout + min(retry_backoff * 2^(n-1), retry_backoff_max). Due entries with
+// n >= max_deliveries go to the dead-letter stream (whole event plus dlq_* fields)
+// and are XACKed; the others are XCLAIMed by `consumer` (at most `count`).
+// Returns {{{id, {field, value...}, delivery}...}, {dead-lettered id...}}.
+const redis::script& claim_script();
+
+}  // namespace sluice::deliver

@@ -1,0 +1,73 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+namespace sluice::deliver {
+
+using clock_type = std::chrono::steady_clock;
+struct subscription;
+
+// One outgoing text frame: `head`, then the shared `body` (an event's JSON, the same
+// bytes for every subscriber that gets it) and a closing '}'. Without a body, `head`
+// is the whole frame.
+struct out_frame {
+    std::string head;
+    std::shared_ptr<const std::string> body;
+    std::uint64_t entry_ms = 0;            // an event's stream time, for delivery latency
+    std::shared_ptr<subscription> fanout;  // a fan-out frame: frees the window once written
+};
+
+// Where a subscription's frames go: the WebSocket session that owns it.
+class frame_sink {
+  public:
+    virtual void send(out_frame f) = 0;
+
+  protected:
+    ~frame_sink() = default;
+};
+
+// One subscription on one socket. Owned by its socket's session and shared with the
+// reader that feeds it; lives on one I/O thread, so nothing here is locked.
+struct subscription {
+    std::string id;  // the client's name for it, unique on its socket
+    std::string type;
+    std::string group;  // empty: fan-out
+    unsigned window = 100;
+    std::chrono::milliseconds ack_timeout{30'000};
+    frame_sink* sink = nullptr;  // null once the socket or the subscription is gone
+
+    // Consumer groups: delivered, not yet acked; deadlines in delivery order (an entry
+    // acked or extended leaves a stale deadline behind, skipped when it comes up).
+    struct held {
+        std::uint64_t delivery = 0;
+        clock_type::time_point deadline;
+    };
+    std::unordered_map<std::string, held> inflight;
+    std::deque<std::pair<clock_type::time_point, std::string>> deadlines;
+
+    // Fan-out: frames handed to the socket and not yet written.
+    unsigned queued = 0;
+
+    // Called when the window opens again (an ack, a written fan-out frame).
+    std::function<void()> on_credit;
+
+    bool open() const { return sink != nullptr; }
+    // Stops deliveries to it and wakes whatever waits to feed it.
+    void close() {
+        sink = nullptr;
+        if (on_credit) on_credit();
+    }
+    unsigned used() const {
+        return group.empty() ? queued : static_cast<unsigned>(inflight.size());
+    }
+    unsigned credit() const { return open() && used() < window ? window - used() : 0; }
+};
+
+}  // namespace sluice::deliver

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <functional>
+#include <memory>
+
+namespace sluice::catalog {
+struct schema_catalog;
+}
+namespace sluice::http {
+class service;
+}
+namespace sluice::redis {
+class client;
+}
+
+namespace sluice::streams {
+
+// The current schema catalog: a type is known when it has a contract.
+using catalog_source = std::function<std::shared_ptr<const catalog::schema_catalog>()>;
+// The Redis client to use from the I/O thread running `ex` (one living on that thread,
+// so a request never crosses threads).
+using client_source = std::function<redis::client&(const boost::asio::any_io_executor& ex)>;
+
+// Adds the replay, consumer-group and dead-letter endpoints to `api`:
+//   GET    /v1/streams/{type}/events?from=&to=&limit=   a page of the type's events
+//   GET    /v1/streams/{type}/groups                    its consumer groups
+//   PUT    /v1/streams/{type}/groups/{group}            create a group, or move it
+//   GET    /v1/dlq/{type}?from=&limit=                  a page of its dead letters
+//   POST   /v1/dlq/{type}/requeue                       dead letters back onto the stream
+//   DELETE /v1/dlq/{type}                               dead letters deleted
+// docs/http-api.md describes each answer and error. The handlers run on the I/O
+// threads; the sources must stay callable for as long as the server runs.
+void add_stream_endpoints(http::service& api, client_source redis, catalog_source catalog);
+
+}  // namespace sluice::streams

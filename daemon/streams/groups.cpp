@@ -1,0 +1,136 @@
+#include "streams/groups.hpp"
+
+#include <charconv>
+
+#include "deliver/position.hpp"
+#include "log/logger.hpp"
+
+namespace sluice::streams {
+namespace {
+
+using kind = redis::reply::kind;
+
+void append_string(std::string& out, std::string_view s) {
+    out += '"';
+    log::append_json_escaped(out, s);
+    out += '"';
+}
+
+// Calls `on(name, value)` for each pair of a flat field/value array (RESP2 maps).
+template <typename F>
+bool for_each_pair(const redis::reply& r, F on) {
+    if (r.type != kind::array || r.elements.size() % 2 != 0) return false;
+    for (std::size_t i = 0; i < r.elements.size(); i += 2) {
+        if (r.elements[i].type != kind::string && r.elements[i].type != kind::status) return false;
+        on(std::string_view(r.elements[i].str), r.elements[i + 1]);
+    }
+    return true;
+}
+
+long long integer_of(const redis::reply& r) {
+    if (r.type == kind::integer) return r.integer;
+    long long n = 0;
+    std::from_chars(r.str.data(), r.str.data() + r.str.size(), n);
+    return n;
+}
+
+}  // namespace
+
+std::optional<std::vector<group_info>> groups_from_xinfo(const redis::reply& r) {
+    if (r.type != kind::array) return std::nullopt;
+    std::vector<group_info> out;
+    for (const auto& item : r.elements) {
+        group_info g;
+        bool ok = for_each_pair(item, [&](std::string_view name, const redis::reply& v) {
+            if (name == "name")
+                g.name = v.str;
+            else if (name == "consumers")
+                g.consumers = integer_of(v);
+            else if (name == "pending")
+                g.pending = integer_of(v);
+            else if (name == "last-delivered-id")
+                g.last_delivered = v.str;
+            else if (name == "lag" && v.type != kind::nil)
+                g.lag = integer_of(v);
+        });
+        if (!ok || g.name.empty()) return std::nullopt;
+        out.push_back(std::move(g));
+    }
+    return out;
+}
+
+bool read_consumers(const redis::reply& r, group_info& g) {
+    if (r.type != kind::array) return false;
+    g.consumer_list.clear();
+    for (const auto& item : r.elements) {
+        consumer_info c;
+        bool ok = for_each_pair(item, [&](std::string_view name, const redis::reply& v) {
+            if (name == "name")
+                c.name = v.str;
+            else if (name == "pending")
+                c.pending = integer_of(v);
+            else if (name == "idle")
+                c.idle_ms = integer_of(v);
+        });
+        if (!ok) return false;
+        g.consumer_list.push_back(std::move(c));
+    }
+    return true;
+}
+
+bool read_pending_summary(const redis::reply& r, group_info& g) {
+    if (r.type != kind::array || r.elements.size() < 2) return false;
+    const auto& smallest = r.elements[1];
+    if (smallest.type == kind::string)
+        g.oldest_pending = smallest.str;
+    else
+        g.oldest_pending.reset();
+    return true;
+}
+
+std::optional<std::uint64_t> ms_from_time(const redis::reply& r) {
+    if (r.type != kind::array || r.elements.size() != 2) return std::nullopt;
+    std::uint64_t seconds = 0, micros = 0;
+    const auto& s = r.elements[0].str;
+    const auto& u = r.elements[1].str;
+    auto [p1, e1] = std::from_chars(s.data(), s.data() + s.size(), seconds);
+    auto [p2, e2] = std::from_chars(u.data(), u.data() + u.size(), micros);
+    if (e1 != std::errc() || e2 != std::errc() || s.empty() || u.empty()) return std::nullopt;
+    return seconds * 1000 + micros / 1000;
+}
+
+std::string groups_json(std::string_view type, const std::vector<group_info>& groups,
+                        std::uint64_t now_ms) {
+    std::string out = R"({"type":)";
+    append_string(out, type);
+    out += R"(,"groups":[)";
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+        const auto& g = groups[i];
+        if (i) out += ',';
+        out += R"({"name":)";
+        append_string(out, g.name);
+        out += R"(,"consumers":{"count":)" + std::to_string(g.consumers) + R"(,"list":[)";
+        for (std::size_t k = 0; k < g.consumer_list.size(); ++k) {
+            const auto& c = g.consumer_list[k];
+            if (k) out += ',';
+            out += R"({"name":)";
+            append_string(out, c.name);
+            out += R"(,"pending":)" + std::to_string(c.pending) + R"(,"idle_ms":)" +
+                   std::to_string(c.idle_ms) + '}';
+        }
+        out += R"(]},"pending":)" + std::to_string(g.pending) + R"(,"lag":)" +
+               (g.lag ? std::to_string(*g.lag) : std::string("null")) + R"(,"last_delivered":)";
+        append_string(out, g.last_delivered);
+        out += R"(,"age_ms":)";
+        auto oldest = g.oldest_pending ? deliver::parse_entry_id(*g.oldest_pending) : std::nullopt;
+        if (oldest)
+            out += std::to_string(now_ms > oldest->ms ? now_ms - oldest->ms : 0);
+        else
+            out += "null";
+        out += '}';
+    }
+    out += "]}";
+    return out;
+}
+
+}  // namespace sluice::streams

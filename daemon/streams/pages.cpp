@@ -1,0 +1,123 @@
+#include "streams/pages.hpp"
+
+#include <charconv>
+#include <limits>
+
+#include "deliver/position.hpp"
+#include "log/logger.hpp"
+
+namespace sluice::streams {
+namespace {
+
+void append_string(std::string& out, std::string_view s) {
+    out += '"';
+    log::append_json_escaped(out, s);
+    out += '"';
+}
+
+// The value of `name` as a JSON string, or null when the entry lacks it.
+void append_field(std::string& out, const deliver::stream_entry& e, std::string_view name) {
+    for (const auto& [k, v] : e.fields)
+        if (k == name) return append_string(out, v);
+    out += "null";
+}
+
+void append_next(std::string& out, const std::vector<deliver::stream_entry>& entries,
+                 std::size_t limit) {
+    out += R"(,"next":)";
+    if (entries.empty() || entries.size() < limit)
+        out += "null";
+    else
+        append_string(out, id_after(entries.back().id));
+    out += '}';
+}
+
+}  // namespace
+
+std::optional<std::vector<deliver::stream_entry>> entries_from_xrange(const redis::reply& r) {
+    using kind = redis::reply::kind;
+    if (r.type != kind::array) return std::nullopt;
+    std::vector<deliver::stream_entry> out;
+    out.reserve(r.elements.size());
+    for (const auto& e : r.elements) {
+        if (e.type != kind::array || e.elements.size() != 2 || e.elements[0].type != kind::string ||
+            e.elements[1].type != kind::array || e.elements[1].elements.size() % 2 != 0)
+            return std::nullopt;
+        deliver::stream_entry entry;
+        entry.id = e.elements[0].str;
+        const auto& fields = e.elements[1].elements;
+        entry.fields.reserve(fields.size() / 2);
+        for (std::size_t i = 0; i < fields.size(); i += 2)
+            entry.fields.emplace_back(fields[i].str, fields[i + 1].str);
+        out.push_back(std::move(entry));
+    }
+    return out;
+}
+
+std::string id_after(std::string_view id) {
+    auto parsed = deliver::parse_entry_id(id);
+    if (!parsed) return {};
+    if (parsed->seq == std::numeric_limits<std::uint64_t>::max()) {
+        ++parsed->ms;
+        parsed->seq = 0;
+    } else {
+        ++parsed->seq;
+    }
+    return parsed->str();
+}
+
+std::string replay_page_json(std::string_view type,
+                             const std::vector<deliver::stream_entry>& entries, std::size_t limit) {
+    std::string out = R"({"type":)";
+    append_string(out, type);
+    out += R"(,"events":[)";
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+        if (i) out += ',';
+        out += R"({"entry":)";
+        append_string(out, entries[i].id);
+        out += R"(,"event":)";
+        deliver::append_event_json(out, entries[i]);
+        out += '}';
+    }
+    out += ']';
+    append_next(out, entries, limit);
+    return out;
+}
+
+std::string dead_letter_page_json(std::string_view type,
+                                  const std::vector<deliver::stream_entry>& entries,
+                                  std::size_t limit) {
+    std::string out = R"({"type":)";
+    append_string(out, type);
+    out += R"(,"dead_letters":[)";
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+        const auto& e = entries[i];
+        if (i) out += ',';
+        out += R"({"dlq_entry":)";
+        append_string(out, e.id);
+        out += R"(,"entry":)";
+        append_field(out, e, "dlq_entry");
+        out += R"(,"group":)";
+        append_field(out, e, "dlq_group");
+        out += R"(,"deliveries":)";
+        auto deliveries = e.field("dlq_deliveries");
+        std::uint64_t n = 0;
+        auto [end, ec] =
+            std::from_chars(deliveries.data(), deliveries.data() + deliveries.size(), n);
+        bool numeric = !deliveries.empty() && ec == std::errc() &&
+                       end == deliveries.data() + deliveries.size();
+        out += numeric ? std::to_string(n) : std::string("null");
+        out += R"(,"reason":)";
+        append_field(out, e, "dlq_reason");
+        out += R"(,"time":)";
+        append_field(out, e, "dlq_time");
+        out += R"(,"event":)";
+        deliver::append_event_json(out, e);
+        out += '}';
+    }
+    out += ']';
+    append_next(out, entries, limit);
+    return out;
+}
+
+}  // namespace sluice::streams

@@ -1,0 +1,385 @@
+// WebSocket delivery end to end: the real binary (one or two), a real redis-server,
+// real WebSocket clients.
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <set>
+#include <thread>
+
+#include "support/broker_process.hpp"
+#include "support/http_client.hpp"
+#include "support/redis_server.hpp"
+#include "support/ws_client.hpp"
+
+using namespace sluice;
+using namespace std::chrono_literals;
+using Catch::Matchers::Contains;
+
+namespace {
+
+// Fast deadlines so redelivery is observable within a test.
+const std::string fast_delivery = R"(types:
+  user.created:
+    delivery:
+      ack_timeout: 1s
+      retry_backoff: 100ms
+      retry_backoff_max: 400ms
+      max_deliveries: 3
+)";
+
+std::string user(int n) {
+    char id[40];
+    std::snprintf(id, sizeof id, "0f8c3e2a-6b1d-4c9e-9a57-%012d", n);
+    return std::string(R"({"type":"user.created","version":1,"data":{"user_id":")") + id +
+           R"(","email":"u)" + std::to_string(n) + R"(@example.com"}})";
+}
+
+struct broker {
+    test::broker_config cfg;
+    std::unique_ptr<test::child_process> process;
+    broker(const std::string& redis_url, const std::string& extra)
+        : cfg(redis_url, extra), process(test::start_broker(cfg)) {
+        REQUIRE(test::wait_for_status(cfg.port, "/readyz", 200, 5s).status == 200);
+    }
+    std::string publish(int n) {
+        test::http_connection c(cfg.port);
+        auto r = c.request("POST", "/v1/events", user(n), "Content-Type: application/json\r\n");
+        REQUIRE(r.status == 201);
+        return test::json_string(r.body, "entry");
+    }
+};
+
+std::string subscribe_frame(const std::string& id, const std::string& group,
+                            const std::string& extra = {}) {
+    std::string f = R"({"op":"subscribe","id":")" + id + R"(","type":"user.created")";
+    if (!group.empty()) f += R"(,"group":")" + group + "\"";
+    return f + extra + "}";
+}
+
+std::string ack_frame(const std::string& sub, const std::string& entry) {
+    return R"({"op":"ack","sub":")" + sub + R"(","entries":[")" + entry + R"("]})";
+}
+
+void subscribe(test::ws_client& c, const std::string& id, const std::string& group,
+               const std::string& extra = {}) {
+    c.send(subscribe_frame(id, group, extra));
+    auto r = c.receive_op("subscribed");
+    REQUIRE(r);
+}
+
+// Counts pending entries of a group with redis-cli.
+long long pending_of(test::redis_server& redis, const std::string& group) {
+    auto out = redis.cli({"XPENDING", "sluice:{user.created}:events", group});
+    return std::stoll(out.substr(0, out.find('\n')));
+}
+
+}  // namespace
+
+TEST_CASE("fan-out subscriptions get every event from their position, in order", "[deliver]") {
+    test::redis_server redis;
+    broker b(redis.url(), "");
+    auto first = b.publish(1);
+    b.publish(2);
+
+    test::ws_client from_start(b.cfg.port), from_new(b.cfg.port), from_entry(b.cfg.port);
+    subscribe(from_start, "a", "", R"(,"from":"start")");
+    subscribe(from_new, "b", "");
+    subscribe(from_entry, "c", "", R"(,"from":")" + first + R"(")");
+    b.publish(3);
+
+    for (int n : {1, 2, 3}) {
+        auto f = from_start.receive_op("event");
+        REQUIRE(f);
+        CHECK(test::json_string(*f, "sub") == "a");
+        CHECK_THAT(*f, Contains("u" + std::to_string(n) + "@example.com"));
+        CHECK_THAT(*f, Contains(R"("type":"user.created")"));
+        CHECK_THAT(*f, Contains(R"("version":1)"));
+    }
+    auto only = from_new.receive_op("event");
+    REQUIRE(only);
+    CHECK_THAT(*only, Contains("u3@example.com"));
+    CHECK_FALSE(from_new.receive_op("event", 300ms));
+    for (int n : {1, 2, 3}) {
+        auto f = from_entry.receive_op("event");
+        REQUIRE(f);
+        CHECK_THAT(*f, Contains("u" + std::to_string(n) + "@example.com"));
+    }
+}
+
+TEST_CASE("fan-out from a point in time starts at the first event at or after it", "[deliver]") {
+    test::redis_server redis;
+    broker b(redis.url(), "");
+    b.publish(1);
+    std::this_thread::sleep_for(20ms);
+    auto second = b.publish(2);
+    auto ms = std::stoull(second.substr(0, second.find('-')));
+    // The RFC 3339 time of the second entry.
+    std::time_t secs = static_cast<std::time_t>(ms / 1000);
+    char text[64];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", std::gmtime(&secs));
+    char frac[8];
+    std::snprintf(frac, sizeof frac, ".%03lluZ", static_cast<unsigned long long>(ms % 1000));
+    test::ws_client c(b.cfg.port);
+    subscribe(c, "t", "", std::string(R"(,"from":")") + text + frac + "\"");
+    auto f = c.receive_op("event");
+    REQUIRE(f);
+    CHECK(test::json_string(*f, "entry") == second);
+}
+
+TEST_CASE("competing consumers of a group get disjoint sets that cover every event", "[deliver]") {
+    test::redis_server redis;
+    broker b(redis.url(), "");
+    test::ws_client one(b.cfg.port), two(b.cfg.port);
+    subscribe(one, "s", "billing", R"(,"window":5)");
+    subscribe(two, "s", "billing", R"(,"window":5)");
+    constexpr int total = 60;
+    std::set<std::string> published;
+    for (int n = 0; n < total; ++n) published.insert(b.publish(n));
+
+    std::set<std::string> got_one, got_two;
+    auto drain = [](test::ws_client& c, std::set<std::string>& got) {
+        while (auto f = c.receive_op("event", 500ms)) {
+            auto entry = test::json_string(*f, "entry");
+            CHECK(got.insert(entry).second);
+            c.send(ack_frame("s", entry));
+        }
+    };
+    std::thread t([&] { drain(two, got_two); });
+    drain(one, got_one);
+    t.join();
+    CHECK_FALSE(got_one.empty());
+    CHECK_FALSE(got_two.empty());
+    for (const auto& e : got_one) CHECK(got_two.count(e) == 0);
+    std::set<std::string> all = got_one;
+    all.insert(got_two.begin(), got_two.end());
+    CHECK(all == published);
+    std::this_thread::sleep_for(200ms);
+    CHECK(pending_of(redis, "billing") == 0);
+}
+
+TEST_CASE("the window bounds unacknowledged deliveries and the rest waits in Redis", "[deliver]") {
+    test::redis_server redis;
+    broker b(redis.url(), "");
+    test::ws_client c(b.cfg.port);
+    subscribe(c, "w", "g", R"(,"window":3)");
+    for (int n = 0; n < 20; ++n) b.publish(n);
+    std::vector<std::string> got;
+    for (int i = 0; i < 3; ++i) {
+        auto f = c.receive_op("event");
+        REQUIRE(f);
+        got.push_back(test::json_string(*f, "entry"));
+    }
+    CHECK_FALSE(c.receive_op("event", 400ms));
+    CHECK(pending_of(redis, "g") == 3);
+    c.send(ack_frame("w", got[0]));
+    auto next = c.receive_op("event");
+    REQUIRE(next);
+    CHECK_FALSE(c.receive_op("event", 300ms));
+}
+
+TEST_CASE("a slow consumer is paused: its events wait in Redis, not in the broker", "[deliver]") {
+    test::redis_server redis;
+    broker b(redis.url(), "");
+    test::ws_client c(b.cfg.port);
+    subscribe(c, "slow", "g", R"(,"window":10)");
+    c.pause_reading();
+    auto rss = [&] { return b.process->resident_kib(); };
+    for (int n = 0; n < 200; ++n) b.publish(n);
+    auto before = rss();
+    for (int n = 200; n < 2200; ++n) b.publish(n);
+    auto after = rss();
+    CHECK(pending_of(redis, "g") == 10);
+    // 2000 more events (~0.5 MB as frames) must not be buffered by the broker.
+    CHECK(after < before + 2048);
+    c.resume_reading();
+    int received = 0;
+    while (c.receive_op("event", 300ms)) ++received;
+    CHECK(received == 10);
+}
+
+TEST_CASE("events a consumer took without acking go to another member when it leaves",
+          "[deliver]") {
+    test::redis_server redis;
+    broker b(redis.url(), fast_delivery);
+    auto leaver = std::make_unique<test::ws_client>(b.cfg.port);
+    subscribe(*leaver, "s", "g", R"(,"window":10)");
+    auto entry = b.publish(1);
+    auto f = leaver->receive_op("event");
+    REQUIRE(f);
+    CHECK(test::json_int(*f, "delivery") == 1);
+
+    test::ws_client stayer(b.cfg.port);
+    subscribe(stayer, "s", "g");
+    leaver->drop();
+    auto again = stayer.receive_op("event", 5s);
+    REQUIRE(again);
+    CHECK(test::json_string(*again, "entry") == entry);
+    CHECK(test::json_int(*again, "delivery") == 2);
+    stayer.send(ack_frame("s", entry));
+    std::this_thread::sleep_for(200ms);
+    CHECK(pending_of(redis, "g") == 0);
+}
+
+TEST_CASE("an event not acked by its deadline is delivered again, with backoff", "[deliver]") {
+    test::redis_server redis;
+    broker b(redis.url(), fast_delivery);
+    test::ws_client c(b.cfg.port);
+    subscribe(c, "s", "g", R"(,"ack_timeout_ms":300)");
+    auto entry = b.publish(1);
+    REQUIRE(c.receive_op("event"));
+    auto start = std::chrono::steady_clock::now();
+    auto again = c.receive_op("event", 5s);
+    REQUIRE(again);
+    auto waited = std::chrono::steady_clock::now() - start;
+    CHECK(test::json_int(*again, "delivery") == 2);
+    CHECK(waited >= 300ms);  // deadline, then the first backoff
+}
+
+TEST_CASE("nack with a delay redelivers after the delay, extend keeps an event", "[deliver]") {
+    test::redis_server redis;
+    broker b(redis.url(), fast_delivery);
+    test::ws_client c(b.cfg.port);
+    subscribe(c, "s", "g", R"(,"ack_timeout_ms":800)");
+    auto entry = b.publish(1);
+    REQUIRE(c.receive_op("event"));
+    auto start = std::chrono::steady_clock::now();
+    c.send(R"({"op":"nack","sub":"s","entries":[")" + entry +
+           R"("],"delay_ms":500,"reason":"downstream busy"})");
+    auto again = c.receive_op("event", 5s);
+    REQUIRE(again);
+    CHECK(std::chrono::steady_clock::now() - start >= 450ms);
+    CHECK(test::json_int(*again, "delivery") == 2);
+
+    // Extend twice across the 800 ms deadline: no redelivery meanwhile.
+    for (int i = 0; i < 3; ++i) {
+        std::this_thread::sleep_for(400ms);
+        c.send(R"({"op":"extend","sub":"s","entries":[")" + entry + R"("]})");
+    }
+    CHECK_FALSE(c.receive_op("event", 300ms));
+    c.send(ack_frame("s", entry));
+    std::this_thread::sleep_for(200ms);
+    CHECK(pending_of(redis, "g") == 0);
+}
+
+TEST_CASE(
+    "after max deliveries an event moves to the dead-letter stream, whole, and can be "
+    "requeued",
+    "[deliver]") {
+    test::redis_server redis;
+    broker b(redis.url(), fast_delivery);
+    test::ws_client c(b.cfg.port);
+    subscribe(c, "s", "g");
+    auto entry = b.publish(7);
+    for (int delivery = 1; delivery <= 3; ++delivery) {
+        auto f = c.receive_op("event", 5s);
+        REQUIRE(f);
+        CHECK(test::json_int(*f, "delivery") == delivery);
+        c.send(R"({"op":"nack","sub":"s","entries":[")" + entry +
+               R"("],"delay_ms":0,"reason":"cannot parse the email"})");
+    }
+    CHECK_FALSE(c.receive_op("event", 1s));
+    auto dlq = redis.cli({"XRANGE", "sluice:{user.created}:dlq", "-", "+"});
+    CHECK_THAT(dlq, Contains("u7@example.com"));
+    CHECK_THAT(dlq, Contains("dlq_entry\n" + entry));
+    CHECK_THAT(dlq, Contains("dlq_group\ng"));
+    CHECK_THAT(dlq, Contains("dlq_deliveries\n3"));
+    CHECK_THAT(dlq, Contains("dlq_reason\ncannot parse the email"));
+    CHECK(pending_of(redis, "g") == 0);
+
+    test::http_connection h(b.cfg.port);
+    auto r = h.request("POST", "/v1/dlq/user.created/requeue", R"({"all":true})",
+                       "Content-Type: application/json\r\n");
+    REQUIRE(r.status == 200);
+    auto back = c.receive_op("event", 5s);
+    REQUIRE(back);
+    CHECK_THAT(*back, Contains("u7@example.com"));
+    CHECK(test::json_int(*back, "delivery") == 1);
+    c.send(ack_frame("s", test::json_string(*back, "entry")));
+    std::this_thread::sleep_for(200ms);
+    CHECK(pending_of(redis, "g") == 0);
+    CHECK(redis.cli({"XLEN", "sluice:{user.created}:dlq"}) == "0");
+}
+
+TEST_CASE("protocol errors are answered with a code and the socket stays usable", "[deliver]") {
+    test::redis_server redis;
+    broker b(redis.url(), "");
+    test::ws_client c(b.cfg.port);
+    auto expect = [&](const std::string& frame, const std::string& code) {
+        c.send(frame);
+        auto e = c.receive_op("error");
+        REQUIRE(e);
+        CHECK(test::json_string(*e, "code") == code);
+    };
+    expect("{not json", "malformed_json");
+    expect(R"({"op":"dance"})", "unknown_op");
+    expect(R"({"op":"subscribe","id":"x","type":"nope"})", "unknown_type");
+    expect(R"({"op":"subscribe","id":"x","type":"user.created","from":"yesterday"})",
+           "invalid_position");
+    expect(R"({"op":"subscribe","id":"x","type":"user.created","group":"a b"})", "invalid_group");
+    expect(R"({"op":"subscribe","id":"x","type":"user.created","window":0})", "invalid_frame");
+    expect(R"({"op":"ack","sub":"nope","entries":["1-0"]})", "unknown_subscription");
+    expect(R"({"op":"ack","sub":"x","entries":["not-an-id"]})", "invalid_frame");
+    subscribe(c, "f", "");
+    expect(R"({"op":"ack","sub":"f","entries":["1-0"]})", "not_a_group_subscription");
+    expect(subscribe_frame("f", ""), "duplicate_subscription");
+    c.send(R"({"op":"unsubscribe","sub":"f"})");
+    REQUIRE(c.receive_op("unsubscribed"));
+    subscribe(c, "f", "");  // the name is free again
+
+    auto plain = test::http_get(b.cfg.port, "/v1/ws");
+    CHECK(plain.status == 426);
+}
+
+TEST_CASE("SIGTERM closes WebSockets with 1001 and their events stay pending", "[deliver]") {
+    test::redis_server redis;
+    broker b(redis.url(), "");
+    test::ws_client c(b.cfg.port);
+    subscribe(c, "s", "g");
+    b.publish(1);
+    REQUIRE(c.receive_op("event"));
+    ::kill(b.process->pid(), SIGTERM);
+    REQUIRE(c.wait_closed(5s));
+    CHECK(c.close_code() == 1001);
+    CHECK(b.process->wait(5s) == 0);
+    CHECK(pending_of(redis, "g") == 1);
+}
+
+TEST_CASE(
+    "two instances share a group, and a killed one's events are redelivered by the "
+    "other",
+    "[deliver]") {
+    test::redis_server redis;
+    broker a(redis.url(), fast_delivery), b(redis.url(), fast_delivery);
+    test::ws_client on_a(a.cfg.port), on_b(b.cfg.port);
+    subscribe(on_a, "s", "shared", R"(,"window":20)");
+    subscribe(on_b, "s", "shared", R"(,"window":20)");
+
+    // a's consumer never acks; b's acks everything it gets.
+    std::set<std::string> published, acked_by_b;
+    std::atomic<bool> done{false};
+    std::thread consumer([&] {
+        while (!done) {
+            auto f = on_b.receive_op("event", 200ms);
+            if (!f) continue;
+            auto entry = test::json_string(*f, "entry");
+            acked_by_b.insert(entry);
+            on_b.send(ack_frame("s", entry));
+        }
+    });
+    constexpr int total = 200;
+    for (int n = 0; n < total; ++n) {
+        // Half through, instance a dies with whatever it had handed out.
+        if (n == total / 2) ::kill(a.process->pid(), SIGKILL);
+        published.insert(n % 2 && n < total / 2 ? a.publish(n) : b.publish(n));
+    }
+    // Everything a held comes back to b after the ack timeout plus backoff.
+    auto deadline = std::chrono::steady_clock::now() + 15s;
+    while (std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(200ms);
+        if (pending_of(redis, "shared") == 0 && acked_by_b.size() >= published.size()) break;
+    }
+    done = true;
+    consumer.join();
+    CHECK(pending_of(redis, "shared") == 0);
+    for (const auto& e : published) CHECK(acked_by_b.count(e) == 1);
+}

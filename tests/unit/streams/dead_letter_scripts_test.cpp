@@ -1,0 +1,54 @@
+#include "streams/dead_letter_scripts.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace sluice;
+using namespace sluice::streams;
+using kind = redis::reply::kind;
+
+namespace {
+
+redis::reply str(std::string s) {
+    redis::reply r;
+    r.type = kind::string;
+    r.str = std::move(s);
+    return r;
+}
+redis::reply num(long long n) {
+    redis::reply r;
+    r.type = kind::integer;
+    r.integer = n;
+    return r;
+}
+template <typename... R>
+redis::reply list(R... items) {
+    redis::reply r;
+    r.type = kind::array;
+    (r.elements.push_back(std::move(items)), ...);
+    return r;
+}
+
+}  // namespace
+
+TEST_CASE("requeue replies accumulate over calls, other shapes are refused", "[unit][streams]") {
+    requeue_result done;
+    REQUIRE(read_requeue_reply(list(list(str("9-0"), str("20-0"), str("9-1"), str("20-1")),
+                                    list(str("9-5")), num(1000), str("9-999")),
+                               done));
+    REQUIRE(read_requeue_reply(list(list(str("10-0"), str("21-0")), list(), num(1), str("10-0")),
+                               done));
+    REQUIRE(done.requeued.size() == 3);
+    CHECK(done.requeued[0] == std::pair<std::string, std::string>("9-0", "20-0"));
+    CHECK(done.requeued[2].second == "21-0");
+    CHECK(done.missing == std::vector<std::string>{"9-5"});
+    CHECK(done.examined == 1);
+    CHECK(done.last == "10-0");
+    CHECK_FALSE(read_requeue_reply(list(list(str("1-0")), list(), num(0), str("")), done));
+    CHECK_FALSE(read_requeue_reply(num(3), done));
+}
+
+TEST_CASE("the dead-letter scripts are distinct and known by their SHA1", "[unit][streams]") {
+    CHECK(requeue_script().sha1().size() == 40);
+    CHECK(requeue_script().sha1() != clear_dead_letters_script().sha1());
+    CHECK_THAT(requeue_script().source(), Catch::Matchers::Contains("'dlq_'"));
+}
