@@ -15,6 +15,7 @@
 #include "app/endpoints.hpp"
 #include "app/readiness.hpp"
 #include "catalog/schema_catalog.hpp"
+#include "deliver/group_stats.hpp"
 #include "deliver/hub.hpp"
 #include "http/server.hpp"
 #include "http/service.hpp"
@@ -96,6 +97,7 @@ struct running {
     std::shared_ptr<http::service> api = std::make_shared<http::service>();
     publish::publisher publisher;
     publish::retention_trimmer trimmer;
+    deliver::group_stats group_stats;
     http::server server;
     net::signal_set signals{ctx, SIGINT, SIGTERM, SIGHUP};
     std::vector<net::execution_context*> io_contexts;
@@ -116,6 +118,8 @@ struct running {
               [this] { return ready.catalog(); }, metrics, to_publish_options(settings.publish))
         , trimmer(
               redis, [this] { return ready.catalog(); }, &metrics)
+        , group_stats(
+              redis, [this] { return ready.catalog(); }, metrics)
         , server({settings.listen.address, settings.listen.port, settings.threads}, api, metrics,
                  to_limits(settings.http)) {
         // One Redis client per I/O thread, on that thread: a publish never leaves it.
@@ -247,6 +251,7 @@ struct running {
         if (left > 0)
             log::warn("grace period over; closing connections", {{"open_connections", left}});
         trimmer.stop();
+        group_stats.stop();
         for (auto& h : hubs) h->stop();
         redis.stop();
         for (auto& c : io_clients) c->stop();
@@ -327,6 +332,7 @@ int broker::run() {
                             {"versions", schemas->version_count()}});
     r.redis.start();
     r.trimmer.start(r.ctx.get_executor());
+    r.group_stats.start(r.ctx.get_executor());
     net::co_spawn(r.ctx, r.handle_signals(), sluice::net::report_failure("signal handler"));
     r.ctx.run();
     log::info("stopped");

@@ -80,6 +80,16 @@ bool read_entries(dom::object obj, client_frame& f, frame_error& err) {
     return true;
 }
 
+// The frame's `id` (else its `sub`), for an error about the frame as a whole.
+std::string frame_name(dom::object obj) {
+    for (const char* name : {"id", "sub"}) {
+        std::string_view s;
+        if (obj[name].get(s) == SUCCESS && !s.empty() && s.size() <= max_id_length)
+            return std::string(s);
+    }
+    return {};
+}
+
 }  // namespace
 
 bool valid_group_name(std::string_view name) {
@@ -108,13 +118,17 @@ parse_result parse_client_frame(std::string_view text) {
     }
     client_frame f;
     std::string op;
-    if (!read_string(obj, "op", op, true, 32, "", err)) return r;
+    if (!read_string(obj, "op", op, true, 32, "", err)) {
+        err.id = frame_name(obj);
+        return r;
+    }
 
     if (op == "subscribe") {
         f.op = client_frame::kind::subscribe;
         if (!read_string(obj, "id", f.id, true, max_id_length, "", err)) return r;
         if (!read_string(obj, "type", f.type, true, 256, f.id, err)) return r;
-        if (!read_string(obj, "group", f.group, false, 128, f.id, err)) return r;
+        // Any length: valid_group_name() refuses a long name as invalid_group.
+        if (!read_string(obj, "group", f.group, false, std::string::npos, f.id, err)) return r;
         if (obj["group"].error() != NO_SUCH_FIELD && !valid_group_name(f.group)) {
             err = fail(f.id, "invalid_group",
                        "`group` must be 1 to 128 characters of A-Z a-z 0-9 . _ : -");
@@ -153,7 +167,7 @@ parse_result parse_client_frame(std::string_view text) {
         if (!read_string(obj, "sub", f.sub, true, max_id_length, "", err)) return r;
     } else {
         err = fail(
-            "", "unknown_op",
+            frame_name(obj), "unknown_op",
             "unknown `op` \"" + op + "\"; expected subscribe, ack, nack, extend or unsubscribe");
         return r;
     }

@@ -200,7 +200,7 @@ net::awaitable<void> ws_session::write_loop() {
             beast::error_code ignored;
             socket_.close(ignored);
         });
-        auto [ec] = co_await ws_.async_close(close_reason_, use_tuple);
+        co_await ws_.async_close(close_reason_, use_tuple);  // best effort
         stuck_timer_.cancel();
     }
 }

@@ -155,6 +155,19 @@ TEST_CASE("competing consumers of a group get disjoint sets that cover every eve
     CHECK(all == published);
     std::this_thread::sleep_for(200ms);
     CHECK(pending_of(redis, "billing") == 0);
+
+    auto metrics = test::http_get(b.cfg.port, "/metrics").body;
+    CHECK_THAT(
+        metrics,
+        Contains(
+            R"(sluice_delivery_events_total{event="delivered",group="billing",type="user.created"} 60)"));
+    CHECK_THAT(
+        metrics,
+        Contains(
+            R"(sluice_delivery_events_total{event="acked",group="billing",type="user.created"} 60)"));
+    CHECK_THAT(metrics, Contains("sluice_websocket_connections 2"));
+    CHECK_THAT(metrics, Contains("sluice_websocket_subscriptions 2"));
+    CHECK_THAT(metrics, Contains("sluice_delivery_latency_seconds_count 60"));
 }
 
 TEST_CASE("the window bounds unacknowledged deliveries and the rest waits in Redis", "[deliver]") {
