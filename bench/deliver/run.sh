@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Delivery benchmark: publish -> WebSocket latency (unloaded, and under half of the
+# maximum publish rate measured in the same run with wrk), deliveries+acks per second
+# with 4 consumers in one group, and broker memory per idle WebSocket connection.
+# Targets (docs/benchmarks.md): unloaded p50 <= 0.5 ms, p99 <= 2 ms; >= 100k
+# delivered-and-acked events/s; <= 10 KB per idle connection.
+#
+#   bench/deliver/run.sh [BUILD_DIR=build/release]   EVENTS=200000 IDLE=10000
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+build=${1:-build/release}
+events=${EVENTS:-200000}
+idle=${IDLE:-10000}
+peers=../shared/bench-peers
+for tool in wrk redis-server; do command -v $tool >/dev/null || { echo "bench: install $tool (apt)" >&2; exit 2; }; done
+cmake --build "$build" --target sluice sluice_bench_deliver >/dev/null
+ulimit -n "$(ulimit -Hn)"  # 10k sockets on each side
+
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+redis_port=$(port); sluice_port=$(port)
+
+redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" \
+  --maxclients 50000 --logfile "$work/redis.log" &
+pids+=($!)
+
+mkdir -p "$work/schemas/user.created"
+python3 - "$peers" "$work" <<'PY'
+import json, sys
+peers, work = sys.argv[1], sys.argv[2]
+schema = json.load(open(f"{peers}/event.schema.json"))
+data_schema = schema["properties"]["data"]
+data_schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+json.dump(data_schema, open(f"{work}/schemas/user.created/v1.json", "w"))
+event = json.load(open(f"{peers}/event.json"))
+json.dump({"type": "user.created", "version": 1, "data": event["data"]},
+          open(f"{work}/single.json", "w"), separators=(",", ":"))
+PY
+cat > "$work/sluice.yaml" <<YAML
+listen: {address: 127.0.0.1, port: $sluice_port}
+redis: {url: "redis://127.0.0.1:$redis_port"}
+http: {max_connections: 20000}
+schemas: {dir: $work/schemas}
+log: {level: warn}
+types: {user.created: {compatibility: none}}
+YAML
+"$build/sluice" --config "$work/sluice.yaml" > "$work/sluice.log" 2>&1 &
+sluice_pid=$!
+pids+=($sluice_pid)
+for _ in $(seq 100); do
+  curl -fs "http://127.0.0.1:$sluice_port/readyz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -fs "http://127.0.0.1:$sluice_port/readyz" >/dev/null || { echo "bench: sluice not ready"; cat "$work/sluice.log"; exit 1; }
+bench="$build/bench/sluice_bench_deliver"
+
+echo "== publish -> WebSocket latency, unloaded (1 publisher, 500 events/s)"
+"$bench" latency --port "$sluice_port" --events 2000 --rate 500 --connections 1
+
+max=$(BODY_FILE="$work/single.json" wrk -t1 -c50 -d5s -s "$peers/post.lua" "http://127.0.0.1:$sluice_port/v1/events" |
+  sed -nE 's/Requests\/sec:\s+([0-9.]+)/\1/p')
+half=$(python3 -c "print(int($max/2))")
+echo "== maximum single-event publish rate (wrk -c50, 5 s): $max/s; latency at half: $half/s"
+"$bench" latency --port "$sluice_port" --events "$((half * 5))" --rate "$half" --connections 16
+
+echo "== delivered and acked per second: 4 consumers, one group, window 1000, $events events"
+"$bench" consume --port "$sluice_port" --events "$events" --consumers 4 --window 1000
+
+echo "== memory per idle WebSocket connection ($idle connections, one group subscription each)"
+"$bench" idle --port "$sluice_port" --connections "$idle" --pid "$sluice_pid"
+grep -v '"level":"info"' "$work/sluice.log" | tail -5 || true
