@@ -10,10 +10,12 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <csignal>
+#include <deque>
 #include <thread>
 
 #include "app/endpoints.hpp"
 #include "app/readiness.hpp"
+#include "app/systemd_notify.hpp"
 #include "catalog/schema_catalog.hpp"
 #include "deliver/group_stats.hpp"
 #include "deliver/hub.hpp"
@@ -90,6 +92,7 @@ struct running {
     config::settings settings;
     const std::string& config_path;
     const config::env_lookup& env;
+    systemd_notifier systemd;  // Type=notify; disabled without $NOTIFY_SOCKET
     net::io_context ctx{1};
     metrics::registry metrics;
     redis::client redis;
@@ -100,10 +103,16 @@ struct running {
     deliver::group_stats group_stats;
     http::server server;
     net::signal_set signals{ctx, SIGINT, SIGTERM, SIGHUP};
+    net::steady_timer drain_timer{ctx};      // the drain's waits; cancelled by finish()
+    net::steady_timer readiness_timer{ctx};  // polls readiness for systemd
+    net::steady_timer watchdog_timer{ctx};
+    // Per I/O thread: the last watchdog tick it ran (see watchdog()).
+    std::deque<std::atomic<std::uint64_t>> io_heartbeats;
     std::vector<net::execution_context*> io_contexts;
     std::vector<std::unique_ptr<redis::client>> io_clients;  // one per I/O thread, same order
     std::vector<std::unique_ptr<deliver::hub>> hubs;         // one per I/O thread, same order
     bool draining = false;
+    bool finished = false;
     bool reloading = false;     // a reload thread is at work (control thread only)
     std::thread reload_thread;  // joined before the next reload and at stop
 
@@ -111,6 +120,7 @@ struct running {
         : settings(std::move(s))
         , config_path(path)
         , env(e)
+        , systemd(systemd_notifier::from_environment(e))
         , redis(ctx.get_executor(), to_client_options(settings.redis, "main"), &metrics)
         , ready(redis)
         , publisher(
@@ -172,6 +182,9 @@ struct running {
             return;
         }
         reloading = true;
+        auto now = std::chrono::duration_cast<std::chrono::microseconds>(
+            std::chrono::steady_clock::now().time_since_epoch());  // CLOCK_MONOTONIC on Linux
+        systemd.send(notify_message::reloading(now, "reloading " + config_path));
         if (reload_thread.joinable()) reload_thread.join();
         reload_thread = std::thread([this] {
             auto next = std::make_shared<config::settings>();
@@ -190,9 +203,12 @@ struct running {
                     metrics.count_reload(false);
                     log::error("config reload refused; the running config stays",
                                {{"error", failure}});
+                    systemd.send(
+                        notify_message::ready("reload refused, the old config serves: " + failure));
                     return;
                 }
                 apply(*next, next_catalog);
+                systemd.send(notify_message::ready(ready_status()));
             });
         });
     }
@@ -226,27 +242,61 @@ struct running {
                                       {"versions", next_catalog->version_count()}});
     }
 
-    // SIGTERM/SIGINT: /readyz turns 503, the listener closes, idle connections close,
-    // in-flight requests finish; after the grace period whatever is left is cut.
-    net::awaitable<void> drain() {
+    // SIGTERM/SIGINT, in three steps:
+    // 1. /readyz turns 503 at once, but for `delay` (shutdown.drain_delay) new
+    //    connections are still accepted and served: load balancers that poll /readyz,
+    //    or endpoint lists being updated, stop sending before the door closes.
+    // 2. The listener closes, idle keep-alive connections close, in-flight requests
+    //    finish and go out with `Connection: close`; WebSockets get 1001 and their
+    //    unacked events are released in Redis for other members.
+    // 3. Once no connection is left, one PING round trip on every I/O thread's Redis
+    //    client: acks and releases queued by the closing sockets are in Redis before
+    //    the clients stop. After `grace_period` (counted from step 2), whatever is
+    //    left is cut.
+    net::awaitable<void> drain(std::chrono::milliseconds delay) {
         auto grace = settings.shutdown.grace_period;
-        log::info("draining", {{"grace_period_ms", grace.count()},
+        log::info("draining", {{"drain_delay_ms", delay.count()},
+                               {"grace_period_ms", grace.count()},
                                {"open_connections", server.open_connections()}});
         ready.set_draining();
+        systemd.send(notify_message::stopping("draining: /readyz is 503, closing in " +
+                                              std::to_string(delay.count()) + " ms"));
+        if (delay.count() > 0) {
+            drain_timer.expires_after(delay);
+            co_await drain_timer.async_wait(use_tuple);
+            if (finished) co_return;
+        }
+        log::info("closing the listener", {{"open_connections", server.open_connections()}});
         server.drain();
         for (auto& h : hubs) h->drain();
         auto deadline = std::chrono::steady_clock::now() + grace;
-        net::steady_timer poll(ctx);
         while (server.open_connections() > 0 && std::chrono::steady_clock::now() < deadline) {
-            poll.expires_after(std::chrono::milliseconds(20));
-            co_await poll.async_wait(use_tuple);
+            drain_timer.expires_after(std::chrono::milliseconds(20));
+            co_await drain_timer.async_wait(use_tuple);
+            if (finished) co_return;
+        }
+        auto flushed = std::make_shared<std::atomic<std::size_t>>(0);
+        for (std::size_t i = 0; i < io_clients.size(); ++i)
+            net::post(server.executors()[i], [c = io_clients[i].get(), flushed] {
+                c->async_exec(redis::command("PING"),
+                              [flushed](boost::system::error_code, redis::reply) { ++*flushed; });
+            });
+        while (*flushed < io_clients.size() && std::chrono::steady_clock::now() < deadline) {
+            drain_timer.expires_after(std::chrono::milliseconds(5));
+            co_await drain_timer.async_wait(use_tuple);
+            if (finished) co_return;
         }
         finish();
     }
 
     // Redis first: its failed requests are posted to the HTTP threads, which still
-    // run and answer them; then the server and this loop stop.
+    // run and answer them; then the server and this loop stop. Runs once.
     void finish() {
+        if (finished) return;
+        finished = true;
+        drain_timer.cancel();
+        readiness_timer.cancel();
+        watchdog_timer.cancel();
         auto left = server.open_connections();
         if (left > 0)
             log::warn("grace period over; closing connections", {{"open_connections", left}});
@@ -261,6 +311,67 @@ struct running {
             if (reload_thread.joinable()) reload_thread.join();
             ctx.stop();
         });
+    }
+
+    // What systemd shows in `systemctl status` while the broker serves.
+    std::string ready_status() const {
+        auto c = ready.catalog();
+        return "ready: " + settings.listen.address + ":" + std::to_string(server.port()) + ", " +
+               std::to_string(c ? c->types.size() : 0) + " event types, Redis " +
+               settings.redis.endpoint.display();
+    }
+
+    // Type=notify: READY=1 the first time /readyz would answer 200 (Redis answers on
+    // every client, schemas loaded), then STATUS= whenever readiness changes. Polls:
+    // readiness is a handful of atomics, and 100 ms is well inside any start timeout.
+    net::awaitable<void> notify_readiness() {
+        bool sent_ready = false;
+        std::string last;
+        while (!draining) {
+            auto reasons = ready.reasons_not_ready();
+            if (reasons.empty() && !sent_ready) {
+                sent_ready = true;
+                last = ready_status();
+                systemd.send(notify_message::ready(last));
+                log::info("ready; told systemd");
+            } else {
+                std::string now = reasons.empty() ? ready_status() : "not ready: " + reasons[0];
+                if (now != last) systemd.send(notify_message::status(now));
+                last = now;
+            }
+            readiness_timer.expires_after(std::chrono::milliseconds(sent_ready ? 1000 : 100));
+            auto [ec] = co_await readiness_timer.async_wait(use_tuple);
+            if (ec || finished) co_return;
+        }
+    }
+
+    // WATCHDOG=1 at half of WatchdogSec while this loop runs, and only while every I/O
+    // thread also runs: each tick posts a heartbeat to every I/O thread, and the next
+    // tick pings systemd only if all of them ran it. A stuck I/O thread thus gets the
+    // service restarted by systemd, not just a stuck control thread.
+    net::awaitable<void> watchdog(std::chrono::microseconds period) {
+        for (std::size_t i = 0; i < io_contexts.size(); ++i) io_heartbeats.emplace_back(0);
+        auto executors = server.executors();
+        bool warned = false;
+        for (std::uint64_t tick = 0;; ++tick) {
+            std::size_t behind = 0;
+            for (auto& h : io_heartbeats)
+                if (h.load() != tick) ++behind;
+            if (behind == 0) {
+                systemd.send(notify_message::watchdog);
+                warned = false;
+            } else if (!warned) {
+                warned = true;
+                log::warn("I/O threads did not run within a watchdog tick; not pinging systemd",
+                          {{"threads_behind", behind}, {"tick_us", period.count()}});
+            }
+            for (std::size_t i = 0; i < executors.size(); ++i)
+                net::post(executors[i],
+                          [h = &io_heartbeats[i], next = tick + 1] { h->store(next); });
+            watchdog_timer.expires_after(period);
+            auto [ec] = co_await watchdog_timer.async_wait(use_tuple);
+            if (ec || finished) co_return;
+        }
     }
 
     net::awaitable<void> handle_signals() {
@@ -278,7 +389,10 @@ struct running {
                 co_return;
             }
             draining = true;
-            net::co_spawn(ctx, drain(), sluice::net::report_failure("drain"));
+            // Ctrl-C at a terminal has no load balancer to wait for.
+            auto delay = sig == SIGINT ? std::chrono::milliseconds(0)
+                                       : std::chrono::milliseconds(settings.shutdown.drain_delay);
+            net::co_spawn(ctx, drain(delay), sluice::net::report_failure("drain"));
         }
     }
 };
@@ -334,6 +448,12 @@ int broker::run() {
     r.trimmer.start(r.ctx.get_executor());
     r.group_stats.start(r.ctx.get_executor());
     net::co_spawn(r.ctx, r.handle_signals(), sluice::net::report_failure("signal handler"));
+    if (r.systemd.is_enabled()) {
+        net::co_spawn(r.ctx, r.notify_readiness(), sluice::net::report_failure("systemd notify"));
+        if (auto period = r.systemd.watchdog_period())
+            net::co_spawn(r.ctx, r.watchdog(*period),
+                          sluice::net::report_failure("systemd watchdog"));
+    }
     r.ctx.run();
     log::info("stopped");
     return 0;

@@ -452,7 +452,8 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
         }
     }
 
-    section shutdown(top.child("shutdown"), "shutdown", source, {"grace_period"});
+    section shutdown(top.child("shutdown"), "shutdown", source, {"drain_delay", "grace_period"});
+    shutdown.read_duration("drain_delay", s.shutdown.drain_delay, 0ms, 10min);
     shutdown.read_duration("grace_period", s.shutdown.grace_period, 0ms, 1h);
 
     apply_environment(s, env);

@@ -90,6 +90,10 @@ struct settings {
     } publish;
 
     struct shutdown_settings {
+        // SIGTERM: /readyz answers 503 at once, but connections are still accepted and
+        // served this long, so load balancers stop sending before the listener closes.
+        duration drain_delay{5'000};
+        // Then: in-flight requests get this long to finish before connections are cut.
         duration grace_period{10'000};
     } shutdown;
 };

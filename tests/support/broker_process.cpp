@@ -22,12 +22,15 @@ broker_config::~broker_config() {
 }
 
 void broker_config::write(const std::string& redis_url, const std::string& extra) const {
-    std::ofstream(file)
-        << "listen:\n  address: 127.0.0.1\n  port: " << port << "\nredis:\n  url: " << redis_url
+    std::ofstream out(file);
+    out << "listen:\n  address: 127.0.0.1\n  port: " << port << "\nredis:\n  url: " << redis_url
         << "\n  health_check_interval: 100ms\n  dead_after: 500ms\n  reconnect_min: 50ms\n"
            "  reconnect_max: 200ms\nschemas:\n  dir: "
-        << schemas_dir << "\nshutdown:\n  grace_period: 2s\n"
-        << extra;
+        << schemas_dir << "\n";
+    // Tests stop at once unless they set their own shutdown section.
+    if (extra.find("shutdown:") == std::string::npos)
+        out << "shutdown:\n  drain_delay: 0ms\n  grace_period: 2s\n";
+    out << extra;
 }
 
 std::unique_ptr<child_process> start_broker(const broker_config& c) {

@@ -137,7 +137,7 @@ TEST_CASE("a config with a misspelt key stops the start with file:line:column an
     CHECK(p.wait(5s) == 2);
     CHECK_THAT(p.output(),
                Contains(cfg.file.string() +
-                        ":14:1: unknown key 'htp' at the top level; did you mean 'http'?"));
+                        ":15:1: unknown key 'htp' at the top level; did you mean 'http'?"));
 
     test::child_process check({SLUICE_BINARY, "--check-config", "--config", cfg.file.string()});
     CHECK(check.wait(5s) == 2);

@@ -46,6 +46,7 @@ TEST_CASE("the example config loads with the documented values", "[unit][config]
     CHECK(s.log.format == sluice::log::format::json);
     CHECK(s.schemas.dir == SLUICE_SOURCE_DIR "/schemas");
     CHECK(s.shutdown.grace_period == std::chrono::seconds(10));
+    CHECK(s.shutdown.drain_delay == std::chrono::seconds(5));
 }
 
 TEST_CASE("an empty config means every default", "[unit][config]") {
@@ -95,6 +96,8 @@ TEST_CASE("out-of-range values are refused with the allowed range", "[unit][conf
                Contains("'http.max_header_bytes' is out of range: 10"));
     CHECK_THAT(error_of("shutdown:\n  grace_period: 2h\n"),
                Contains("expected a duration from 0ms to 1h"));
+    CHECK_THAT(error_of("shutdown:\n  drain_delay: 11m\n"),
+               Contains("'shutdown.drain_delay' is out of range"));
     CHECK_THAT(error_of("redis:\n  health_check_interval: 5s\n  dead_after: 2s\n"),
                Contains("'redis.dead_after' must be longer than 'redis.health_check_interval'"));
     CHECK_THAT(error_of("redis:\n  tls:\n    cert_file: c.pem\n"),
