@@ -13,6 +13,7 @@
 #include <deque>
 #include <thread>
 
+#include "app/config_watch.hpp"
 #include "app/endpoints.hpp"
 #include "app/readiness.hpp"
 #include "app/systemd_notify.hpp"
@@ -106,6 +107,7 @@ struct running {
     net::steady_timer drain_timer{ctx};      // the drain's waits; cancelled by finish()
     net::steady_timer readiness_timer{ctx};  // polls readiness for systemd
     net::steady_timer watchdog_timer{ctx};
+    net::steady_timer watch_timer{ctx};  // reload.watch_interval
     // Per I/O thread: the last watchdog tick it ran (see watchdog()).
     std::deque<std::atomic<std::uint64_t>> io_heartbeats;
     std::vector<net::execution_context*> io_contexts;
@@ -234,6 +236,7 @@ struct running {
         settings.log = next.log;
         settings.schemas = next.schemas;
         settings.publish = next.publish;
+        settings.reload = next.reload;
         settings.types = next.types;
         settings.type_defaults = next.type_defaults;
         metrics.count_reload(true);
@@ -297,6 +300,7 @@ struct running {
         drain_timer.cancel();
         readiness_timer.cancel();
         watchdog_timer.cancel();
+        watch_timer.cancel();
         auto left = server.open_connections();
         if (left > 0)
             log::warn("grace period over; closing connections", {{"open_connections", left}});
@@ -374,6 +378,25 @@ struct running {
         }
     }
 
+    // reload.watch_interval: reload, as on SIGHUP, when the config file or a schema
+    // file changed. For ConfigMap volumes, which kubelet updates in place while the
+    // pod runs and nobody is there to send SIGHUP. Stat calls only; 0 turns it off.
+    net::awaitable<void> watch_files() {
+        auto last = files_fingerprint(config_path, settings.schemas.dir);
+        while (!finished && !draining) {
+            auto every = std::chrono::milliseconds(settings.reload.watch_interval);
+            watch_timer.expires_after(every.count() > 0 ? every : std::chrono::seconds(1));
+            auto [ec] = co_await watch_timer.async_wait(use_tuple);
+            if (ec || finished || draining) co_return;
+            if (every.count() == 0 || reloading) continue;
+            auto now = files_fingerprint(config_path, settings.schemas.dir);
+            if (now == last) continue;
+            last = std::move(now);
+            log::info("config or schema files changed; reloading", {{"config", config_path}});
+            reload();
+        }
+    }
+
     net::awaitable<void> handle_signals() {
         for (;;) {
             auto [ec, sig] = co_await signals.async_wait(use_tuple);
@@ -448,6 +471,7 @@ int broker::run() {
     r.trimmer.start(r.ctx.get_executor());
     r.group_stats.start(r.ctx.get_executor());
     net::co_spawn(r.ctx, r.handle_signals(), sluice::net::report_failure("signal handler"));
+    net::co_spawn(r.ctx, r.watch_files(), sluice::net::report_failure("config watch"));
     if (r.systemd.is_enabled()) {
         net::co_spawn(r.ctx, r.notify_readiness(), sluice::net::report_failure("systemd notify"));
         if (auto period = r.systemd.watchdog_period())

@@ -315,7 +315,7 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
     s.source = source;
     section top(root, "", source,
                 {"listen", "threads", "redis", "http", "websocket", "log", "schemas", "shutdown",
-                 "publish", "type_defaults", "types"});
+                 "reload", "publish", "type_defaults", "types"});
     if (root.IsDefined() && !root.IsNull() && !root.IsMap())
         top.fail(root, "the config must be a mapping", "expected keys such as listen, redis, http");
 
@@ -455,6 +455,9 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
     section shutdown(top.child("shutdown"), "shutdown", source, {"drain_delay", "grace_period"});
     shutdown.read_duration("drain_delay", s.shutdown.drain_delay, 0ms, 10min);
     shutdown.read_duration("grace_period", s.shutdown.grace_period, 0ms, 1h);
+
+    section reload(top.child("reload"), "reload", source, {"watch_interval"});
+    reload.read_duration("watch_interval", s.reload.watch_interval, 0ms, 1h);
 
     apply_environment(s, env);
     s.schemas.dir = resolve_path(base_dir, s.schemas.dir);

@@ -96,6 +96,13 @@ struct settings {
         // Then: in-flight requests get this long to finish before connections are cut.
         duration grace_period{10'000};
     } shutdown;
+
+    struct reload_settings {
+        // Besides SIGHUP: look at the config file and the schemas folder this often and
+        // reload when a file changed (a Kubernetes ConfigMap volume updates in place).
+        // 0 turns it off.
+        duration watch_interval{0};
+    } reload;
 };
 
 }  // namespace sluice::config
