@@ -51,6 +51,7 @@ struct options {
     unsigned connections = 8;
     unsigned consumers = 4;
     unsigned window = 1000;
+    unsigned ack_batch = 0;  // 0: a quarter of the window, at most 1000 (the protocol's cap)
     int pid = 0;
     std::string type = "user.created";
 };
@@ -76,6 +77,8 @@ options parse(int argc, char** argv) {
             o.window = static_cast<unsigned>(std::stoul(v));
         else if (k == "--pid")
             o.pid = std::stoi(v);
+        else if (k == "--ack-batch")
+            o.ack_batch = static_cast<unsigned>(std::stoul(v));
         else if (k == "--type")
             o.type = v;
         else
@@ -291,6 +294,8 @@ int run_consume(const options& o) {
                 beast::flat_buffer b;
                 std::string acks;
                 std::size_t batched = 0;
+                const std::size_t ack_batch =
+                    o.ack_batch ? o.ack_batch : std::clamp(o.window / 4, 1u, 1000u);
                 while (received < o.events) {
                     b.clear();
                     auto [ec, n] = co_await ws->async_read(b, use_tuple);
@@ -302,8 +307,8 @@ int run_consume(const options& o) {
                     acks += acks.empty() ? R"({"op":"ack","sub":"c","entries":[")" : R"(",")";
                     acks += entry;
                     ++batched;
-                    // Ack in batches: a quarter of the window, or whatever is left.
-                    if (batched >= std::max(1u, o.window / 4) || received == o.events ||
+                    // Ack in batches, and whatever is read when the socket has no more.
+                    if (batched >= ack_batch || received == o.events ||
                         ws->next_layer().available() == 0) {
                         acks += "\"]}";
                         co_await ws->async_write(net::buffer(acks), net::use_awaitable);

@@ -148,10 +148,11 @@ struct running {
                 consumer + "-" + std::to_string(n - 1), [this] { return ready.catalog(); }, metrics,
                 to_websocket_limits(settings.websocket)));
         }
-        server.set_upgrade_handler("/v1/ws",
-                                   [this](net::ip::tcp::socket& socket, const http::request& req) {
-                                       return hub_for(socket.get_executor()).serve(socket, req);
-                                   });
+        server.set_upgrade_handler("/v1/ws", [this](net::ip::tcp::socket& socket, http::request req,
+                                                    std::string leftover) {
+            return hub_for(socket.get_executor())
+                .serve(socket, std::move(req), std::move(leftover));
+        });
     }
 
     // The delivery hub of the I/O thread running `ex`.

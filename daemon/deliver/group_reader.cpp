@@ -87,6 +87,7 @@ void group_reader::remove(const std::shared_ptr<subscription>& s) {
     for (auto& [id, h] : s->inflight) release.emplace_back(id, idle);
     s->inflight.clear();
     s->deadlines.clear();
+    s->deadlines_head = 0;
     std::erase(members_, s);
     set_idle(release);
     give_back_if_alone();
@@ -198,9 +199,16 @@ void group_reader::expire_deadlines() {
     auto timeout = static_cast<std::uint64_t>(policy.ack_timeout.count());
     std::vector<std::pair<std::string, std::uint64_t>> expired;
     for (auto& m : members_) {
-        while (!m->deadlines.empty() && m->deadlines.front().first <= now) {
-            auto [deadline, id] = std::move(m->deadlines.front());
-            m->deadlines.pop_front();
+        auto& list = m->deadlines;
+        while (m->deadlines_head < list.size() && list[m->deadlines_head].first <= now) {
+            auto [deadline, id] = std::move(list[m->deadlines_head++]);
+            if (m->deadlines_head == list.size()) {
+                list.clear();
+                m->deadlines_head = 0;
+            } else if (m->deadlines_head > 64 && m->deadlines_head > list.size() / 2) {
+                list.erase(list.begin(), list.begin() + static_cast<long>(m->deadlines_head));
+                m->deadlines_head = 0;
+            }
             auto it = m->inflight.find(id);
             if (it == m->inflight.end() || it->second.deadline != deadline) continue;
             m->inflight.erase(it);

@@ -108,9 +108,10 @@ void hub::stop() {
     });
 }
 
-net::awaitable<void> hub::serve(net::ip::tcp::socket& socket, const http::request& req) {
-    auto session = std::make_shared<ws_session>(socket, *this);
-    co_await session->run(req);
+net::awaitable<void> hub::serve(net::ip::tcp::socket& socket, http::request req,
+                                std::string leftover) {
+    // Not a coroutine: the session's own coroutine keeps it alive.
+    return std::make_shared<ws_session>(socket, *this)->run(std::move(req), std::move(leftover));
 }
 
 }  // namespace sluice::deliver

@@ -48,8 +48,8 @@ class hub {
     hub& operator=(const hub&) = delete;
 
     // GET /v1/ws with an upgrade: runs the WebSocket on `socket` until it closes.
-    boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket& socket,
-                                       const http::request& req);
+    boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket& socket, http::request req,
+                                       std::string leftover);
 
     // Closes every socket with 1001 (going away); their unacked events become due
     // for other members at once.

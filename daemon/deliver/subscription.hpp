@@ -2,12 +2,12 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 namespace sluice::deliver {
 
@@ -50,7 +50,8 @@ struct subscription {
         clock_type::time_point deadline;
     };
     std::unordered_map<std::string, held> inflight;
-    std::deque<std::pair<clock_type::time_point, std::string>> deadlines;
+    std::vector<std::pair<clock_type::time_point, std::string>> deadlines;  // from deadlines_head
+    std::size_t deadlines_head = 0;
 
     // Fan-out: frames handed to the socket and not yet written.
     unsigned queued = 0;

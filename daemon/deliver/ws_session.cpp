@@ -3,9 +3,11 @@
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/buffers_to_string.hpp>
-#include <boost/beast/websocket.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/verb.hpp>
 
 #include "catalog/schema_catalog.hpp"
 #include "deliver/fanout.hpp"
@@ -20,13 +22,20 @@ namespace {
 
 namespace net = boost::asio;
 namespace beast = boost::beast;
-namespace websocket = beast::websocket;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
 std::uint64_t now_ms() {
     return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                           std::chrono::system_clock::now().time_since_epoch())
                                           .count());
+}
+
+// The read buffer of every socket on this thread. Outside the coroutine on purpose:
+// a thread_local declared in a coroutine body may end up in its frame (GCC 12),
+// which would cost each connection the whole buffer.
+std::array<char, 64 * 1024>& read_chunk() {
+    thread_local std::array<char, 64 * 1024> chunk;
+    return chunk;
 }
 
 std::string list_ids(const std::vector<std::string>& ids) {
@@ -45,10 +54,9 @@ ws_session::ws_session(net::ip::tcp::socket& socket, hub& h)
     : socket_(socket)
     , hub_(h)
     , limits_(h.limits())
-    , ws_(socket)
+    , reader_(limits_.max_message_bytes)
     , writer_wake_(socket.get_executor())
-    , stuck_timer_(socket.get_executor())
-    , writer_done_(socket.get_executor()) {}
+    , stuck_timer_(socket.get_executor()) {}
 
 ws_session::~ws_session() = default;
 
@@ -68,110 +76,220 @@ void ws_session::send_error(const frame_error& e) {
     send_text(error_frame(e));
 }
 
-void ws_session::close_with(websocket::close_code code, std::string reason) {
+void ws_session::send_control(ws_opcode op, std::string_view payload) {
+    append_ws_frame_header(control_, op, payload.size());
+    control_ += payload;
+    writer_wake_.cancel();
+}
+
+void ws_session::drop_queue() {
+    // Frames not yet written stay with Redis: their entries become due elsewhere.
+    for (auto i = queue_head_; i < queue_.size(); ++i)
+        if (auto& s = queue_[i].frame.fanout) --s->queued;
+    queue_.clear();
+    queue_head_ = 0;
+}
+
+void ws_session::close_with(std::uint16_t code, std::string_view reason) {
     if (closing_) return;
     closing_ = true;
-    close_reason_ = websocket::close_reason(code, reason);
-    // Frames not yet written stay with Redis: their entries become due elsewhere.
-    for (auto& q : queue_)
-        if (q.frame.fanout) --q.frame.fanout->queued;
-    queue_.clear();
+    drop_queue();
+    append_ws_close_frame(control_, code, reason);
     writer_wake_.cancel();
 }
 
 void ws_session::close_going_away() {
-    close_with(websocket::close_code::going_away, "server shutting down");
+    close_with(1001, "server shutting down");
 }
 
-net::awaitable<void> ws_session::run(const http::request& req) {
-    auto self = shared_from_this();
-    websocket::stream_base::timeout t;
-    t.handshake_timeout = std::chrono::seconds(10);
-    t.idle_timeout = limits_.ping_interval * 2;
-    t.keep_alive_pings = true;
-    ws_.set_option(t);
-    ws_.set_option(websocket::stream_base::decorator(
-        [](websocket::response_type& res) { res.set(beast::http::field::server, "sluice"); }));
-    ws_.read_message_max(limits_.max_message_bytes);
-    auto [ec] = co_await ws_.async_accept(req, use_tuple);
-    if (ec) co_return;
+std::string ws_session::handshake_answer(const http::request& req, bool& accepted) {
+    auto key = req["Sec-WebSocket-Key"];
+    std::string_view problem;
+    if (req.method() != beast::http::verb::get)
+        problem = "a WebSocket handshake is a GET";
+    else if (req["Sec-WebSocket-Version"] != "13")
+        problem = "Sec-WebSocket-Version must be 13";
+    else if (!ws_valid_client_key(key))
+        problem = "Sec-WebSocket-Key must be 16 bytes in base64";
+    accepted = problem.empty();
+    if (accepted)
+        return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: "
+               "Upgrade\r\nServer: sluice\r\nSec-WebSocket-Accept: " +
+               ws_accept_key(key) + "\r\n\r\n";
+    std::string body = std::string(problem) + "\n";
+    return "HTTP/1.1 400 Bad Request\r\nServer: sluice\r\nSec-WebSocket-Version: "
+           "13\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+net::awaitable<void> ws_session::run(http::request req, std::string leftover) {
+    // Not a coroutine itself: the request is gone before the connection's long wait.
+    bool accepted = false;
+    auto answer = handshake_answer(req, accepted);
+    return serve(shared_from_this(), std::move(answer), accepted, std::move(leftover));
+}
+
+net::awaitable<void> ws_session::serve(std::shared_ptr<ws_session> self, std::string answer,
+                                       bool accepted, std::string leftover) {
+    stuck_timer_.expires_after(limits_.send_timeout);
+    stuck_timer_.async_wait([this, self](beast::error_code tec) {
+        if (tec) return;
+        beast::error_code ignored;
+        socket_.close(ignored);
+    });
+    auto [hec, hn] = co_await net::async_write(socket_, net::buffer(answer), use_tuple);
+    stuck_timer_.cancel();
+    if (hec || !accepted) co_return;
+    std::string().swap(answer);
+    in_ = std::move(leftover);
 
     hub_.add_session(this);
     hub_.metrics().websocket_opened();
+    last_heard_ = clock_type::now();
     writer_running_ = true;
     net::co_spawn(socket_.get_executor(), write_loop(), [this, self](std::exception_ptr e) {
         sluice::net::report_failure("websocket writer")(e);
         writer_running_ = false;
-        writer_done_.cancel();
-        closing_ = true;
+        if (done_) done_->cancel();
         beast::error_code ignored;
         socket_.cancel(ignored);  // ends the read loop too
     });
     if (hub_.draining()) close_going_away();
     co_await read_loop();
 
-    closing_ = true;
     for (auto& [id, e] : subs_) drop(e);
     subs_.clear();
+    if (!closing_) close_with(1000, "");  // the peer vanished or broke the protocol
+    // The writer sends what is left (a close frame at most) and ends.
     writer_wake_.cancel();
+    net::steady_timer done(socket_.get_executor());
+    done_ = &done;
     while (writer_running_) {
-        writer_done_.expires_after(std::chrono::seconds(5));
-        auto [wec] = co_await writer_done_.async_wait(use_tuple);
+        done.expires_after(std::chrono::seconds(5));
+        auto [wec] = co_await done.async_wait(use_tuple);
         if (!wec && writer_running_) {  // the writer is stuck: cut the socket
             beast::error_code ignored;
             socket_.close(ignored);
         }
     }
+    // The socket belongs to the HTTP session, which closes it when we return.
+    done_ = nullptr;
+    stuck_timer_.cancel();
     hub_.remove_session(this);
     hub_.metrics().websocket_closed();
 }
 
 net::awaitable<void> ws_session::read_loop() {
+    // Waiting costs no buffer: wait until the socket is readable, then read what is
+    // there into a per-thread buffer. Only an incomplete frame stays (in in_).
+    auto& chunk = read_chunk();
     for (;;) {
-        in_.clear();
-        auto [ec, n] = co_await ws_.async_read(in_, use_tuple);
-        if (ec) {
-            if (ec == websocket::error::message_too_big)
-                log::info("websocket closed: frame too large",
-                          {{"limit_bytes", limits_.max_message_bytes}});
-            co_return;
+        for (;;) {
+            ws_frame_reader::event ev;
+            auto r = reader_.next(in_, ev);
+            if (r == ws_frame_reader::result::need_more) break;
+            if (r == ws_frame_reader::result::error) {
+                log::info("websocket closed: protocol error", {{"error", reader_.error_text}});
+                close_with(reader_.close_code, reader_.error_text);
+                co_return;
+            }
+            if (r == ws_frame_reader::result::control) {
+                if (ev.op == ws_opcode::ping) {
+                    send_control(ws_opcode::pong, ev.payload);
+                } else if (ev.op == ws_opcode::close) {
+                    // Answer with the peer's code (1000 when it gave none), then end.
+                    std::uint16_t code = 1000;
+                    if (ev.payload.size() >= 2)
+                        code = static_cast<std::uint16_t>(
+                            (static_cast<unsigned char>(ev.payload[0]) << 8) |
+                            static_cast<unsigned char>(ev.payload[1]));
+                    if (!closing_) close_with(code, "");
+                    co_return;
+                }
+                continue;
+            }
+            if (closing_) continue;  // read until the peer answers our close
+            if (ev.op != ws_opcode::text) {
+                send_error({"", "invalid_frame", "frames must be JSON text frames, not binary"});
+                continue;
+            }
+            co_await handle(ev.payload);
         }
-        if (closing_) continue;  // read until the peer answers our close
-        if (!ws_.got_text()) {
-            send_error({"", "invalid_frame", "frames must be JSON text frames, not binary"});
-            continue;
-        }
-        auto data = in_.cdata();
-        co_await handle(std::string_view(static_cast<const char*>(data.data()), data.size()));
+        if (in_.empty()) std::string().swap(in_);  // an idle socket keeps no buffer
+
+        auto [ec] = co_await socket_.async_wait(net::ip::tcp::socket::wait_read, use_tuple);
+        if (ec) co_return;
+        boost::system::error_code rec;
+        auto n = socket_.read_some(net::buffer(chunk), rec);
+        if (rec == net::error::would_block || rec == net::error::try_again) continue;
+        if (rec) co_return;
+        last_heard_ = clock_type::now();
+        in_.append(chunk.data(), n);
+    }
+}
+
+void ws_session::keepalive_tick() {
+    auto silent = clock_type::now() - last_heard_;
+    if (silent >= limits_.ping_interval * 2) {
+        log::info("websocket closed: no answer to pings",
+                  {{"ping_interval_ms", limits_.ping_interval.count()}});
+        beast::error_code ignored;
+        socket_.close(ignored);
+        return;
+    }
+    if (silent >= limits_.ping_interval) send_control(ws_opcode::ping, "");
+    if (queue_head_ == queue_.size() && control_.empty()) {
+        std::string().swap(out_);  // idle: give the write buffers back
+        std::vector<queued>().swap(queue_);
     }
 }
 
 net::awaitable<void> ws_session::write_loop() {
     auto self = shared_from_this();
-    ws_.text(true);
-    while (true) {
-        if (queue_.empty()) {
+    constexpr std::size_t batch_bytes = 256 * 1024;
+    std::vector<std::shared_ptr<subscription>> written_fanout;
+    std::vector<std::uint64_t> written_ms;
+    // The writer also keeps the connection alive: it pings a quiet peer and gives
+    // buffers back while idle (one coroutine less per connection).
+    auto next_tick = clock_type::now() + limits_.ping_interval;
+    for (;;) {
+        if (!closing_ && clock_type::now() >= next_tick) {
+            keepalive_tick();
+            next_tick = clock_type::now() + limits_.ping_interval;
+        }
+        bool data = queue_head_ < queue_.size();
+        if (!data && control_.empty()) {
             if (closing_) break;
-            writer_wake_.expires_at(clock_type::time_point::max());
+            writer_wake_.expires_at(next_tick);
             co_await writer_wake_.async_wait(use_tuple);
             continue;
         }
-        if (clock_type::now() - queue_.front().at > limits_.send_timeout) {
+        if (data && clock_type::now() - queue_[queue_head_].at > limits_.send_timeout) {
             log::warn("websocket closed: the client does not read its frames",
                       {{"send_timeout_ms", limits_.send_timeout.count()},
-                       {"queued_frames", queue_.size()}});
-            close_with(websocket::close_code::policy_error,
-                       "send queue not drained within " +
-                           std::to_string(limits_.send_timeout.count()) + " ms");
-            break;
+                       {"queued_frames", queue_.size() - queue_head_}});
+            close_with(1008, "send queue not drained within " +
+                                 std::to_string(limits_.send_timeout.count()) + " ms");
         }
-        auto f = std::move(queue_.front().frame);
-        queue_.pop_front();
-        std::array<net::const_buffer, 3> bufs{net::buffer(f.head), net::const_buffer(),
-                                              net::const_buffer()};
-        if (f.body) {
-            bufs[1] = net::buffer(*f.body);
-            bufs[2] = net::buffer("}", 1);
+        // Control frames first, then as many data frames as fit one write.
+        out_.clear();
+        out_.swap(control_);
+        bool closes = closing_ && queue_head_ == queue_.size();
+        while (queue_head_ < queue_.size() && out_.size() < batch_bytes) {
+            auto& f = queue_[queue_head_++].frame;
+            std::size_t size = f.head.size() + (f.body ? f.body->size() + 1 : 0);
+            append_ws_frame_header(out_, ws_opcode::text, size);
+            out_ += f.head;
+            if (f.body) {
+                out_ += *f.body;
+                out_ += '}';
+            }
+            if (f.fanout) written_fanout.push_back(std::move(f.fanout));
+            if (f.entry_ms) written_ms.push_back(f.entry_ms);
+        }
+        if (queue_head_ == queue_.size()) {
+            queue_.clear();
+            queue_head_ = 0;
         }
         // A write that cannot finish at all (the peer reads nothing) is cut.
         stuck_timer_.expires_after(limits_.send_timeout * 2);
@@ -180,29 +298,40 @@ net::awaitable<void> ws_session::write_loop() {
             beast::error_code ignored;
             socket_.close(ignored);
         });
-        auto [ec, n] = co_await ws_.async_write(bufs, use_tuple);
+        auto [ec, n] = co_await net::async_write(socket_, net::buffer(out_), use_tuple);
         stuck_timer_.cancel();
-        if (f.fanout) {
-            --f.fanout->queued;
-            if (f.fanout->on_credit) f.fanout->on_credit();
+        for (auto& s : written_fanout) {
+            --s->queued;
+            if (s->on_credit) s->on_credit();
         }
-        if (ec) co_return;
-        if (f.entry_ms) {
+        written_fanout.clear();
+        if (ec) break;
+        if (!written_ms.empty()) {
             auto now = now_ms();
-            hub_.metrics().observe_delivery_latency(
-                now > f.entry_ms ? static_cast<double>(now - f.entry_ms) / 1000.0 : 0.0);
+            for (auto ms : written_ms)
+                hub_.metrics().observe_delivery_latency(
+                    now > ms ? static_cast<double>(now - ms) / 1000.0 : 0.0);
+            written_ms.clear();
+        }
+        if (closes) {
+            close_written_ = true;
+            // The peer answers our close and closes; give it a moment, then cut.
+            stuck_timer_.expires_after(std::chrono::seconds(2));
+            stuck_timer_.async_wait([this, self](beast::error_code tec) {
+                if (tec) return;
+                beast::error_code ignored;
+                socket_.close(ignored);
+            });
+            break;
+        }
+        // Nothing more to send: a socket with little traffic keeps no buffer; a busy
+        // one keeps it until the keepalive finds it idle.
+        if (queue_head_ == queue_.size() && out_.capacity() <= 4096) {
+            std::string().swap(out_);
+            std::vector<queued>().swap(queue_);
         }
     }
-    if (ws_.is_open() && close_reason_.code != websocket::close_code::none) {
-        stuck_timer_.expires_after(limits_.send_timeout);
-        stuck_timer_.async_wait([this, self](beast::error_code tec) {
-            if (tec) return;
-            beast::error_code ignored;
-            socket_.close(ignored);
-        });
-        co_await ws_.async_close(close_reason_, use_tuple);  // best effort
-        stuck_timer_.cancel();
-    }
+    if (out_.capacity() > 0) std::string().swap(out_);
 }
 
 net::awaitable<void> ws_session::handle(std::string_view text) {

@@ -3,31 +3,33 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/websocket/stream.hpp>
-#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "deliver/hub.hpp"
 #include "deliver/protocol.hpp"
 #include "deliver/subscription.hpp"
+#include "deliver/ws_codec.hpp"
 
 namespace sluice::deliver {
 
-// One WebSocket connection speaking the protocol of docs/protocol.md: reads client
-// frames in order (a subscribe that needs Redis is answered before the next frame is
-// read), and writes server frames from a queue, one write in flight. The queue is
-// bounded by the subscriptions' windows; a socket whose queued frames wait longer
-// than the send timeout is closed (1008), one whose write does not finish in twice
-// that is cut. Lives on its hub's I/O thread.
+// One WebSocket connection speaking the protocol of docs/protocol.md, framed by
+// ws_codec over the connection's own socket. Reads client frames in order (a
+// subscribe that needs Redis is answered before the next frame is read). Writes from
+// a queue bounded by the subscriptions' windows: one write in flight, carrying every
+// frame queued when it starts, so a burst costs one syscall, not one per event.
+// A socket whose queued frames wait longer than the send timeout is closed (1008);
+// one whose write does not finish in twice that is cut. Lives on its hub's thread.
 class ws_session : public frame_sink, public std::enable_shared_from_this<ws_session> {
   public:
     ws_session(boost::asio::ip::tcp::socket& socket, hub& h);
     ~ws_session();
 
-    boost::asio::awaitable<void> run(const http::request& req);
+    // Answers the handshake in `req`, then serves frames (`leftover`: bytes the HTTP
+    // session read after the request).
+    boost::asio::awaitable<void> run(http::request req, std::string leftover);
 
     void send(out_frame f) override;
     void close_going_away();
@@ -37,33 +39,43 @@ class ws_session : public frame_sink, public std::enable_shared_from_this<ws_ses
         std::shared_ptr<subscription> sub;
         std::shared_ptr<group_reader> reader;  // null for fan-out
     };
-
-    boost::asio::awaitable<void> read_loop();
-    boost::asio::awaitable<void> write_loop();
-    boost::asio::awaitable<void> handle(std::string_view text);
-    boost::asio::awaitable<void> subscribe(const client_frame& f);
-    void send_text(std::string text);
-    void send_error(const frame_error& e);
-    void drop(entry& e);
-    void close_with(boost::beast::websocket::close_code code, std::string reason);
-
-    boost::asio::ip::tcp::socket& socket_;
-    hub& hub_;
-    websocket_limits limits_;
-    boost::beast::websocket::stream<boost::asio::ip::tcp::socket&> ws_;
-    boost::beast::flat_buffer in_;
     struct queued {
         out_frame frame;
         clock_type::time_point at;
     };
-    std::deque<queued> queue_;
+
+    static std::string handshake_answer(const http::request& req, bool& accepted);
+    boost::asio::awaitable<void> serve(std::shared_ptr<ws_session> self, std::string answer,
+                                       bool accepted, std::string leftover);
+    boost::asio::awaitable<void> read_loop();
+    boost::asio::awaitable<void> write_loop();
+    void keepalive_tick();
+    boost::asio::awaitable<void> handle(std::string_view text);
+    boost::asio::awaitable<void> subscribe(const client_frame& f);
+    void send_text(std::string text);
+    void send_error(const frame_error& e);
+    void send_control(ws_opcode op, std::string_view payload);
+    void drop(entry& e);
+    void close_with(std::uint16_t code, std::string_view reason);
+    void drop_queue();
+
+    boost::asio::ip::tcp::socket& socket_;
+    hub& hub_;
+    websocket_limits limits_;
+    ws_frame_reader reader_;
+    std::string in_;
+    std::string out_;            // the bytes of the write in flight
+    std::string control_;        // control frames waiting, written before data frames
+    std::vector<queued> queue_;  // data frames from queue_head_
+    std::size_t queue_head_ = 0;
     boost::asio::steady_timer writer_wake_;
     boost::asio::steady_timer stuck_timer_;
-    boost::asio::steady_timer writer_done_;
+    boost::asio::steady_timer* done_ = nullptr;  // serve() waits on it for the writer to end
     std::unordered_map<std::string, entry> subs_;
-    bool closing_ = false;
+    clock_type::time_point last_heard_;
+    bool closing_ = false;  // no more data frames; a close frame is queued or sent
+    bool close_written_ = false;
     bool writer_running_ = false;
-    boost::beast::websocket::close_reason close_reason_;
 };
 
 }  // namespace sluice::deliver

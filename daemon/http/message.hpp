@@ -29,10 +29,10 @@ struct request_context {
 // Keep-alive, Server and Content-Length are set by the session afterwards.
 using handler = std::function<boost::asio::awaitable<response>(const request_context&)>;
 
-// Takes over a connection whose request asked for a protocol upgrade (WebSocket);
-// the connection ends when it returns.
-using upgrade_handler =
-    std::function<boost::asio::awaitable<void>(boost::asio::ip::tcp::socket&, const request&)>;
+// Takes over a connection whose request asked for a protocol upgrade (WebSocket),
+// with the request and any bytes read after it; the connection ends when it returns.
+using upgrade_handler = std::function<boost::asio::awaitable<void>(boost::asio::ip::tcp::socket&,
+                                                                   request, std::string leftover)>;
 
 // A response with `body` and `content_type`.
 response make_response(unsigned status, std::string body, std::string_view content_type);

@@ -195,7 +195,13 @@ net::awaitable<void> session::run() {
             // The connection is the upgrade handler's from here on (drain included).
             phase_ = phase::upgraded;
             ++served_;
-            co_await state_.upgrade(socket_, req);
+            // Hand over the request and what was read after it, and free our buffer:
+            // an idle WebSocket should hold as little as possible.
+            auto data = buffer_.cdata();
+            std::string leftover(static_cast<const char*>(data.data()), data.size());
+            buffer_ = boost::beast::flat_buffer();
+            auto upgrade_request = parser.release();
+            co_await state_.upgrade(socket_, std::move(upgrade_request), std::move(leftover));
             break;
         }
         auto started = clock_type::now();

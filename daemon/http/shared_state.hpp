@@ -17,8 +17,8 @@ struct shared_state {
     std::atomic<std::shared_ptr<const limits>> current_limits;
     std::atomic<bool> draining{false};
     std::atomic<std::size_t> open_connections{0};
-    std::string upgrade_path;  // set before start, then read-only
-    upgrade_handler upgrade;
+    std::string upgrade_path{};  // set before start, then read-only
+    upgrade_handler upgrade{};
 
     std::shared_ptr<const limits> get_limits() const {
         return current_limits.load(std::memory_order_acquire);
