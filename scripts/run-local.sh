@@ -43,6 +43,7 @@ run: starting sluice on http://${listen} -- try, in another terminal:
   curl -s http://${listen}/metrics | head
   curl -s -XPOST http://${listen}/v1/events -H 'Content-Type: application/json' \\
     -d '{"type":"user.created","data":{"user_id":"0f8c3e2a-6b1d-4c9e-9a57-3d2b1f0e8a41","email":"ada@example.com"}}'
+  npx wscat -c ws://${listen}/v1/ws     # then: {"op":"subscribe","id":"s1","type":"user.created","from":"start"}
 Ctrl-C drains the broker and stops Redis.
 MSG
 export SLUICE_LISTEN="$listen"

@@ -58,6 +58,11 @@ done
 curl -fs "http://127.0.0.1:$sluice_port/readyz" >/dev/null || { echo "bench: sluice not ready"; cat "$work/sluice.log"; exit 1; }
 bench="$build/bench/sluice_bench_deliver"
 
+# Memory first, on a fresh broker: later phases leave freed heap that new sockets
+# would reuse, hiding their cost.
+echo "== memory per idle WebSocket connection ($idle connections, one group subscription each)"
+"$bench" idle --port "$sluice_port" --connections "$idle" --pid "$sluice_pid"
+
 echo "== publish -> WebSocket latency, unloaded (1 publisher, 500 events/s)"
 "$bench" latency --port "$sluice_port" --events 2000 --rate 500 --connections 1
 
@@ -70,6 +75,4 @@ echo "== maximum single-event publish rate (wrk -c50, 5 s): $max/s; latency at h
 echo "== delivered and acked per second: 4 consumers, one group, window 1000, $events events"
 "$bench" consume --port "$sluice_port" --events "$events" --consumers 4 --window 1000
 
-echo "== memory per idle WebSocket connection ($idle connections, one group subscription each)"
-"$bench" idle --port "$sluice_port" --connections "$idle" --pid "$sluice_pid"
 grep -v '"level":"info"' "$work/sluice.log" | tail -5 || true
