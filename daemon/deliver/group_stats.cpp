@@ -5,6 +5,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <optional>
+#include <vector>
 
 #include "catalog/schema_catalog.hpp"
 #include "metrics/registry.hpp"
@@ -17,6 +18,7 @@ namespace {
 namespace net = boost::asio;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 constexpr std::chrono::seconds every{5};
+constexpr long long forget_after_ms = 24LL * 3600 * 1000;
 }  // namespace
 
 struct group_stats::state : std::enable_shared_from_this<state> {
@@ -29,8 +31,10 @@ struct group_stats::state : std::enable_shared_from_this<state> {
     state(redis::client& r, catalog_source c, metrics::registry& m)
         : redis(r), catalog(std::move(c)), metrics(m) {}
 
-    // One XINFO GROUPS reply: a list of flat [name, value, ...] maps.
-    void record(const std::string& type, const redis::reply& r) {
+    // One XINFO GROUPS reply: a list of flat [name, value, ...] maps. Returns the
+    // group names.
+    std::vector<std::string> record(const std::string& type, const redis::reply& r) {
+        std::vector<std::string> names;
         for (const auto& g : r.elements) {
             std::string name;
             long long pending = 0, lag = -1;
@@ -42,12 +46,36 @@ struct group_stats::state : std::enable_shared_from_this<state> {
                 if (k == "lag" && v.type == redis::reply::kind::integer) lag = v.integer;
             }
             if (!name.empty()) metrics.set_group_backlog(type, name, pending, lag);
+            if (!name.empty()) names.push_back(std::move(name));
+        }
+        return names;
+    }
+
+    // Every broker start adds consumers (one per I/O thread); those that hold nothing
+    // and have been idle a day are removed so group listings stay readable.
+    net::awaitable<void> forget_idle_consumers(const std::string& key, const std::string& group) {
+        auto [ec, r] =
+            co_await redis.async_exec(redis::command("XINFO", "CONSUMERS", key, group), use_tuple);
+        if (ec || r.is_error()) co_return;
+        for (const auto& c : r.elements) {
+            std::string name;
+            long long pending = -1, idle = 0;
+            for (std::size_t i = 0; i + 1 < c.elements.size(); i += 2) {
+                const auto& k = c.elements[i].str;
+                if (k == "name") name = c.elements[i + 1].str;
+                if (k == "pending") pending = c.elements[i + 1].integer;
+                if (k == "idle") idle = c.elements[i + 1].integer;
+            }
+            if (name.empty() || pending != 0 || idle < forget_after_ms) continue;
+            auto [dec, dr] = co_await redis.async_exec(
+                redis::command("XGROUP", "DELCONSUMER", key, group, name), use_tuple);
+            if (dec) co_return;
         }
     }
 
     net::awaitable<void> run() {
         auto self = shared_from_this();
-        while (!stopped) {
+        for (std::uint64_t round = 1; !stopped; ++round) {
             timer->expires_after(every);
             co_await timer->async_wait(use_tuple);
             if (stopped) break;
@@ -58,7 +86,10 @@ struct group_stats::state : std::enable_shared_from_this<state> {
                 auto [ec, r] =
                     co_await redis.async_exec(redis::command("XINFO", "GROUPS", key), use_tuple);
                 if (stopped || ec) break;
-                if (!r.is_error()) record(type, r);  // a missing stream has no groups
+                if (r.is_error()) continue;  // a missing stream has no groups
+                auto groups = record(type, r);
+                if (round % 12 != 0) continue;  // consumers: once a minute
+                for (const auto& g : groups) co_await forget_idle_consumers(key, g);
             }
         }
     }

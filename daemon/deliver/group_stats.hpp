@@ -17,8 +17,10 @@ class client;
 namespace sluice::deliver {
 
 // Every 5 s, reads each registered type's consumer groups (XINFO GROUPS) and sets
-// sluice_group_pending and sluice_group_lag. Runs on the control thread; a failed
-// round is skipped (the gauges keep their last values).
+// sluice_group_pending and sluice_group_lag; once a minute it also removes the
+// Redis consumers (one per broker I/O thread and start) that hold nothing and have
+// been idle for a day. Runs on the control thread; a failed round is skipped (the
+// gauges keep their last values).
 class group_stats {
   public:
     using catalog_source = std::function<std::shared_ptr<const catalog::schema_catalog>()>;
