@@ -272,8 +272,8 @@ net::awaitable<void> ws_session::write_loop() {
                                  std::to_string(limits_.send_timeout.count()) + " ms");
         }
         // Control frames first, then as many data frames as fit one write.
-        out_.clear();
-        out_.swap(control_);
+        out_.assign(control_);
+        control_.clear();
         bool closes = closing_ && queue_head_ == queue_.size();
         while (queue_head_ < queue_.size() && out_.size() < batch_bytes) {
             auto& f = queue_[queue_head_++].frame;
