@@ -156,7 +156,7 @@ TEST_CASE(
     CHECK(broker.wait(5s) == 0);
 }
 
-TEST_CASE("Type=notify over an abstract socket; no watchdog pings for another WATCHDOG_PID",
+TEST_CASE("Type=notify over an abstract socket, and no watchdog pings for another WATCHDOG_PID",
           "[daemon][redis]") {
     test::redis_server redis;
     test::broker_config cfg(redis.url());

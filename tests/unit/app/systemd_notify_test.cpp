@@ -57,7 +57,7 @@ TEST_CASE("the watchdog pings at half of WATCHDOG_USEC, only for the process it 
     CHECK(watchdog_ping_period("1", std::nullopt, 77) == microseconds(1));
 }
 
-TEST_CASE("notification messages are VARIABLE=value lines; STATUS stays on one line", "[unit]") {
+TEST_CASE("notification messages are VARIABLE=value lines and STATUS stays on one line", "[unit]") {
     CHECK(notify_message::ready("ready: 2 event types") == "READY=1\nSTATUS=ready: 2 event types");
     CHECK(notify_message::stopping("draining") == "STOPPING=1\nSTATUS=draining");
     CHECK(notify_message::reloading(std::chrono::microseconds(1234567), "reloading x") ==
