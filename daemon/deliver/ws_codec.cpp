@@ -95,7 +95,10 @@ ws_frame_reader::result ws_frame_reader::next(std::string& buffer, event& out) {
         } else {
             return fail(1002, "unknown opcode");
         }
-        if (!control && (len > max_message_ || message_.size() + len > max_message_))
+        // message_ still holds the last fragmented message until a new one starts:
+        // count it only while a message is in progress.
+        std::size_t so_far = in_message_ ? message_.size() : 0;
+        if (!control && (len > max_message_ || so_far + len > max_message_))
             return fail(1009, "message larger than " + std::to_string(max_message_) + " bytes");
         if (have < at + 4 + len) {
             buffer.reserve(at + 4 + len);

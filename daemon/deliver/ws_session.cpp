@@ -237,7 +237,10 @@ void ws_session::keepalive_tick() {
         socket_.close(ignored);
         return;
     }
-    if (silent >= limits_.ping_interval) send_control(ws_opcode::ping, "");
+    // Ticks come about one interval apart: a peer heard from just after the previous
+    // tick is pinged now too, or it would be silent for two intervals at the next tick
+    // without ever having been asked.
+    if (silent >= limits_.ping_interval / 2) send_control(ws_opcode::ping, "");
     if (queue_head_ == queue_.size() && control_.empty()) {
         std::string().swap(out_);  // idle: give the write buffers back
         std::vector<queued>().swap(queue_);
@@ -295,6 +298,9 @@ net::awaitable<void> ws_session::write_loop() {
         stuck_timer_.expires_after(limits_.send_timeout * 2);
         stuck_timer_.async_wait([this, self](beast::error_code tec) {
             if (tec) return;
+            log::warn("websocket closed: the client does not read its frames",
+                      {{"send_timeout_ms", limits_.send_timeout.count()},
+                       {"unwritten_bytes", out_.size()}});
             beast::error_code ignored;
             socket_.close(ignored);
         });
