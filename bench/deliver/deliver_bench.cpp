@@ -7,6 +7,9 @@
 //   consume  --port P --events N [--consumers C] [--window W]
 //       publishes N events first (batches of 100), then C subscribers of one new
 //       group read them from the start and ack in batches; prints events/s.
+//   reference --redis-port R --events N [--type T]
+//       the same-run reference: one client reading the type's stream straight from
+//       Redis with XREADGROUP COUNT 100, its XACK pipelined with the next read.
 //   idle     --port P --connections N --pid BROKER_PID
 //       opens N WebSockets with one subscription each; prints the broker's resident
 //       memory per connection.
@@ -33,6 +36,9 @@
 #include <thread>
 #include <vector>
 
+#include "log/logger.hpp"
+#include "redis/client.hpp"
+
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -53,6 +59,7 @@ struct options {
     unsigned window = 1000;
     unsigned ack_batch = 0;  // 0: a quarter of the window, at most 1000 (the protocol's cap)
     int pid = 0;
+    unsigned short redis_port = 6379;
     std::string type = "user.created";
 };
 
@@ -77,6 +84,8 @@ options parse(int argc, char** argv) {
             o.window = static_cast<unsigned>(std::stoul(v));
         else if (k == "--pid")
             o.pid = std::stoi(v);
+        else if (k == "--redis-port")
+            o.redis_port = static_cast<unsigned short>(std::stoi(v));
         else if (k == "--ack-batch")
             o.ack_batch = static_cast<unsigned>(std::stoul(v));
         else if (k == "--type")
@@ -336,6 +345,69 @@ int run_consume(const options& o) {
     return received >= o.events ? 0 : 1;
 }
 
+// ---- reference: a consumer straight on Redis ----
+int run_reference(const options& o) {
+    sluice::log::configure(sluice::log::level::error, sluice::log::format::text);
+    net::io_context ctx(1);
+    sluice::redis::client_options ro;
+    ro.connection.endpoint.port = o.redis_port;
+    sluice::redis::client redis(ctx.get_executor(), ro);
+    redis.start();
+    auto key = "sluice:{" + o.type + "}:events";
+    auto group = "ref-" + tag();
+    std::size_t received = 0;
+    clock_type::time_point started, finished;
+    net::co_spawn(
+        ctx,
+        [&]() -> net::awaitable<void> {
+            net::steady_timer wait(ctx);
+            for (int i = 0; i < 100 && !redis.is_up(); ++i) {
+                wait.expires_after(std::chrono::milliseconds(10));
+                co_await wait.async_wait(use_tuple);
+            }
+            co_await redis.async_exec(
+                sluice::redis::command("XGROUP", "CREATE", key, group, "0", "MKSTREAM"),
+                net::use_awaitable);
+            started = clock_type::now();
+            std::vector<std::string> ids;
+            while (received < o.events) {
+                // XACK of the last batch and the next read in one round trip.
+                sluice::redis::request req;
+                if (!ids.empty()) {
+                    std::vector<std::string_view> argv{"XACK", key, group};
+                    for (const auto& id : ids) argv.push_back(id);
+                    req.push(argv);
+                }
+                req.push_command("XREADGROUP", "GROUP", group, "c", "COUNT", "100", "STREAMS", key,
+                                 ">");
+                bool acked = !ids.empty();
+                auto r = co_await redis.async_exec(std::move(req), net::use_awaitable);
+                auto& read = acked ? r.elements.at(1) : r;
+                ids.clear();
+                if (read.type != sluice::redis::reply::kind::array || read.elements.empty()) break;
+                for (auto& e : read.elements[0].elements.at(1).elements) {
+                    ids.push_back(e.elements.at(0).str);
+                    ++received;
+                }
+            }
+            if (!ids.empty()) {
+                std::vector<std::string_view> argv{"XACK", key, group};
+                for (const auto& id : ids) argv.push_back(id);
+                co_await redis.async_exec(sluice::redis::request(argv), net::use_awaitable);
+            }
+            finished = clock_type::now();
+            redis.stop();
+        },
+        [](std::exception_ptr e) {
+            if (e) std::rethrow_exception(e);
+        });
+    ctx.run();
+    double seconds = std::chrono::duration<double>(finished - started).count();
+    std::printf("reference events=%zu seconds=%.3f events_per_s=%.0f\n", received, seconds,
+                received / seconds);
+    return received >= o.events ? 0 : 1;
+}
+
 // ---- idle ----
 int run_idle(const options& o) {
     net::io_context ctx(1);
@@ -375,6 +447,7 @@ int main(int argc, char** argv) {
         if (o.mode == "latency") return run_latency(o);
         if (o.mode == "consume") return run_consume(o);
         if (o.mode == "idle") return run_idle(o);
+        if (o.mode == "reference") return run_reference(o);
         throw std::runtime_error("unknown mode " + o.mode);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "deliver_bench: %s\n", e.what());

@@ -3,7 +3,8 @@
 # maximum publish rate measured in the same run with wrk), deliveries+acks per second
 # with 4 consumers in one group, and broker memory per idle WebSocket connection.
 # Targets (docs/benchmarks.md): unloaded p50 <= 0.5 ms, p99 <= 2 ms; >= 100k
-# delivered-and-acked events/s; <= 10 KB per idle connection.
+# delivered-and-acked events/s; <= 10 KB per idle connection. The consume rounds
+# alternate with a reference consumer reading Redis directly, for a same-run ratio.
 #
 #   bench/deliver/run.sh [BUILD_DIR=build/release]   EVENTS=200000 IDLE=10000
 set -euo pipefail
@@ -73,6 +74,11 @@ echo "== maximum single-event publish rate (wrk -c50, 5 s): $max/s; latency at h
 "$bench" latency --port "$sluice_port" --events "$((half * 5))" --rate "$half" --connections 16
 
 echo "== delivered and acked per second: 4 consumers, one group, window 1000, $events events"
-"$bench" consume --port "$sluice_port" --events "$events" --consumers 4 --window 1000
+echo "   next to the reference: one client on Redis itself (XREADGROUP COUNT 100, XACK pipelined)"
+"$bench" consume --port "$sluice_port" --events "$events" --consumers 4 --window 1000 >/dev/null  # warm-up
+for round in 1 2 3; do
+  "$bench" consume --port "$sluice_port" --events "$events" --consumers 4 --window 1000
+  "$bench" reference --redis-port "$redis_port" --events "$events"
+done
 
 grep -v '"level":"info"' "$work/sluice.log" | tail -5 || true
