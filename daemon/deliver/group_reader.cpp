@@ -275,11 +275,11 @@ void group_reader::set_idle(const std::vector<std::pair<std::string, std::uint64
 void group_reader::ack(subscription& s, const std::vector<std::string>& ids) {
     for (const auto& id : ids) {
         auto it = s.inflight.find(id);
-        if (it != s.inflight.end()) {
-            // Only a redelivered entry may carry a nack reason.
-            if (it->second.delivery > 1) ack_reasons_.push_back(group_ + '\n' + id);
-            s.inflight.erase(it);
-        }
+        // Only a redelivered entry may carry a nack reason; one no longer held here
+        // (past its deadline) may be a redelivery, so its reason goes too.
+        if (it == s.inflight.end() || it->second.delivery > 1)
+            ack_reasons_.push_back(group_ + '\n' + id);
+        if (it != s.inflight.end()) s.inflight.erase(it);
         acks_.push_back(id);  // acked even when no longer held here: it was processed
     }
     bump(counters_.acked, static_cast<double>(ids.size()));

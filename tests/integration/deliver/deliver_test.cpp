@@ -396,3 +396,32 @@ TEST_CASE(
     CHECK(pending_of(redis, "shared") == 0);
     for (const auto& e : published) CHECK(acked_by_b.count(e) == 1);
 }
+
+TEST_CASE("an ack that comes after the local deadline still forgets the nack reason", "[deliver]") {
+    // A long backoff: the event is not redelivered between the deadline and the ack.
+    test::redis_server redis;
+    broker b(redis.url(), R"(types:
+  user.created:
+    delivery:
+      ack_timeout: 1s
+      retry_backoff: 5s
+      retry_backoff_max: 5s
+      max_deliveries: 5
+)");
+    test::ws_client c(b.cfg.port);
+    subscribe(c, "s", "g", R"(,"ack_timeout_ms":300)");
+    auto entry = b.publish(1);
+    REQUIRE(c.receive_op("event"));
+    c.send(R"({"op":"nack","sub":"s","entries":[")" + entry +
+           R"("],"delay_ms":0,"reason":"try again"})");
+    auto again = c.receive_op("event", 5s);
+    REQUIRE(again);
+    CHECK(test::json_int(*again, "delivery") == 2);
+    CHECK(redis.cli({"HLEN", "sluice:{user.created}:nack"}) == "1");
+    std::this_thread::sleep_for(800ms);  // past the subscription's 300 ms deadline
+    c.send(ack_frame("s", entry));
+    std::this_thread::sleep_for(300ms);
+    CHECK(pending_of(redis, "g") == 0);
+    // docs/storage.md: the reason is removed when the entry is acked.
+    CHECK(redis.cli({"HLEN", "sluice:{user.created}:nack"}) == "0");
+}
