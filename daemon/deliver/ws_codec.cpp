@@ -111,6 +111,16 @@ ws_frame_reader::result ws_frame_reader::next(std::string& buffer, event& out) {
         std::string_view data(payload, len);
         std::size_t frame_end = at + len;
 
+        if (op == ws_opcode::close && len > 0) {
+            // A close body is a 2-byte code an endpoint may send (RFC 6455 5.5.1, 7.4),
+            // so an echo of it is a valid close frame too.
+            if (len < 2) return fail(1002, "a close frame body must hold a 2-byte code");
+            unsigned code =
+                (static_cast<unsigned char>(data[0]) << 8) | static_cast<unsigned char>(data[1]);
+            bool sendable = (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+                            (code >= 3000 && code <= 4999);
+            if (!sendable) return fail(1002, "invalid close code " + std::to_string(code));
+        }
         if (control) {
             consumed_ = frame_end;
             out.op = op;

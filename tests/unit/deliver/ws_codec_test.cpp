@@ -382,3 +382,18 @@ TEST_CASE("the reader takes 16- and 64-bit lengths", "[unit][deliver]") {
     CHECK(read_all(client_frame(fin | op_text, std::string(65536, 'z')), 65536) ==
           std::vector<seen>{message(ws_opcode::text, std::string(65536, 'z'))});
 }
+
+TEST_CASE("a close frame with a one-byte body or a code no endpoint may send is refused",
+          "[unit][deliver]") {
+    // RFC 6455 5.5.1: a close body starts with a 2-byte code; 7.4.1/7.4.2: 1004, 1005,
+    // 1006, 1015 and codes below 1000 or unassigned below 3000 never go on the wire.
+    CHECK(error_of(client_frame(fin | op_close, "")) == 0);
+    CHECK(error_of(client_frame(fin | op_close, bytes({0x03, 0xE8}) + "bye")) == 0);  // 1000
+    CHECK(error_of(client_frame(fin | op_close, bytes({0x03, 0xF3}))) == 0);          // 1011
+    CHECK(error_of(client_frame(fin | op_close, bytes({0x0F, 0xA0}))) == 0);          // 4000
+    CHECK(error_of(client_frame(fin | op_close, bytes({0x03}))) == 1002);
+    for (int code : {0, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000, 65535}) {
+        INFO("code " << code);
+        CHECK(error_of(client_frame(fin | op_close, bytes({code >> 8, code & 0xFF}))) == 1002);
+    }
+}
