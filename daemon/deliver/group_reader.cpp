@@ -44,6 +44,19 @@ redis::client_options blocking_options(redis::client_options o, const std::strin
     return o;
 }
 
+// Acked, nacked and extended entries leave stale deadlines behind. Once those
+// outnumber the held entries, the list is rebuilt from what is held, so its size
+// follows the window rather than the ack or extend rate.
+void compact_deadlines(subscription& s) {
+    if (s.deadlines.size() - s.deadlines_head <= 2 * s.inflight.size() + 64) return;
+    std::vector<std::pair<clock_type::time_point, std::string>> held;
+    held.reserve(s.inflight.size());
+    for (const auto& [id, h] : s.inflight) held.emplace_back(h.deadline, id);
+    std::sort(held.begin(), held.end());
+    s.deadlines = std::move(held);
+    s.deadlines_head = 0;
+}
+
 }  // namespace
 
 group_reader::group_reader(net::any_io_executor ex, reader_context& ctx, std::string type,
@@ -141,6 +154,7 @@ void group_reader::dispatch() {
         auto deadline = now + to->ack_timeout;
         to->deadlines.emplace_back(deadline, r.id);
         to->inflight[std::move(r.id)] = {r.delivery, deadline};
+        compact_deadlines(*to);
         bump(r.delivery > 1 ? counters_.redelivered : counters_.delivered);
         to->sink->send(std::move(f));
     }
@@ -362,6 +376,7 @@ std::vector<std::string> group_reader::extend(subscription& s,
         s.deadlines.emplace_back(deadline, id);
         touch.emplace_back(id, 0);
     }
+    compact_deadlines(s);
     set_idle(touch);
     return unknown;
 }

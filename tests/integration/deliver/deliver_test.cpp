@@ -425,3 +425,39 @@ TEST_CASE("an ack that comes after the local deadline still forgets the nack rea
     // docs/storage.md: the reason is removed when the entry is acked.
     CHECK(redis.cli({"HLEN", "sluice:{user.created}:nack"}) == "0");
 }
+
+TEST_CASE("extends do not grow a subscription's memory beyond its window", "[deliver]") {
+    test::redis_server redis;
+    broker b(redis.url(), "");
+    test::ws_client c(b.cfg.port);
+    subscribe(c, "s", "g", R"(,"window":1)");
+    auto entry = b.publish(1);
+    REQUIRE(c.receive_op("event"));
+    std::string extend = R"({"op":"extend","sub":"s","entries":[)";
+    for (int i = 0; i < 1000; ++i) extend += (i ? ",\"" : "\"") + entry + "\"";
+    extend += "]}";
+    // Frames are handled in order, and a fan-out subscribe asks Redis on the same
+    // connection as the extends: its answer means every extend before it was done,
+    // so Redis's backlog does not count as the broker's memory.
+    int probes = 0;
+    auto round_trip = [&] {
+        auto id = "probe" + std::to_string(++probes);
+        subscribe(c, id, "");
+        c.send(R"({"op":"unsubscribe","sub":")" + id + R"("})");
+        REQUIRE(c.receive_op("unsubscribed"));
+    };
+    for (int i = 0; i < 50; ++i) c.send(extend);
+    round_trip();
+    auto before = b.process->resident_kib();
+    for (int batch = 0; batch < 100; ++batch) {
+        for (int i = 0; i < 5; ++i) c.send(extend);
+        round_trip();
+    }
+    auto after = b.process->resident_kib();
+    // 500,000 extends of one held event: the broker keeps one deadline for it, not
+    // one per extend (that would be ~20 MB).
+    CHECK(after < before + 4096);
+    c.send(ack_frame("s", entry));
+    for (int i = 0; i < 50 && pending_of(redis, "g") != 0; ++i) std::this_thread::sleep_for(100ms);
+    CHECK(pending_of(redis, "g") == 0);
+}
