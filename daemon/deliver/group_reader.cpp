@@ -254,9 +254,10 @@ net::awaitable<void> group_reader::sweep_loop() {
         auto count = std::to_string(n);
         std::string now;
         log::append_timestamp(now);
-        auto [ec, r] = co_await redis::eval(
-            ctx_.io, claim_script(), redis::args(key_, dlq_key_, reasons_key_),
-            redis::args(group_, ctx_.consumer, timeout, base, cap, max_deliveries, count, now));
+        auto [ec, r] =
+            co_await redis::eval(ctx_.io, claim_script(), redis::args(key_, dlq_key_, reasons_key_),
+                                 redis::args(group_, ctx_.consumer, timeout, base, cap,
+                                             max_deliveries, count, now, claim_from_));
         if (stopped_) break;
         if (ec || r.is_error()) {
             if (!ec && std::string_view(r.str).find("NOGROUP") != std::string_view::npos)
@@ -264,6 +265,7 @@ net::awaitable<void> group_reader::sweep_loop() {
             continue;
         }
         auto result = claim_result_of(r);
+        claim_from_ = std::move(result.next);
         bump(counters_.dead_lettered, static_cast<double>(result.dead.size()));
         for (const auto& id : result.dead)
             log::info("event dead-lettered",

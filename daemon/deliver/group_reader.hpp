@@ -89,6 +89,7 @@ class group_reader : public std::enable_shared_from_this<group_reader> {
     std::size_t next_member_ = 0;
     std::deque<ready_entry> ready_;
     std::vector<std::string> acks_, ack_reasons_;
+    std::string claim_from_ = "-";  // where the claim script's next page starts
     bool flush_posted_ = false;
     bool stopped_ = false;
     metrics::delivery_series& counters_;

@@ -50,6 +50,9 @@ claim_result claim_result_of(redis::reply& r) {
     }
     for (auto& id : r.elements[1].elements)
         if (id.type == redis::reply::kind::string) out.dead.push_back(std::move(id.str));
+    if (r.elements.size() > 2 && r.elements[2].type == redis::reply::kind::string &&
+        !r.elements[2].str.empty())
+        out.next = std::move(r.elements[2].str);
     return out;
 }
 

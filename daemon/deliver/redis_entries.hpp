@@ -16,7 +16,7 @@ std::vector<stream_entry> entries_of(redis::reply& list);
 // An XREAD / XREADGROUP reply for one stream: [[key, [[id, fields], ...]]] or nil.
 std::vector<stream_entry> entries_of_read(redis::reply& r);
 
-// The claim script's reply: {{{id, fields, delivery}, ...}, {dead id, ...}}.
+// The claim script's reply: {{{id, fields, delivery}, ...}, {dead id, ...}, next}.
 struct claimed_entry {
     stream_entry entry;
     std::uint64_t delivery = 0;
@@ -24,6 +24,7 @@ struct claimed_entry {
 struct claim_result {
     std::vector<claimed_entry> claimed;
     std::vector<std::string> dead;
+    std::string next = "-";  // where the next claim starts in the PEL
 };
 claim_result claim_result_of(redis::reply& r);
 

@@ -11,12 +11,14 @@ const redis::script& claim_script() {
 local group, consumer = ARGV[1], ARGV[2]
 local timeout, base, cap = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local max_deliveries, count, now = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
-local pending = redis.call('XPENDING', KEYS[1], group, 'IDLE', timeout, '-', '+',
-                           math.max(count * 4, 100))
+local limit = math.max(count * 4, 100)
+local pending = redis.call('XPENDING', KEYS[1], group, 'IDLE', timeout, ARGV[9], '+', limit)
 local claimed, dead = {}, {}
+local last = nil
 for _, p in ipairs(pending) do
   if #claimed >= count then break end
   local id, idle, n = p[1], tonumber(p[3]), tonumber(p[4])
+  last = id
   local due = timeout + math.min(base * 2 ^ (n - 1), cap)
   if idle >= due then
     local field = group .. '\n' .. id
@@ -42,7 +44,9 @@ for _, p in ipairs(pending) do
     end
   end
 end
-return {claimed, dead}
+local next = '-'
+if last and (#claimed >= count or #pending == limit) then next = '(' .. last end
+return {claimed, dead, next}
 )lua");
     return s;
 }

@@ -461,3 +461,34 @@ TEST_CASE("extends do not grow a subscription's memory beyond its window", "[del
     for (int i = 0; i < 50 && pending_of(redis, "g") != 0; ++i) std::this_thread::sleep_for(100ms);
     CHECK(pending_of(redis, "g") == 0);
 }
+
+TEST_CASE("due redeliveries are not held up by a hundred earlier events still in backoff",
+          "[deliver]") {
+    test::redis_server redis;
+    broker b(redis.url(), R"(types:
+  user.created:
+    delivery:
+      ack_timeout: 1s
+      retry_backoff: 20s
+      retry_backoff_max: 20s
+      max_deliveries: 5
+)");
+    std::vector<std::string> entries;
+    auto first = std::make_unique<test::ws_client>(b.cfg.port);
+    subscribe(*first, "s", "g", R"(,"window":200)");
+    for (int n = 0; n < 130; ++n) entries.push_back(b.publish(n));
+    for (int n = 0; n < 130; ++n) REQUIRE(first->receive_op("event"));
+    // The 120 oldest come back in 15 s; the 10 newest are due at once when it leaves.
+    std::string nack = R"({"op":"nack","sub":"s","delay_ms":15000,"entries":[)";
+    for (int n = 0; n < 120; ++n) nack += (n ? ",\"" : "\"") + entries[n] + "\"";
+    first->send(nack + "]}");
+    first->send(R"({"op":"unsubscribe","sub":"s"})");
+    REQUIRE(first->receive_op("unsubscribed"));
+
+    test::ws_client second(b.cfg.port);
+    subscribe(second, "s", "g", R"(,"window":5)");
+    auto f = second.receive_op("event", 3s);
+    REQUIRE(f);
+    auto entry = test::json_string(*f, "entry");
+    CHECK(std::find(entries.begin() + 120, entries.end(), entry) != entries.end());
+}
