@@ -185,7 +185,13 @@ net::awaitable<void> group_reader::read_loop() {
             redis::command("XREADGROUP", "GROUP", group_, ctx_.consumer, "COUNT", count, "BLOCK",
                            block, "STREAMS", key_, ">"),
             use_tuple, block_time);
-        if (stopped_) break;
+        if (stopped_) {
+            // Read just as the last member left: hand the entries back at once.
+            if (!ec && !r.is_error())
+                for (auto& e : entries_of_read(r)) push(std::move(e), 1);
+            give_back_if_alone();
+            break;
+        }
         if (ec || r.is_error()) {
             if (!ec && std::string_view(r.str).starts_with("NOGROUP")) co_await ensure_group();
             pause.expires_after(std::chrono::milliseconds(250));
@@ -258,7 +264,12 @@ net::awaitable<void> group_reader::sweep_loop() {
             co_await redis::eval(ctx_.io, claim_script(), redis::args(key_, dlq_key_, reasons_key_),
                                  redis::args(group_, ctx_.consumer, timeout, base, cap,
                                              max_deliveries, count, now, claim_from_));
-        if (stopped_) break;
+        if (stopped_) {
+            if (!ec && !r.is_error())
+                for (auto& c : claim_result_of(r).claimed) push(std::move(c.entry), c.delivery);
+            give_back_if_alone();
+            break;
+        }
         if (ec || r.is_error()) {
             if (!ec && std::string_view(r.str).find("NOGROUP") != std::string_view::npos)
                 co_await ensure_group();

@@ -49,9 +49,11 @@ class group_reader : public std::enable_shared_from_this<group_reader> {
     void remove(const std::shared_ptr<subscription>& s);
     bool idle() const { return members_.empty(); }
 
-    // Each returns the ids the member does not hold (unknown, already acked, or past
-    // their deadline and given to another member).
+    // Acks every id, held or not: an event processed after its deadline was still
+    // processed (a redelivery may be on its way; at-least-once allows it).
     void ack(subscription& s, const std::vector<std::string>& ids);
+    // These return the ids the member does not hold (unknown, already acked, or past
+    // their deadline and given to another member) and apply the others.
     std::vector<std::string> nack(subscription& s, const std::vector<std::string>& ids,
                                   std::optional<std::uint64_t> delay_ms, const std::string& reason);
     std::vector<std::string> extend(subscription& s, const std::vector<std::string>& ids);

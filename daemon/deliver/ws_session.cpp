@@ -1,5 +1,6 @@
 #include "deliver/ws_session.hpp"
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -133,13 +134,16 @@ net::awaitable<void> ws_session::serve(std::shared_ptr<ws_session> self, std::st
                                        bool accepted, std::string leftover) {
     stuck_timer_.expires_after(limits_.send_timeout);
     stuck_timer_.async_wait([this, self](beast::error_code tec) {
-        if (tec) return;
+        if (tec || served_) return;  // the socket may be gone with the HTTP session
         beast::error_code ignored;
         socket_.close(ignored);
     });
     auto [hec, hn] = co_await net::async_write(socket_, net::buffer(answer), use_tuple);
     stuck_timer_.cancel();
-    if (hec || !accepted) co_return;
+    if (hec || !accepted) {
+        served_ = true;
+        co_return;
+    }
     std::string().swap(answer);
     in_ = std::move(leftover);
 
@@ -172,7 +176,9 @@ net::awaitable<void> ws_session::serve(std::shared_ptr<ws_session> self, std::st
             socket_.close(ignored);
         }
     }
-    // The socket belongs to the HTTP session, which closes it when we return.
+    // The socket belongs to the HTTP session, which closes it when we return: no
+    // timer handler may touch it after this.
+    served_ = true;
     done_ = nullptr;
     stuck_timer_.cancel();
     hub_.remove_session(this);
@@ -297,7 +303,7 @@ net::awaitable<void> ws_session::write_loop() {
         // A write that cannot finish at all (the peer reads nothing) is cut.
         stuck_timer_.expires_after(limits_.send_timeout * 2);
         stuck_timer_.async_wait([this, self](beast::error_code tec) {
-            if (tec) return;
+            if (tec || served_) return;  // the socket may be gone with the HTTP session
             log::warn("websocket closed: the client does not read its frames",
                       {{"send_timeout_ms", limits_.send_timeout.count()},
                        {"unwritten_bytes", out_.size()}});
@@ -324,7 +330,7 @@ net::awaitable<void> ws_session::write_loop() {
             // The peer answers our close and closes; give it a moment, then cut.
             stuck_timer_.expires_after(std::chrono::seconds(2));
             stuck_timer_.async_wait([this, self](beast::error_code tec) {
-                if (tec) return;
+                if (tec || served_) return;  // the socket may be gone with the HTTP session
                 beast::error_code ignored;
                 socket_.close(ignored);
             });
@@ -371,12 +377,18 @@ net::awaitable<void> ws_session::handle(std::string_view text) {
         co_return;
     }
     std::vector<std::string> unknown;
-    if (f.op == client_frame::kind::ack)
+    if (f.op == client_frame::kind::ack) {
         e.reader->ack(*e.sub, f.entries);
-    else if (f.op == client_frame::kind::nack)
-        unknown = e.reader->nack(*e.sub, f.entries, f.delay_ms, f.reason);
-    else
-        unknown = e.reader->extend(*e.sub, f.entries);
+    } else {
+        // Each id once: a frame repeating one id must not cost a Redis command per copy.
+        auto ids = f.entries;
+        std::sort(ids.begin(), ids.end());
+        ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+        if (f.op == client_frame::kind::nack)
+            unknown = e.reader->nack(*e.sub, ids, f.delay_ms, f.reason);
+        else
+            unknown = e.reader->extend(*e.sub, ids);
+    }
     if (!unknown.empty())
         send_error({f.sub, "unknown_entries",
                     "not held by this subscription (unknown, already acked, or past their "

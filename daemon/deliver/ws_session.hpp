@@ -75,6 +75,7 @@ class ws_session : public frame_sink, public std::enable_shared_from_this<ws_ses
     clock_type::time_point last_heard_;
     bool closing_ = false;  // no more data frames; a close frame is queued or sent
     bool close_written_ = false;
+    bool served_ = false;  // serve() is over: the HTTP session owns the socket again
     bool writer_running_ = false;
 };
 

@@ -233,6 +233,15 @@ void registry::subscriptions_changed(int delta) {
 
 void registry::set_group_backlog(const std::string& type, const std::string& group,
                                  long long pending, long long lag) {
+    {
+        // Groups are named by clients: past 1000 series, new groups are not shown.
+        std::lock_guard lock(delivery_mutex_);
+        auto key = type + '\n' + group;
+        if (!backlog_series_.count(key)) {
+            if (backlog_series_.size() >= 1000) return;
+            backlog_series_.insert(std::move(key));
+        }
+    }
     group_pending_->Add({{"type", type}, {"group", group}}).Set(static_cast<double>(pending));
     group_lag_->Add({{"type", type}, {"group", group}}).Set(static_cast<double>(lag));
 }

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace prometheus {
 class Counter;
@@ -98,7 +99,8 @@ class registry {
     void subscriptions_changed(int delta);
 
     // Pending (delivered, unacked) and lag (not yet delivered) of a consumer group,
-    // polled from Redis; lag < 0 when Redis cannot tell.
+    // polled from Redis; lag < 0 when Redis cannot tell. At most 1000 (type, group)
+    // series: groups are named by clients.
     void set_group_backlog(const std::string& type, const std::string& group, long long pending,
                            long long lag);
 
@@ -142,6 +144,7 @@ class registry {
     prometheus::Family<prometheus::Gauge>* group_lag_;
     std::mutex delivery_mutex_;
     std::unordered_map<std::string, std::unique_ptr<delivery_series>> delivery_series_;
+    std::unordered_set<std::string> backlog_series_;
 
     // Label lookups in prometheus-cpp build a std::map per call; cache the series.
     std::mutex series_mutex_;

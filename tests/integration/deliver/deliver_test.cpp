@@ -492,3 +492,22 @@ TEST_CASE("due redeliveries are not held up by a hundred earlier events still in
     auto entry = test::json_string(*f, "entry");
     CHECK(std::find(entries.begin() + 120, entries.end(), entry) != entries.end());
 }
+
+TEST_CASE("a frame repeating one id costs one Redis command, not one per copy", "[deliver]") {
+    test::redis_server redis;
+    broker b(redis.url(), "");
+    test::ws_client c(b.cfg.port);
+    subscribe(c, "s", "g");
+    auto entry = b.publish(1);
+    REQUIRE(c.receive_op("event"));
+    redis.cli({"CONFIG", "RESETSTAT"});
+    std::string ids;
+    for (int i = 0; i < 1000; ++i) ids += (i ? ",\"" : "\"") + entry + "\"";
+    c.send(R"({"op":"extend","sub":"s","entries":[)" + ids + "]}");
+    c.send(R"({"op":"nack","sub":"s","entries":[)" + ids + R"(],"delay_ms":60000})");
+    std::this_thread::sleep_for(300ms);
+    auto stats = redis.cli({"INFO", "commandstats"});
+    auto at = stats.find("cmdstat_xclaim:calls=");
+    REQUIRE(at != std::string::npos);
+    CHECK(std::stoi(stats.substr(at + 21)) == 2);  // one for the extend, one for the nack
+}
