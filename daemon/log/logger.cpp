@@ -53,15 +53,38 @@ void append_timestamp(std::string& out) {
     using namespace std::chrono;
     auto now = system_clock::now();
     auto secs = time_point_cast<seconds>(now);
-    auto millis = duration_cast<milliseconds>(now - secs).count();
-    std::time_t t = system_clock::to_time_t(secs);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[64];
-    auto n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                           tm.tm_sec, static_cast<int>(millis));
-    out.append(buf, static_cast<std::size_t>(n));
+    auto millis = static_cast<int>(duration_cast<milliseconds>(now - secs).count());
+    // The date and time of day change once a second: format them once a second per
+    // thread (gmtime and snprintf per event were a tenth of a batch publish).
+    thread_local std::int64_t cached = -1;
+    thread_local char prefix[20];  // YYYY-MM-DDTHH:MM:SS
+    auto count = secs.time_since_epoch().count();
+    if (count != cached) {
+        std::time_t t = system_clock::to_time_t(secs);
+        std::tm tm{};
+        gmtime_r(&t, &tm);
+        auto put = [](char* at, int value, int digits) {
+            for (int i = digits - 1; i >= 0; --i, value /= 10)
+                at[i] = static_cast<char>('0' + value % 10);
+        };
+        put(prefix, tm.tm_year + 1900, 4);
+        prefix[4] = '-';
+        put(prefix + 5, tm.tm_mon + 1, 2);
+        prefix[7] = '-';
+        put(prefix + 8, tm.tm_mday, 2);
+        prefix[10] = 'T';
+        put(prefix + 11, tm.tm_hour, 2);
+        prefix[13] = ':';
+        put(prefix + 14, tm.tm_min, 2);
+        prefix[16] = ':';
+        put(prefix + 17, tm.tm_sec, 2);
+        cached = count;
+    }
+    char tail[5] = {'.', static_cast<char>('0' + millis / 100),
+                    static_cast<char>('0' + millis / 10 % 10), static_cast<char>('0' + millis % 10),
+                    'Z'};
+    out.append(prefix, 19);
+    out.append(tail, 5);
 }
 
 bool parse_level(std::string_view text, level& out) {

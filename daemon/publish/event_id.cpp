@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <cstdio>
 #include <random>
 
 namespace sluice::publish {
@@ -25,11 +24,15 @@ std::string new_event_id() {
     b[7] = static_cast<unsigned char>(r1 & 0xFF);
     b[8] = static_cast<unsigned char>(0x80 | ((r2 >> 56) & 0x3F));  // variant 10
     for (int i = 9; i < 16; ++i) b[i] = static_cast<unsigned char>(r2 >> (8 * (15 - i)));
-    char out[37];
-    std::snprintf(out, sizeof out,
-                  "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-                  b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-                  b[14], b[15]);
+    // 8-4-4-4-12 lowercase hex, by hand: snprintf cost a tenth of a batch publish.
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out(36, '-');
+    std::size_t at = 0;
+    for (int i = 0; i < 16; ++i) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) ++at;  // the dashes
+        out[at++] = hex[b[i] >> 4];
+        out[at++] = hex[b[i] & 0x0F];
+    }
     return out;
 }
 
