@@ -1,5 +1,7 @@
 #include "support/child_process.hpp"
 
+#include <catch2/catch.hpp>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -40,6 +42,17 @@ child_process::~child_process() {
     if (!status_) {
         ::kill(pid_, SIGKILL);
         wait(std::chrono::seconds(5));
+    }
+    // A sanitizer report from the child (tests built with the asan preset) fails the
+    // test that ran it, with the report.
+    auto text = output();
+    for (const char* marker :
+         {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"}) {
+        auto at = text.find(marker);
+        if (at != std::string::npos) {
+            FAIL_CHECK("the child process reported a sanitizer error:\n" << text.substr(at, 4000));
+            break;
+        }
     }
     ::unlink(log_path_.c_str());
 }

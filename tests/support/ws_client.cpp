@@ -69,7 +69,7 @@ ws_client::ws_client(std::uint16_t port, const std::string& target)
     d.ws.handshake("127.0.0.1:" + std::to_string(port), target);
     d.ws.text(true);
     d.read();
-    d.thread = std::thread([p = impl_] { p->ctx.run(); });
+    d.thread = std::thread([p = impl_.get()] { p->ctx.run(); });
 }
 
 ws_client::~ws_client() {
@@ -110,11 +110,11 @@ std::optional<std::string> ws_client::receive_op(const std::string& op,
 }
 
 void ws_client::pause_reading() {
-    net::post(impl_->ctx, [p = impl_] { p->paused = true; });
+    net::post(impl_->ctx, [p = impl_.get()] { p->paused = true; });
 }
 
 void ws_client::resume_reading() {
-    net::post(impl_->ctx, [p = impl_] {
+    net::post(impl_->ctx, [p = impl_.get()] {
         p->paused = false;
         if (!p->reading) p->read();
     });
@@ -146,7 +146,7 @@ void ws_client::close() {
 }
 
 void ws_client::drop() {
-    net::post(impl_->ctx, [p = impl_] {
+    net::post(impl_->ctx, [p = impl_.get()] {
         beast::error_code ignored;
         p->ws.next_layer().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
         p->ws.next_layer().close(ignored);

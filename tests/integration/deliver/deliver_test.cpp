@@ -17,6 +17,14 @@ using Catch::Matchers::Contains;
 
 namespace {
 
+// AddressSanitizer keeps freed memory in quarantine: resident memory says nothing
+// about the broker's own use there, so the memory checks apply to normal builds.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool under_sanitizer = true;
+#else
+constexpr bool under_sanitizer = false;
+#endif
+
 // Fast deadlines so redelivery is observable within a test.
 const std::string fast_delivery = R"(types:
   user.created:
@@ -203,7 +211,7 @@ TEST_CASE("a slow consumer is paused: its events wait in Redis, not in the broke
     auto after = rss();
     CHECK(pending_of(redis, "g") == 10);
     // 2000 more events (~0.5 MB as frames) must not be buffered by the broker.
-    CHECK(after < before + 2048);
+    if (!under_sanitizer) CHECK(after < before + 2048);
     c.resume_reading();
     int received = 0;
     while (c.receive_op("event", 300ms)) ++received;
@@ -456,7 +464,7 @@ TEST_CASE("extends do not grow a subscription's memory beyond its window", "[del
     auto after = b.process->resident_kib();
     // 500,000 extends of one held event: the broker keeps one deadline for it, not
     // one per extend (that would be ~20 MB).
-    CHECK(after < before + 4096);
+    if (!under_sanitizer) CHECK(after < before + 4096);
     c.send(ack_frame("s", entry));
     for (int i = 0; i < 50 && pending_of(redis, "g") != 0; ++i) std::this_thread::sleep_for(100ms);
     CHECK(pending_of(redis, "g") == 0);
