@@ -56,7 +56,9 @@ struct parse_result {
 // Reads one text frame. Uses a parser per thread, reused.
 parse_result parse_client_frame(std::string_view text);
 
-// True for a valid group name: 1..128 of [A-Za-z0-9._:-].
+// True for a valid consumer group name: 1..128 of [A-Za-z0-9._:-], so it is safe in
+// keys, logs and metric labels and needs no escaping in a URL path. The WebSocket
+// protocol and the HTTP group endpoints both use it.
 bool valid_group_name(std::string_view name);
 
 // Server frames.

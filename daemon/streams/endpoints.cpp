@@ -1,5 +1,7 @@
 #include "streams/endpoints.hpp"
 
+#include "deliver/protocol.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -200,7 +202,7 @@ net::awaitable<response> put_group(const sources& s, const http::request_context
     std::string group(ctx.params.get("group"));
     auto unknown = unknown_type(s, type);
     if (unknown) co_return std::move(*unknown);
-    if (!is_valid_group_name(group)) {
+    if (!deliver::valid_group_name(group)) {
         http::problem p{400,
                         "invalid_group",
                         "Invalid consumer group name",

@@ -154,16 +154,6 @@ std::optional<query_error> parse_delete_query(std::string_view query, bool& all)
     return std::nullopt;
 }
 
-bool is_valid_group_name(std::string_view name) {
-    if (name.empty() || name.size() > 128) return false;
-    for (char c : name) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '.' || c == '_' || c == ':' || c == '-';
-        if (!ok) return false;
-    }
-    return true;
-}
-
 std::string echo(std::string_view text) {
     std::string out = "'";
     for (std::size_t i = 0; i < text.size() && i < 64; ++i)

@@ -53,10 +53,6 @@ std::optional<query_error> parse_dead_letter_query(std::string_view query, page_
 // DELETE /v1/dlq/{type}: `all` (`true` or `false`); `all` is false when absent.
 std::optional<query_error> parse_delete_query(std::string_view query, bool& all);
 
-// A consumer group name: 1..128 of [A-Za-z0-9._:-], so it is safe in keys, logs and
-// metric labels and needs no escaping in a URL path.
-bool is_valid_group_name(std::string_view name);
-
 // `text` cut to 64 bytes with bytes outside printable ASCII shown as '?', quoted:
 // safe to echo in a problem detail whatever the client sent.
 std::string echo(std::string_view text);

@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 
+#include "integration/deliver/delivery_broker.hpp"
 #include "support/broker_process.hpp"
 #include "support/http_client.hpp"
 #include "support/redis_server.hpp"
@@ -35,27 +36,7 @@ const std::string fast_delivery = R"(types:
       max_deliveries: 3
 )";
 
-std::string user(int n) {
-    char id[40];
-    std::snprintf(id, sizeof id, "0f8c3e2a-6b1d-4c9e-9a57-%012d", n);
-    return std::string(R"({"type":"user.created","version":1,"data":{"user_id":")") + id +
-           R"(","email":"u)" + std::to_string(n) + R"(@example.com"}})";
-}
-
-struct broker {
-    test::broker_config cfg;
-    std::unique_ptr<test::child_process> process;
-    broker(const std::string& redis_url, const std::string& extra)
-        : cfg(redis_url, extra), process(test::start_broker(cfg)) {
-        REQUIRE(test::wait_for_status(cfg.port, "/readyz", 200, 5s).status == 200);
-    }
-    std::string publish(int n) {
-        test::http_connection c(cfg.port);
-        auto r = c.request("POST", "/v1/events", user(n), "Content-Type: application/json\r\n");
-        REQUIRE(r.status == 201);
-        return test::json_string(r.body, "entry");
-    }
-};
+using broker = test::delivery_broker;
 
 std::string subscribe_frame(const std::string& id, const std::string& group,
                             const std::string& extra = {}) {

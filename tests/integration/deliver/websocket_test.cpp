@@ -12,6 +12,7 @@
 #include <optional>
 #include <thread>
 
+#include "integration/deliver/delivery_broker.hpp"
 #include "support/broker_process.hpp"
 #include "support/http_client.hpp"
 #include "support/redis_server.hpp"
@@ -27,46 +28,7 @@ namespace {
 namespace net = boost::asio;
 using clock_type = std::chrono::steady_clock;
 
-std::string user(int n, const std::string& name = {}) {
-    char id[40];
-    std::snprintf(id, sizeof id, "0f8c3e2a-6b1d-4c9e-9a57-%012d", n);
-    std::string data = std::string(R"({"user_id":")") + id + R"(","email":"u)" + std::to_string(n) +
-                       R"(@example.com")";
-    if (!name.empty()) data += R"(,"name":")" + name + "\"";
-    return R"({"type":"user.created","version":1,"data":)" + data + "}}";
-}
-
-struct broker {
-    test::broker_config cfg;
-    std::unique_ptr<test::child_process> process;
-    broker(const std::string& redis_url, const std::string& extra)
-        : cfg(redis_url, extra), process(test::start_broker(cfg)) {
-        REQUIRE(test::wait_for_status(cfg.port, "/readyz", 200, 5s).status == 200);
-    }
-    void publish(int n) {
-        test::http_connection c(cfg.port);
-        auto r = c.request("POST", "/v1/events", user(n), "Content-Type: application/json\r\n");
-        REQUIRE(r.status == 201);
-    }
-    // `count` events in one batch request, each with a 200-character name.
-    void publish_batch(int first, int count) {
-        std::string name(200, 'n');
-        std::string batch = "[";
-        for (int n = first; n < first + count; ++n) {
-            if (n > first) batch += ",";
-            batch += R"({"specversion":"1.0","source":"/tests","id":"e-)" + std::to_string(n) +
-                     R"(","type":"user.created","data":)";
-            auto u = user(n, name);
-            auto data = u.find(R"("data":)") + 7;
-            batch += u.substr(data, u.size() - data - 1) + "}";
-        }
-        batch += "]";
-        test::http_connection c(cfg.port, 10s);
-        auto r = c.request("POST", "/v1/events", batch,
-                           "Content-Type: application/cloudevents-batch+json\r\n");
-        REQUIRE(r.status == 200);
-    }
-};
+using broker = test::delivery_broker;
 
 constexpr std::uint8_t fin = 0x80;
 constexpr std::uint8_t op_cont = 0x0, op_text = 0x1, op_binary = 0x2, op_close = 0x8, op_ping = 0x9,

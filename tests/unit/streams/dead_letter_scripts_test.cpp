@@ -2,33 +2,12 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/replies.hpp"
+
 using namespace sluice;
 using namespace sluice::streams;
 using kind = redis::reply::kind;
-
-namespace {
-
-redis::reply str(std::string s) {
-    redis::reply r;
-    r.type = kind::string;
-    r.str = std::move(s);
-    return r;
-}
-redis::reply num(long long n) {
-    redis::reply r;
-    r.type = kind::integer;
-    r.integer = n;
-    return r;
-}
-template <typename... R>
-redis::reply list(R... items) {
-    redis::reply r;
-    r.type = kind::array;
-    (r.elements.push_back(std::move(items)), ...);
-    return r;
-}
-
-}  // namespace
+using namespace sluice::test;
 
 TEST_CASE("requeue replies accumulate over calls, other shapes are refused", "[unit][streams]") {
     requeue_result done;

@@ -2,41 +2,12 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/replies.hpp"
+
 using namespace sluice;
 using namespace sluice::streams;
 using kind = redis::reply::kind;
-
-namespace {
-
-redis::reply str(std::string s) {
-    redis::reply r;
-    r.type = kind::string;
-    r.str = std::move(s);
-    return r;
-}
-redis::reply num(long long n) {
-    redis::reply r;
-    r.type = kind::integer;
-    r.integer = n;
-    return r;
-}
-redis::reply nil() {
-    return {};
-}
-redis::reply array(std::vector<redis::reply> items) {
-    redis::reply r;
-    r.type = kind::array;
-    r.elements = std::move(items);
-    return r;
-}
-template <typename... R>
-redis::reply list(R... items) {
-    std::vector<redis::reply> v;
-    (v.push_back(std::move(items)), ...);
-    return array(std::move(v));
-}
-
-}  // namespace
+using namespace sluice::test;
 
 TEST_CASE("XINFO GROUPS replies (Redis 7, RESP2) become groups, nil lag stays unknown",
           "[unit][streams]") {

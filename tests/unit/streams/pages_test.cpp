@@ -2,36 +2,12 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/replies.hpp"
+
 using namespace sluice;
 using namespace sluice::streams;
 using kind = redis::reply::kind;
-
-namespace {
-
-redis::reply str(std::string s) {
-    redis::reply r;
-    r.type = kind::string;
-    r.str = std::move(s);
-    return r;
-}
-
-redis::reply array(std::vector<redis::reply> items) {
-    redis::reply r;
-    r.type = kind::array;
-    r.elements = std::move(items);
-    return r;
-}
-
-redis::reply entry(std::string id, std::vector<std::string> fields) {
-    std::vector<redis::reply> f;
-    for (auto& s : fields) f.push_back(str(std::move(s)));
-    std::vector<redis::reply> both;
-    both.push_back(str(std::move(id)));
-    both.push_back(array(std::move(f)));
-    return array(std::move(both));
-}
-
-}  // namespace
+using namespace sluice::test;
 
 TEST_CASE("XRANGE replies become stream entries, other shapes are refused", "[unit][streams]") {
     std::vector<redis::reply> items;

@@ -1,4 +1,5 @@
 #include "streams/query.hpp"
+#include "deliver/protocol.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -99,15 +100,15 @@ TEST_CASE("delete takes all=true or all=false", "[unit][streams]") {
 }
 
 TEST_CASE("group names are 1 to 128 safe characters", "[unit][streams]") {
-    CHECK(is_valid_group_name("billing"));
-    CHECK(is_valid_group_name("team.billing_v2:eu-1"));
-    CHECK(is_valid_group_name(std::string(128, 'g')));
-    CHECK_FALSE(is_valid_group_name(""));
-    CHECK_FALSE(is_valid_group_name(std::string(129, 'g')));
-    CHECK_FALSE(is_valid_group_name("bad group"));
-    CHECK_FALSE(is_valid_group_name("a/b"));
-    CHECK_FALSE(is_valid_group_name("caf\xc3\xa9"));
-    CHECK_FALSE(is_valid_group_name("%41"));
+    CHECK(sluice::deliver::valid_group_name("billing"));
+    CHECK(sluice::deliver::valid_group_name("team.billing_v2:eu-1"));
+    CHECK(sluice::deliver::valid_group_name(std::string(128, 'g')));
+    CHECK_FALSE(sluice::deliver::valid_group_name(""));
+    CHECK_FALSE(sluice::deliver::valid_group_name(std::string(129, 'g')));
+    CHECK_FALSE(sluice::deliver::valid_group_name("bad group"));
+    CHECK_FALSE(sluice::deliver::valid_group_name("a/b"));
+    CHECK_FALSE(sluice::deliver::valid_group_name("caf\xc3\xa9"));
+    CHECK_FALSE(sluice::deliver::valid_group_name("%41"));
 }
 
 TEST_CASE("echoed client text is short, quoted and printable", "[unit][streams]") {
