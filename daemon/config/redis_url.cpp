@@ -5,29 +5,6 @@
 namespace sluice::config {
 namespace {
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-bool percent_decode(std::string_view in, std::string& out) {
-    out.clear();
-    for (std::size_t i = 0; i < in.size(); ++i) {
-        if (in[i] != '%') {
-            out += in[i];
-            continue;
-        }
-        if (i + 2 >= in.size()) return false;
-        int hi = hex_value(in[i + 1]), lo = hex_value(in[i + 2]);
-        if (hi < 0 || lo < 0) return false;
-        out += static_cast<char>(hi * 16 + lo);
-        i += 2;
-    }
-    return true;
-}
-
 template <typename Int>
 bool parse_int(std::string_view s, Int& out) {
     if (s.empty()) return false;
@@ -40,7 +17,11 @@ bool parse_userinfo(std::string_view info, redis_endpoint& ep, std::string& why)
     std::string_view user = info.substr(0, colon);
     std::string_view pass =
         colon == std::string_view::npos ? std::string_view{} : info.substr(colon + 1);
-    if (!percent_decode(user, ep.username) || !percent_decode(pass, ep.password)) {
+    auto username = percent_decode(user);
+    auto password = percent_decode(pass);
+    if (username) ep.username = std::move(*username);
+    if (password) ep.password = std::move(*password);
+    if (!username || !password) {
         why = "bad percent-encoding in the user or password";
         return false;
     }
@@ -150,6 +131,29 @@ std::optional<redis_endpoint> parse_redis_url(std::string_view url, std::string&
         return std::nullopt;
     }
     return ep;
+}
+
+std::optional<std::string> percent_decode(std::string_view text) {
+    auto hex_value = [](char c) {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+    };
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] != '%') {
+            out += text[i];
+            continue;
+        }
+        if (i + 2 >= text.size()) return std::nullopt;
+        int hi = hex_value(text[i + 1]), lo = hex_value(text[i + 2]);
+        if (hi < 0 || lo < 0) return std::nullopt;
+        out += static_cast<char>(hi * 16 + lo);
+        i += 2;
+    }
+    return out;
 }
 
 }  // namespace sluice::config

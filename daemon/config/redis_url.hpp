@@ -31,4 +31,8 @@ struct redis_endpoint {
 // Returns nullopt and sets `why` (what is wrong, for the user) on a malformed URL.
 std::optional<redis_endpoint> parse_redis_url(std::string_view url, std::string& why);
 
+// Decodes %XX escapes (RFC 3986); nothing when an escape is malformed. Used for the
+// credentials of Redis URLs and for HTTP query strings.
+std::optional<std::string> percent_decode(std::string_view text);
+
 }  // namespace sluice::config

@@ -3,34 +3,11 @@
 #include <charconv>
 #include <limits>
 
+#include "config/redis_url.hpp"
 #include "deliver/position.hpp"
 
 namespace sluice::streams {
 namespace {
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-std::optional<std::string> percent_decode(std::string_view text) {
-    std::string out;
-    out.reserve(text.size());
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] != '%') {
-            out += text[i];
-            continue;
-        }
-        if (i + 2 >= text.size()) return std::nullopt;
-        int hi = hex_value(text[i + 1]), lo = hex_value(text[i + 2]);
-        if (hi < 0 || lo < 0) return std::nullopt;
-        out += static_cast<char>(hi * 16 + lo);
-        i += 2;
-    }
-    return out;
-}
 
 // The query's pairs, each name one of `allowed` and given at most once.
 std::optional<query_error> read_params(std::string_view query,
@@ -125,9 +102,9 @@ std::optional<std::vector<query_param>> parse_query(std::string_view query) {
         query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
         if (piece.empty()) continue;
         auto eq = piece.find('=');
-        auto name = percent_decode(piece.substr(0, eq));
-        auto value = percent_decode(eq == std::string_view::npos ? std::string_view{}
-                                                                 : piece.substr(eq + 1));
+        auto name = config::percent_decode(piece.substr(0, eq));
+        auto value = config::percent_decode(eq == std::string_view::npos ? std::string_view{}
+                                                                         : piece.substr(eq + 1));
         if (!name || !value) return std::nullopt;
         out.push_back({std::move(*name), std::move(*value)});
     }
