@@ -4,6 +4,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "deliver/event_json.hpp"
 #include "deliver/group_reader.hpp"
 #include "deliver/position.hpp"
 #include "deliver/protocol.hpp"
@@ -82,7 +83,15 @@ net::awaitable<void> tail_watch::run() {
         }
         auto entries = entries_of_read(r);
         if (entries.empty()) continue;
-        last = entries.back().id;
+        batch_after_ = std::move(last);
+        batch_.clear();
+        for (auto& e : entries) {
+            auto event = std::make_shared<std::string>();
+            append_event_json(*event, e);
+            auto id = parse_entry_id(e.id);
+            batch_.push_back({std::move(e.id), std::move(event), id ? id->ms : 0});
+        }
+        last = batch_.back().id;
         notify();
     }
 }
@@ -99,6 +108,29 @@ net::awaitable<void> feed_fanout(std::shared_ptr<subscription> s, std::string cu
             // Woken by a written frame (on_credit) or by the watch (ready, new entries).
             wait.expires_at(clock_type::time_point::max());
             if (!tail->ready()) tail->add_waiter(&wait);
+            co_await wait.async_wait(use_tuple);
+            tail->remove_waiter(&wait);
+            continue;
+        }
+        // Caught up with the watch's last read: take its entries, no read of our own.
+        if (cursor == tail->batch_after() && tail->batch().size() <= credit &&
+            !tail->batch().empty()) {
+            for (const auto& e : tail->batch()) {
+                out_frame f;
+                f.head.reserve(96);
+                append_event_frame_head(f.head, s->id, e.id, 1);
+                f.body = e.event;
+                f.entry_ms = e.entry_ms;
+                f.fanout = s;
+                ++s->queued;
+                s->sink->send(std::move(f));
+            }
+            cursor = tail->batch().back().id;
+        }
+        // At the watch's position: nothing new until it reads more.
+        if (!tail->batch().empty() && cursor == tail->batch().back().id) {
+            wait.expires_at(clock_type::time_point::max());
+            tail->add_waiter(&wait);
             co_await wait.async_wait(use_tuple);
             tail->remove_waiter(&wait);
             continue;

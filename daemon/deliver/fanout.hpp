@@ -31,6 +31,16 @@ class tail_watch : public std::enable_shared_from_this<tail_watch> {
     // go unnoticed.
     bool ready() const { return ready_; }
 
+    // The entries of the last read, each event's JSON built once, and the id they
+    // follow: a subscriber at exactly that id takes them without a read of its own.
+    struct shared_entry {
+        std::string id;
+        std::shared_ptr<const std::string> event;
+        std::uint64_t entry_ms = 0;
+    };
+    const std::string& batch_after() const { return batch_after_; }
+    const std::vector<shared_entry>& batch() const { return batch_; }
+
     void add_waiter(boost::asio::steady_timer* t) { waiters_.push_back(t); }
     void remove_waiter(boost::asio::steady_timer* t) { std::erase(waiters_, t); }
     std::size_t users = 0;  // fan-out subscriptions using it (the hub's count)
@@ -44,6 +54,8 @@ class tail_watch : public std::enable_shared_from_this<tail_watch> {
     std::string type_, key_;
     redis::client blocking_;
     std::vector<boost::asio::steady_timer*> waiters_;
+    std::string batch_after_;
+    std::vector<shared_entry> batch_;
     std::uint64_t generation_ = 0;
     bool ready_ = false;
     bool stopped_ = false;

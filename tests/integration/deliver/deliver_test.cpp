@@ -500,3 +500,28 @@ TEST_CASE("a frame repeating one id costs one Redis command, not one per copy", 
     REQUIRE(at != std::string::npos);
     CHECK(std::stoi(stats.substr(at + 21)) == 2);  // one for the extend, one for the nack
 }
+
+TEST_CASE("fan-out subscribers at the stream's end share the watch's reads", "[deliver]") {
+    test::redis_server redis;
+    broker b(redis.url(), "");
+    std::vector<std::unique_ptr<test::ws_client>> clients;
+    for (int i = 0; i < 20; ++i) {
+        clients.push_back(std::make_unique<test::ws_client>(b.cfg.port));
+        subscribe(*clients.back(), "f", "");
+    }
+    std::this_thread::sleep_for(200ms);
+    redis.cli({"CONFIG", "RESETSTAT"});
+    std::vector<std::string> entries;
+    for (int n = 0; n < 50; ++n) entries.push_back(b.publish(n));
+    for (auto& c : clients)
+        for (const auto& entry : entries) {
+            auto f = c->receive_op("event");
+            REQUIRE(f);
+            CHECK(test::json_string(*f, "entry") == entry);
+        }
+    auto stats = redis.cli({"INFO", "commandstats"});
+    auto at = stats.find("cmdstat_xread:calls=");
+    REQUIRE(at != std::string::npos);
+    // One read per subscriber per event would be 1000; the watch's reads are shared.
+    CHECK(std::stoi(stats.substr(at + 20)) < 300);
+}
