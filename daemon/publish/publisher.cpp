@@ -209,9 +209,10 @@ http::response answer(unsigned status, std::string body) {
     return http::make_response(status, std::move(body), "application/json");
 }
 
-std::vector<std::string_view> xadd_argv(const prepared_event& e) {
-    std::vector<std::string_view> argv;
-    argv.reserve(3 + e.fields.size());
+// The XADD of `e`, in `argv` (reused across a batch: one allocation, not one per event).
+const std::vector<std::string_view>& xadd_argv(const prepared_event& e,
+                                               std::vector<std::string_view>& argv) {
+    argv.clear();
     argv.push_back("XADD");
     argv.push_back(e.stream);
     argv.push_back("*");
@@ -340,6 +341,7 @@ boost::asio::awaitable<http::response> publisher::handle(const http::request_con
                 auto res = http::make_problem(p);
                 co_return res;
             }
+            items.reserve(arr.size());
             for (auto element : arr) take(read_structured(element, error), error);
         } else if (mode == body_mode::structured) {
             take(read_structured(root, error), error);
@@ -355,11 +357,14 @@ boost::asio::awaitable<http::response> publisher::handle(const http::request_con
     std::vector<std::size_t> written;
     const std::string window = std::to_string(opts->idempotency_window.count());
     const auto& script = publish_script();
+    std::vector<std::string_view> argv;
+    // Each stored event is its data plus ~250 bytes of attributes and RESP framing.
+    writes.reserve(req.body().size() + items.size() * 320);
     for (std::size_t i = 0; i < items.size(); ++i) {
         if (!items[i].event) continue;
         const auto& e = *items[i].event;
         if (e.idempotency.empty())
-            writes.push(xadd_argv(e));
+            writes.push(xadd_argv(e, argv));
         else
             writes.push(eval_argv("EVALSHA", script.sha1(), e, window));
         written.push_back(i);

@@ -78,6 +78,9 @@ class request {
         return *this;
     }
 
+    // Room for `bytes` of encoded commands, so a large pipeline is not copied as it grows.
+    void reserve(std::size_t bytes) { wire_.reserve(bytes); }
+
     std::size_t commands() const { return commands_; }
     const std::string& wire() const { return wire_; }
     std::string release_wire() { return std::move(wire_); }
