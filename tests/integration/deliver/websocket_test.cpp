@@ -17,6 +17,7 @@
 #include "support/http_client.hpp"
 #include "support/redis_server.hpp"
 #include "support/ws_client.hpp"
+#include "support/ws_frames.hpp"
 
 using namespace sluice;
 using namespace std::chrono_literals;
@@ -30,33 +31,11 @@ using clock_type = std::chrono::steady_clock;
 
 using broker = test::delivery_broker;
 
-constexpr std::uint8_t fin = 0x80;
-constexpr std::uint8_t op_cont = 0x0, op_text = 0x1, op_binary = 0x2, op_close = 0x8, op_ping = 0x9,
-                       op_pong = 0xA;
+using namespace test::frame_bits;
 
-// A client frame: `first` is the whole first byte (FIN, RSV, opcode); the payload is
-// masked unless `masked` is false.
+// A masked client frame (unmasked with `masked` false).
 std::string frame(std::uint8_t first, std::string_view payload, bool masked = true) {
-    std::string out;
-    out += static_cast<char>(first);
-    std::uint8_t mask_bit = masked ? 0x80 : 0x00;
-    std::uint64_t n = payload.size();
-    if (n < 126) {
-        out += static_cast<char>(mask_bit | n);
-    } else if (n <= 0xFFFF) {
-        out += static_cast<char>(mask_bit | 126);
-        out += static_cast<char>((n >> 8) & 0xFF);
-        out += static_cast<char>(n & 0xFF);
-    } else {
-        out += static_cast<char>(mask_bit | 127);
-        for (int shift = 56; shift >= 0; shift -= 8) out += static_cast<char>((n >> shift) & 0xFF);
-    }
-    const unsigned char key[4] = {0xA1, 0x5C, 0x03, 0x7E};
-    if (masked)
-        for (unsigned char k : key) out += static_cast<char>(k);
-    for (std::size_t i = 0; i < payload.size(); ++i)
-        out += masked ? static_cast<char>(payload[i] ^ key[i & 3]) : payload[i];
-    return out;
+    return test::client_frame(first, payload, masked);
 }
 
 std::string text(std::string_view payload) {
