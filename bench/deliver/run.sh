@@ -22,25 +22,12 @@ work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. bench/lib.sh
 redis_port=$(port); sluice_port=$(port)
 
-redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" \
-  --maxclients 50000 --logfile "$work/redis.log" &
-pids+=($!)
+start_redis "$redis_port" --maxclients 50000
 
-mkdir -p "$work/schemas/user.created"
-python3 - "$peers" "$work" <<'PY'
-import json, sys
-peers, work = sys.argv[1], sys.argv[2]
-schema = json.load(open(f"{peers}/event.schema.json"))
-data_schema = schema["properties"]["data"]
-data_schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-json.dump(data_schema, open(f"{work}/schemas/user.created/v1.json", "w"))
-event = json.load(open(f"{peers}/event.json"))
-json.dump({"type": "user.created", "version": 1, "data": event["data"]},
-          open(f"{work}/single.json", "w"), separators=(",", ":"))
-PY
+write_reference_bodies
 cat > "$work/sluice.yaml" <<YAML
 listen: {address: 127.0.0.1, port: $sluice_port}
 redis: {url: "redis://127.0.0.1:$redis_port"}
