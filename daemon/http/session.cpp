@@ -1,14 +1,16 @@
 #include "http/session.hpp"
 
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/serializer.hpp>
-#include <boost/beast/http/write.hpp>
+#include <boost/beast/http/status.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
+#include <charconv>
 
 #include "log/logger.hpp"
 #include "metrics/registry.hpp"
@@ -36,23 +38,36 @@ session::session(net::ip::tcp::socket socket, shared_state& state)
     : socket_(std::move(socket)), timer_(socket_.get_executor()), state_(state) {}
 
 void session::arm(std::chrono::milliseconds timeout) {
-    ++timer_generation_;
+    deadline_ = clock_type::now() + timeout;
     timed_out_ = false;
-    timer_.expires_after(timeout);
-    timer_.async_wait(
-        [weak = weak_from_this(), generation = timer_generation_](beast::error_code ec) {
-            if (ec) return;
-            auto self = weak.lock();
-            if (!self || self->timer_generation_ != generation) return;
-            self->timed_out_ = true;
-            beast::error_code ignored;
-            self->socket_.cancel(ignored);
-        });
+    // A wait already due no later than the new deadline wakes in time and waits on:
+    // keep-alive traffic re-arms the idle deadline per request without timer calls.
+    if (timer_waiting_ && timer_.expiry() <= deadline_) return;
+    start_timer();
+}
+
+void session::start_timer() {
+    timer_waiting_ = true;
+    timer_.expires_at(deadline_);  // a wait it replaces completes as aborted, and is ignored
+    timer_.async_wait([weak = weak_from_this()](beast::error_code ec) {
+        if (ec) return;
+        auto self = weak.lock();
+        if (!self) return;
+        self->timer_waiting_ = false;
+        if (self->deadline_ == clock_type::time_point::max()) return;  // disarmed meanwhile
+        if (clock_type::now() < self->deadline_) {
+            self->start_timer();  // re-armed later meanwhile
+            return;
+        }
+        self->deadline_ = clock_type::time_point::max();
+        self->timed_out_ = true;
+        beast::error_code ignored;
+        self->socket_.cancel(ignored);
+    });
 }
 
 void session::disarm() {
-    ++timer_generation_;
-    timer_.cancel();
+    deadline_ = clock_type::time_point::max();
 }
 
 void session::close_if_idle() {
@@ -73,28 +88,69 @@ void session::force_close() {
     socket_.close(ignored);
 }
 
-net::awaitable<bool> session::write(response& res, bool head_only) {
+void session::format_head(const response& res, bool keep_alive) {
+    auto status = res.result_int();
+    // 1xx, 204 and 304 have no body, and so no Content-Length.
+    bool has_body = status >= 200 && status != 204 && status != 304;
+    auto& h = head_;
+    h.clear();
+    h += res.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    char digits[16];
+    auto end = std::to_chars(digits, digits + sizeof digits, status).ptr;
+    h.append(digits, end);
+    h += ' ';
+    h += beast_http::obsolete_reason(res.result());
+    h += "\r\nServer: ";
+    h += server_header;
+    h += "\r\n";
+    for (const auto& f : res) {
+        h += f.name_string();
+        h += ": ";
+        h += f.value();
+        h += "\r\n";
+    }
+    if (has_body) {
+        end = std::to_chars(digits, digits + sizeof digits, res.body().size()).ptr;
+        h += "Content-Length: ";
+        h.append(digits, end);
+        h += "\r\n";
+    }
+    if (!keep_alive)
+        h += "Connection: close\r\n";
+    else if (res.version() == 10)
+        h += "Connection: keep-alive\r\n";
+    h += "\r\n";
+}
+
+net::awaitable<bool> session::write(const response& res, bool keep_alive, bool head_only) {
     phase_ = phase::writing;
-    arm(state_.get_limits()->write_timeout);
-    beast_http::response_serializer<beast_http::string_body> sr{res};
-    // Not a ?: with a co_await in each arm: GCC 12 may evaluate both.
-    boost::system::error_code ec;
-    std::size_t n = 0;
-    if (head_only)
-        std::tie(ec, n) = co_await beast_http::async_write_header(socket_, sr, use_tuple);
-    else
-        std::tie(ec, n) = co_await beast_http::async_write(socket_, sr, use_tuple);
-    disarm();
+    format_head(res, keep_alive);
+    std::array<net::const_buffer, 2> buffers{net::buffer(head_), net::buffer(res.body())};
+    if (head_only || res.result_int() < 200 || res.result_int() == 204 || res.result_int() == 304)
+        buffers[1] = net::const_buffer();
+    // Most answers fit the socket's send buffer: try without waiting, and only arm
+    // the write deadline for what is left.
+    beast::error_code ec;
+    std::size_t sent = 0;
+    if (!socket_.non_blocking()) socket_.non_blocking(true, ec);
+    if (!ec) sent = socket_.write_some(buffers, ec);
+    if (ec == net::error::would_block || ec == net::error::try_again) ec = {};
+    std::size_t total = net::buffer_size(buffers);
+    if (!ec && sent < total) {
+        arm(state_.get_limits()->write_timeout);
+        auto rest = beast::buffers_suffix<decltype(buffers)>(buffers);
+        rest.consume(sent);
+        std::size_t n = 0;
+        std::tie(ec, n) = co_await net::async_write(socket_, rest, use_tuple);
+        disarm();
+    }
     co_return !ec;
 }
 
 net::awaitable<void> session::reject(const problem& p) {
     auto res = make_problem(p);
-    res.keep_alive(false);
-    res.set(beast_http::field::server, server_header);
-    res.prepare_payload();
     auto started = clock_type::now();
-    if (!co_await write(res, false)) co_return;
+    if (!co_await write(res, false, false)) co_return;
     state_.metrics.observe_request(
         "unmatched", "-", p.status,
         std::chrono::duration<double>(clock_type::now() - started).count());
@@ -115,6 +171,19 @@ net::awaitable<void> session::linger_close() {
         swallowed += n;
     }
     disarm();
+}
+
+beast::error_code session::parse_buffered(
+    beast_http::request_parser<beast_http::string_body>& parser) {
+    parser.eager(true);
+    beast::error_code ec;
+    while (!parser.is_done() && buffer_.size() > 0) {
+        auto used = parser.put(buffer_.data(), ec);
+        buffer_.consume(used);
+        if (ec == beast_http::error::need_more) return {};
+        if (ec || used == 0) break;
+    }
+    return ec;
 }
 
 net::awaitable<void> session::run() {
@@ -208,10 +277,7 @@ net::awaitable<void> session::run() {
         auto out = co_await state_.api->dispatch(req);
         bool keep_alive = req.keep_alive() && !state_.is_draining();
         out.res.version(req.version());
-        out.res.keep_alive(keep_alive);
-        out.res.set(beast_http::field::server, server_header);
-        out.res.prepare_payload();
-        bool written = co_await write(out.res, req.method() == beast_http::verb::head);
+        bool written = co_await write(out.res, keep_alive, req.method() == beast_http::verb::head);
         double seconds = std::chrono::duration<double>(clock_type::now() - started).count();
         unsigned status = out.res.result_int();
         // A method Beast does not know is labelled OTHER: a client must not be able to

@@ -4,9 +4,12 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "http/message.hpp"
 #include "http/shared_state.hpp"
@@ -33,11 +36,22 @@ class session : public std::enable_shared_from_this<session> {
   private:
     enum class phase { idle, reading, handling, writing, upgraded };
 
+    // The one deadline of whatever the session waits for now (idle, read, write):
+    // past it, the socket's operations are cancelled and timed_out_ is set.
     void arm(std::chrono::milliseconds timeout);
     void disarm();
+    void start_timer();
+
+    // Feeds what is already buffered to `parser`; an error only when the bytes are bad.
+    boost::beast::error_code parse_buffered(
+        boost::beast::http::request_parser<boost::beast::http::string_body>& parser);
+
+    // The status line and header fields of `res` into head_, with Server,
+    // Content-Length and Connection.
+    void format_head(const response& res, bool keep_alive);
 
     // Writes `res` (header only for HEAD) under the write deadline. False on failure.
-    boost::asio::awaitable<bool> write(response& res, bool head_only);
+    boost::asio::awaitable<bool> write(const response& res, bool keep_alive, bool head_only);
 
     // Answers a request that could not be read (413, 431, 408, 400) and closes.
     boost::asio::awaitable<void> reject(const problem& p);
@@ -47,9 +61,11 @@ class session : public std::enable_shared_from_this<session> {
 
     boost::asio::ip::tcp::socket socket_;
     boost::beast::flat_buffer buffer_;
+    std::string head_;  // the response head being written
     boost::asio::steady_timer timer_;
     shared_state& state_;
-    std::uint64_t timer_generation_ = 0;
+    std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
+    bool timer_waiting_ = false;  // a wait is pending on timer_ (due at its expiry)
     bool timed_out_ = false;
     std::uint64_t served_ = 0;  // responses written
     phase phase_ = phase::idle;

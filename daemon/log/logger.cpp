@@ -126,7 +126,16 @@ bool is_enabled(level l) {
 
 void append_json_escaped(std::string& out, std::string_view text) {
     static constexpr char hex[] = "0123456789abcdef";
-    for (char c : text) {
+    // Runs of characters that need no escape (nearly all of them) go in one append.
+    auto plain = [](unsigned char u) { return u >= 0x20 && u != '"' && u != '\\'; };
+    while (!text.empty()) {
+        std::size_t run = 0;
+        while (run < text.size() && plain(static_cast<unsigned char>(text[run]))) ++run;
+        out.append(text.data(), run);
+        text.remove_prefix(run);
+        if (text.empty()) break;
+        char c = text.front();
+        text.remove_prefix(1);
         auto u = static_cast<unsigned char>(c);
         switch (c) {
             case '"':
@@ -144,14 +153,10 @@ void append_json_escaped(std::string& out, std::string_view text) {
             case '\t':
                 out += "\\t";
                 break;
-            default:
-                if (u < 0x20) {
-                    out += "\\u00";
-                    out += hex[u >> 4];
-                    out += hex[u & 0xf];
-                } else {
-                    out += c;
-                }
+            default:  // the other control characters
+                out += "\\u00";
+                out += hex[u >> 4];
+                out += hex[u & 0xf];
         }
     }
 }

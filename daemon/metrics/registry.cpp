@@ -1,5 +1,7 @@
 #include "metrics/registry.hpp"
 
+#include <charconv>
+
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
@@ -150,20 +152,39 @@ registry::registry() : registry_(std::make_shared<prometheus::Registry>()) {
 
 registry::~registry() = default;
 
+namespace {
+
+// The lookup key of a series, built in a buffer kept per thread: requests and
+// publishes look their series up without allocating.
+template <typename... Parts>
+const std::string& series_key(const Parts&... parts) {
+    thread_local std::string key;
+    key.clear();
+    ((key.append(parts), key.push_back('\n')), ...);
+    return key;
+}
+
+std::string_view status_text(unsigned status, char (&buf)[12]) {
+    auto end = std::to_chars(buf, buf + sizeof buf, status).ptr;
+    return {buf, static_cast<std::size_t>(end - buf)};
+}
+
+}  // namespace
+
 void registry::observe_request(std::string_view route, std::string_view method, unsigned status,
                                double seconds) {
-    std::string key;
-    key.reserve(route.size() + method.size() + 5);
-    key.append(route).append(1, ' ').append(method).append(1, ' ').append(std::to_string(status));
+    char buf[12];
+    auto st = status_text(status, buf);
+    const auto& key = series_key(route, method, st);
     request_series s;
     {
         std::lock_guard lock(series_mutex_);
         auto it = series_.find(key);
         if (it == series_.end()) {
-            std::string r(route), m(method), st = std::to_string(status);
-            s.count = &requests_->Add({{"route", r}, {"method", m}, {"status", st}});
+            std::string r(route), m(method);
+            s.count = &requests_->Add({{"route", r}, {"method", m}, {"status", std::string(st)}});
             s.duration = &request_duration_->Add({{"route", r}}, latency_buckets());
-            series_.emplace(std::move(key), s);
+            series_.emplace(key, s);
         } else {
             s = it->second;
         }
@@ -172,22 +193,25 @@ void registry::observe_request(std::string_view route, std::string_view method, 
     s.duration->Observe(seconds);
 }
 
-void registry::count_publish(const std::string& type, unsigned version, const std::string& result) {
-    std::string key = type + ' ' + std::to_string(version) + ' ' + result;
+void registry::count_publish(std::string_view type, unsigned version, std::string_view result,
+                             std::size_t events) {
+    char buf[12];
+    auto v = version ? status_text(version, buf) : std::string_view();
+    const auto& key = series_key(type, v, result);
     prometheus::Counter* c;
     {
         std::lock_guard lock(series_mutex_);
         auto it = publish_series_.find(key);
         if (it == publish_series_.end()) {
-            c = &publishes_->Add({{"type", type},
-                                  {"version", version ? std::to_string(version) : std::string()},
-                                  {"result", result}});
-            publish_series_.emplace(std::move(key), c);
+            c = &publishes_->Add({{"type", std::string(type)},
+                                  {"version", std::string(v)},
+                                  {"result", std::string(result)}});
+            publish_series_.emplace(key, c);
         } else {
             c = it->second;
         }
     }
-    c->Increment();
+    c->Increment(static_cast<double>(events));
 }
 
 void registry::set_retention_blocked(const std::string& type, const std::string& group,

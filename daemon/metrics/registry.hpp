@@ -74,10 +74,11 @@ class registry {
     // The series of the Redis client with this role (created on first use).
     redis_client_metrics redis_client(const std::string& role);
 
-    // Counts one published event by type, version and result ("stored", "duplicate",
+    // Counts `events` published events by type, version and result ("stored", "duplicate",
     // "redis_error", or the problem code such as "schema_violation"). Type and version
     // are empty/0 when the event never named a known one.
-    void count_publish(const std::string& type, unsigned version, const std::string& result);
+    void count_publish(std::string_view type, unsigned version, std::string_view result,
+                       std::size_t events = 1);
 
     // 1 while `group` of `type` holds back retention with an entry older than the
     // type's idle_group_after, else 0.

@@ -6,6 +6,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/field.hpp>
+#include <charconv>
 #include <optional>
 #include <vector>
 
@@ -33,15 +34,29 @@ std::string json_string(std::string_view s) {
     return out;
 }
 
-// One event ready for Redis: every byte owned, nothing pointing into the request.
+// What a request stores and answers, encoded once while the body is at hand: the
+// RESP bulk strings of every event's field/value pairs, and the start of every
+// event's success answer (`{"id":...,"entry":"`). Events refer to them by offset, so
+// an event costs no allocation of its own, and nothing points into the request or
+// the per-thread parser once the handler waits for Redis.
+struct encoded_events {
+    std::string fields;
+    std::string answers;
+};
+
+struct span {
+    std::size_t at = 0;
+    std::size_t size = 0;
+    std::string_view in(const std::string& s) const { return std::string_view(s).substr(at, size); }
+};
+
+// One event ready for Redis.
 struct prepared_event {
-    std::string type;
-    unsigned version = 0;
-    std::string id;
-    std::string source;
-    std::string stream;
-    std::string idempotency;          // empty: the broker assigned the id, no repeat possible
-    std::vector<std::string> fields;  // field, value, field, value...
+    std::string_view type;    // the catalog's own name: the catalog outlives the request
+    std::string idempotency;  // empty: the broker assigned the id, no repeat possible
+    span fields;              // in encoded_events::fields
+    std::size_t field_count = 0;
+    span answer;  // in encoded_events::answers
 };
 
 // The fate of one event of the request.
@@ -50,9 +65,9 @@ struct item {
     http::problem problem;                // else why not
     std::string entry;
     bool duplicate = false;
-    std::string type;      // for metrics, once known
-    unsigned version = 0;  // likewise
-    bool retry = false;    // a 503 the client should retry (Retry-After)
+    std::string_view type;  // for metrics, once known (the catalog's name)
+    unsigned version = 0;   // likewise
+    bool retry = false;     // a 503 the client should retry (Retry-After)
 };
 
 class beast_headers final : public header_source {
@@ -75,7 +90,7 @@ http::problem problem_of(const event_error& e) {
 // Checks one incoming event against the catalog and builds what Redis will store.
 item prepare(const incoming_event& in, const catalog::schema_catalog& cat,
              const publish_options& opts, std::string_view header_traceparent,
-             std::string_view header_tracestate) {
+             std::string_view header_tracestate, encoded_events& enc) {
     item out;
     std::string type(in.type);
     auto t = cat.types.find(type);
@@ -114,7 +129,7 @@ item prepare(const incoming_event& in, const catalog::schema_catalog& cat,
     }
     // Only a known type and version may become metric labels: anything a client
     // sends could otherwise mint new series.
-    out.type = type;
+    out.type = t->first;
     out.version = version;
     if (!in.has_data) {
         out.problem = {400,
@@ -146,92 +161,179 @@ item prepare(const incoming_event& in, const catalog::schema_catalog& cat,
         return out;
     }
     prepared_event e;
-    e.type = type;
-    e.version = version;
-    e.id = in.id.empty() ? new_event_id() : in.id;
-    e.source = in.source.empty() ? opts.source : in.source;
-    e.stream = stream_key(type);
+    e.type = t->first;
+    char generated_id[36];
+    std::string_view id = in.id;
+    if (id.empty()) {
+        format_event_id(generated_id);
+        id = std::string_view(generated_id, sizeof generated_id);
+    }
+    std::string_view source = in.source.empty() ? std::string_view(opts.source) : in.source;
     // Idempotency is about ids the publisher chose; a fresh UUIDv7 cannot repeat, so
     // such events are a plain XADD, without the script and its key.
-    if (!in.id.empty()) e.idempotency = idempotency_key(type, e.source, e.id);
-    e.fields.reserve(22);
-    auto add = [&](std::string_view k, std::string v) {
-        e.fields.emplace_back(k);
-        e.fields.push_back(std::move(v));
+    if (!in.id.empty()) e.idempotency = idempotency_key(type, source, id);
+
+    auto& f = enc.fields;
+    e.fields.at = f.size();
+    auto add = [&](std::string_view k, std::string_view v) {
+        redis::append_bulk(f, k);
+        redis::append_bulk(f, v);
+        e.field_count += 2;
     };
+    char version_text[16];
+    auto version_end = std::to_chars(version_text, version_text + sizeof version_text, version).ptr;
+    std::string_view version_view(version_text,
+                                  static_cast<std::size_t>(version_end - version_text));
     add("specversion", "1.0");
-    add("id", e.id);
-    add("source", e.source);
-    add("type", type);
-    add("version", std::to_string(version));
-    add("time", in.time.empty() ? now_rfc3339() : in.time);
+    add("id", id);
+    add("source", source);
+    add("type", e.type);
+    add("version", version_view);
+    if (in.time.empty()) {
+        thread_local std::string now;
+        now.clear();
+        log::append_timestamp(now);
+        add("time", now);
+    } else {
+        add("time", in.time);
+    }
     if (!in.subject.empty()) add("subject", in.subject);
     add("datacontenttype", "application/json");
-    std::string traceparent =
-        in.traceparent.empty() ? std::string(header_traceparent) : in.traceparent;
+    std::string_view traceparent = in.traceparent.empty() ? header_traceparent : in.traceparent;
     if (!traceparent.empty() && is_valid_traceparent(traceparent)) {
         add("traceparent", traceparent);
-        std::string tracestate =
-            in.traceparent.empty() ? std::string(header_tracestate) : in.tracestate;
+        std::string_view tracestate = in.traceparent.empty() ? header_tracestate : in.tracestate;
         if (!tracestate.empty()) add("tracestate", tracestate);
     }
-    add("data", simdjson::minify(in.data));
+    // Minified through a builder kept per thread: its buffer is reused, not regrown
+    // for every event.
+    thread_local simdjson::internal::string_builder<> minified;
+    minified.clear();
+    minified.append(in.data);
+    add("data", minified.str());
+    e.fields.size = f.size() - e.fields.at;
+
+    auto& a = enc.answers;
+    e.answer.at = a.size();
+    auto field = [&a](std::string_view prefix, std::string_view value) {
+        a += prefix;
+        log::append_json_escaped(a, value);
+        a += '"';
+    };
+    field(R"({"id":")", id);
+    field(R"(,"source":")", source);
+    field(R"(,"type":")", e.type);
+    a += R"(,"version":)";
+    a += version_view;
+    a += R"(,"entry":")";
+    e.answer.size = a.size() - e.answer.at;
     out.event = std::move(e);
     return out;
 }
 
-// Appends `{"id":...,"entry":...}` for a stored event: one buffer, no temporaries
-// (a batch answers a hundred of these).
-void append_success_json(std::string& out, const item& it) {
-    const auto& e = *it.event;
-    auto field = [&out](std::string_view prefix, std::string_view value) {
-        out += prefix;
-        log::append_json_escaped(out, value);
-        out += '"';
-    };
-    field(R"({"id":")", e.id);
-    field(R"(,"source":")", e.source);
-    field(R"(,"type":")", e.type);
-    out += R"(,"version":)";
-    out += std::to_string(e.version);
-    field(R"(,"entry":")", it.entry);
-    out += it.duplicate ? R"(,"duplicate":true})" : R"(,"duplicate":false})";
-}
-
-std::string success_json(const item& it) {
-    std::string out;
-    out.reserve(160);
-    append_success_json(out, it);
-    return out;
+// Appends the success answer of a stored event: its prefix, then the entry.
+void append_success_json(std::string& out, const item& it, const encoded_events& enc) {
+    out += it.event->answer.in(enc.answers);
+    log::append_json_escaped(out, it.entry);
+    out += it.duplicate ? R"(","duplicate":true})" : R"(","duplicate":false})";
 }
 
 http::response answer(unsigned status, std::string body) {
     return http::make_response(status, std::move(body), "application/json");
 }
 
-// The XADD of `e`, in `argv` (reused across a batch: one allocation, not one per event).
-const std::vector<std::string_view>& xadd_argv(const prepared_event& e,
-                                               std::vector<std::string_view>& argv) {
-    argv.clear();
-    argv.push_back("XADD");
-    argv.push_back(e.stream);
-    argv.push_back("*");
-    for (const auto& f : e.fields) argv.push_back(f);
-    return argv;
+// The XADD (or publish-script call) of `e`: its head, then its encoded fields.
+void push_write(redis::request& writes, const prepared_event& e, const encoded_events& enc,
+                std::string_view verb, std::string_view script, const std::string& window) {
+    thread_local std::string stream;
+    assign_stream_key(stream, e.type);
+    auto tail = e.fields.in(enc.fields);
+    if (e.idempotency.empty()) {
+        const std::string_view head[] = {"XADD", stream, "*"};
+        writes.push(head, std::size(head), tail, e.field_count);
+    } else {
+        const std::string_view head[] = {verb, script, "2", stream, e.idempotency, window};
+        writes.push(head, std::size(head), tail, e.field_count);
+    }
 }
 
-std::vector<std::string_view> eval_argv(std::string_view verb, std::string_view script,
-                                        const prepared_event& e, const std::string& window) {
-    std::vector<std::string_view> argv;
-    argv.reserve(6 + e.fields.size());
-    argv.push_back(verb);
-    argv.push_back(script);
-    argv.push_back("2");
-    argv.push_back(e.stream);
-    argv.push_back(e.idempotency);
-    argv.push_back(window);
-    for (const auto& f : e.fields) argv.push_back(f);
-    return argv;
+// The simdjson parser of this thread: its buffers are reused from request to request.
+// (A plain function: a thread_local declared in a coroutine lands in its frame.)
+dom::parser& thread_parser() {
+    thread_local dom::parser parser;
+    return parser;
+}
+
+// Parses the body and prepares each of its events into `items` and `enc`. Returns a
+// problem when the request as a whole cannot be read.
+std::optional<http::problem> read_events(const http::request& req, const header_source& headers,
+                                         body_mode mode, const catalog::schema_catalog& cat,
+                                         const publish_options& opts, std::vector<item>& items,
+                                         encoded_events& enc) {
+    const std::string& body = req.body();
+    dom::element root;
+    if (auto error = thread_parser().parse(body.data(), body.size(), true).get(root)) {
+        if (error == simdjson::NUMBER_ERROR || error == simdjson::UTF8_ERROR ||
+            error == simdjson::DEPTH_ERROR || error == simdjson::CAPACITY)
+            return http::problem{
+                400,
+                "malformed_json",
+                "Malformed JSON",
+                std::string("the body cannot be read: ") + simdjson::error_message(error),
+                {}};
+        auto at = locate_json_error(body);
+        return http::problem{
+            400, "malformed_json", "Malformed JSON",
+            "the body is not valid JSON at line " + std::to_string(at.line) + ", column " +
+                std::to_string(at.column) + " (" + simdjson::error_message(error) + ")",
+            R"("line":)" + std::to_string(at.line) + R"(,"column":)" + std::to_string(at.column)};
+    }
+    std::string_view header_traceparent, header_tracestate;
+    if (auto v = headers.get("traceparent")) header_traceparent = *v;
+    if (auto v = headers.get("tracestate")) header_tracestate = *v;
+    auto take = [&](std::optional<incoming_event> in, const event_error& error) {
+        if (!in) {
+            items.emplace_back().problem = problem_of(error);
+            return;
+        }
+        items.push_back(prepare(*in, cat, opts, header_traceparent, header_tracestate, enc));
+    };
+    event_error error;
+    if (mode == body_mode::batch) {
+        dom::array arr;
+        if (root.get(arr))
+            return http::problem{400,
+                                 "invalid_batch",
+                                 "Invalid batch",
+                                 "a batch must be a JSON array of CloudEvents",
+                                 {}};
+        if (arr.size() == 0)
+            return http::problem{400, "invalid_batch", "Invalid batch", "the batch is empty", {}};
+        if (arr.size() > opts.max_batch)
+            return http::problem{413,
+                                 "batch_too_large",
+                                 "Batch too large",
+                                 "the batch holds " + std::to_string(arr.size()) +
+                                     " events; at most " + std::to_string(opts.max_batch) +
+                                     " are accepted",
+                                 {}};
+        items.reserve(arr.size());
+        // Each event is its data plus ~250 bytes of attributes and RESP framing.
+        enc.fields.reserve(body.size() + arr.size() * 256);
+        enc.answers.reserve(arr.size() * 128);
+        for (auto element : arr) take(read_structured(element, error), error);
+        return std::nullopt;
+    }
+    items.reserve(1);
+    enc.fields.reserve(body.size() + 256);
+    enc.answers.reserve(128);
+    if (mode == body_mode::structured)
+        take(read_structured(root, error), error);
+    else if (mode == body_mode::envelope)
+        take(read_envelope(root, error), error);
+    else
+        take(read_binary(headers, root, error), error);
+    return std::nullopt;
 }
 
 }  // namespace
@@ -279,77 +381,11 @@ boost::asio::awaitable<http::response> publisher::handle(const http::request_con
     // Everything that reads the request happens before the first co_await: the
     // parser is per thread, and another request may use it while we wait on Redis.
     std::vector<item> items;
+    encoded_events enc;
     bool batch = mode == body_mode::batch;
-    {
-        thread_local dom::parser parser;
-        const std::string& body = req.body();
-        dom::element root;
-        if (auto error = parser.parse(body.data(), body.size(), true).get(root)) {
-            if (error == simdjson::NUMBER_ERROR || error == simdjson::UTF8_ERROR ||
-                error == simdjson::DEPTH_ERROR || error == simdjson::CAPACITY) {
-                http::problem p{
-                    400,
-                    "malformed_json",
-                    "Malformed JSON",
-                    std::string("the body cannot be read: ") + simdjson::error_message(error),
-                    {}};
-                auto res = http::make_problem(p);
-                co_return res;
-            }
-            auto at = locate_json_error(body);
-            http::problem p{400, "malformed_json", "Malformed JSON",
-                            "the body is not valid JSON at line " + std::to_string(at.line) +
-                                ", column " + std::to_string(at.column) + " (" +
-                                simdjson::error_message(error) + ")",
-                            R"("line":)" + std::to_string(at.line) + R"(,"column":)" +
-                                std::to_string(at.column)};
-            auto res = http::make_problem(p);
-            co_return res;
-        }
-        std::string_view header_traceparent, header_tracestate;
-        if (auto v = headers.get("traceparent")) header_traceparent = *v;
-        if (auto v = headers.get("tracestate")) header_tracestate = *v;
-        auto take = [&](std::optional<incoming_event> in, const event_error& error) {
-            item it;
-            if (!in)
-                it.problem = problem_of(error);
-            else
-                it = prepare(*in, *cat, *opts, header_traceparent, header_tracestate);
-            items.push_back(std::move(it));
-        };
-        event_error error;
-        if (batch) {
-            dom::array arr;
-            std::string problem_text;
-            if (root.get(arr))
-                problem_text = "a batch must be a JSON array of CloudEvents";
-            else if (arr.size() == 0)
-                problem_text = "the batch is empty";
-            if (!problem_text.empty()) {
-                http::problem p{400, "invalid_batch", "Invalid batch", problem_text, {}};
-                auto res = http::make_problem(p);
-                co_return res;
-            }
-            if (arr.size() > opts->max_batch) {
-                http::problem p{413,
-                                "batch_too_large",
-                                "Batch too large",
-                                "the batch holds " + std::to_string(arr.size()) +
-                                    " events; at most " + std::to_string(opts->max_batch) +
-                                    " are accepted",
-                                {}};
-                auto res = http::make_problem(p);
-                co_return res;
-            }
-            items.reserve(arr.size());
-            for (auto element : arr) take(read_structured(element, error), error);
-        } else if (mode == body_mode::structured) {
-            take(read_structured(root, error), error);
-        } else if (mode == body_mode::envelope) {
-            take(read_envelope(root, error), error);
-        } else {
-            take(read_binary(headers, root, error), error);
-        }
+    if (auto p = read_events(req, headers, mode, *cat, *opts, items, enc)) {
+        auto res = http::make_problem(*p);
+        co_return res;
     }
 
     // One pipelined request for every event that passed its checks.
@@ -357,16 +393,11 @@ boost::asio::awaitable<http::response> publisher::handle(const http::request_con
     std::vector<std::size_t> written;
     const std::string window = std::to_string(opts->idempotency_window.count());
     const auto& script = publish_script();
-    std::vector<std::string_view> argv;
-    // Each stored event is its data plus ~250 bytes of attributes and RESP framing.
-    writes.reserve(req.body().size() + items.size() * 320);
+    // Each stored event is its encoded fields plus its command's head.
+    writes.reserve(enc.fields.size() + items.size() * 96);
     for (std::size_t i = 0; i < items.size(); ++i) {
         if (!items[i].event) continue;
-        const auto& e = *items[i].event;
-        if (e.idempotency.empty())
-            writes.push(xadd_argv(e, argv));
-        else
-            writes.push(eval_argv("EVALSHA", script.sha1(), e, window));
+        push_write(writes, *items[i].event, enc, "EVALSHA", script.sha1(), window);
         written.push_back(i);
     }
     boost::system::error_code redis_error;
@@ -375,19 +406,18 @@ boost::asio::awaitable<http::response> publisher::handle(const http::request_con
         // cut a connection whose writes are being applied.
         auto allowance = std::chrono::milliseconds(written.size() / 10);
         auto [ec, r] = co_await redis.async_exec(std::move(writes), use_tuple, allowance);
-        std::vector<redis::reply> replies;
+        // One reply per written event: the reply itself for one command.
+        redis::reply* replies = written.size() == 1 ? &r : r.elements.data();
+        if (!ec && written.size() > 1 && r.elements.size() != written.size())
+            ec = make_error_code(redis::error::protocol_error);
         if (!ec) {
-            if (written.size() == 1)
-                replies.push_back(std::move(r));
-            else
-                replies = std::move(r.elements);
             // After a Redis restart the script is not cached: send those once as EVAL.
             redis::request retry;
             std::vector<std::size_t> retried;
-            for (std::size_t k = 0; k < replies.size(); ++k)
+            for (std::size_t k = 0; k < written.size(); ++k)
                 if (replies[k].is_error() && replies[k].str.starts_with("NOSCRIPT")) {
-                    retry.push(
-                        eval_argv("EVAL", script.source(), *items[written[k]].event, window));
+                    push_write(retry, *items[written[k]].event, enc, "EVAL", script.source(),
+                               window);
                     retried.push_back(k);
                 }
             if (!retried.empty()) {
@@ -405,12 +435,12 @@ boost::asio::awaitable<http::response> publisher::handle(const http::request_con
         redis_error = ec;
         for (std::size_t k = 0; !ec && k < written.size(); ++k) {
             auto& it = items[written[k]];
-            const auto& rep = replies[k];
+            auto& rep = replies[k];
             if (rep.type == redis::reply::kind::string && it.event->idempotency.empty()) {
-                it.entry = rep.str;  // XADD's entry id
+                it.entry = std::move(rep.str);  // XADD's entry id
             } else if (rep.type == redis::reply::kind::array && rep.elements.size() == 2) {
                 it.duplicate = rep.elements[0].integer == 0;
-                it.entry = rep.elements[1].str;
+                it.entry = std::move(rep.elements[1].str);
             } else if (rep.is_transient_error()) {
                 it.problem = {503,
                               "redis_unavailable",
@@ -433,12 +463,21 @@ boost::asio::awaitable<http::response> publisher::handle(const http::request_con
             }
         }
     }
-    for (const auto& it : items) {
-        std::string result = it.event ? (redis_error    ? "redis_error"
-                                         : it.duplicate ? "duplicate"
-                                                        : "stored")
-                                      : std::string(it.problem.code);
-        metrics_.count_publish(it.type, it.version, result);
+    // Counted per run of equal outcomes: a batch is usually one type, one result.
+    auto result_of = [&](const item& it) {
+        return it.event ? (redis_error    ? std::string_view("redis_error")
+                           : it.duplicate ? std::string_view("duplicate")
+                                          : std::string_view("stored"))
+                        : it.problem.code;
+    };
+    for (std::size_t i = 0; i < items.size();) {
+        auto result = result_of(items[i]);
+        std::size_t j = i + 1;
+        while (j < items.size() && items[j].type == items[i].type &&
+               items[j].version == items[i].version && result_of(items[j]) == result)
+            ++j;
+        metrics_.count_publish(items[i].type, items[i].version, result, j - i);
+        i = j;
     }
 
     if (!written.empty())
@@ -454,7 +493,10 @@ boost::asio::awaitable<http::response> publisher::handle(const http::request_con
     if (!batch) {
         const auto& it = items.front();
         if (it.event) {
-            auto res = answer(it.duplicate ? 200 : 201, success_json(it));
+            std::string body;
+            body.reserve(it.event->answer.size + it.entry.size() + 24);
+            append_success_json(body, it, enc);
+            auto res = answer(it.duplicate ? 200 : 201, std::move(body));
             co_return res;
         }
         auto res = http::make_problem(it.problem);
@@ -470,7 +512,7 @@ boost::asio::awaitable<http::response> publisher::handle(const http::request_con
         if (it.event) {
             ++stored;
             body += it.duplicate ? R"({"status":200,"event":)" : R"({"status":201,"event":)";
-            append_success_json(body, it);
+            append_success_json(body, it, enc);
             body += '}';
         } else {
             body += R"({"status":)" + std::to_string(it.problem.status) + R"(,"problem":)" +

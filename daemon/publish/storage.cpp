@@ -5,7 +5,13 @@
 namespace sluice::publish {
 
 std::string stream_key(std::string_view type) {
-    return "sluice:{" + std::string(type) + "}:events";
+    std::string key;
+    assign_stream_key(key, type);
+    return key;
+}
+
+void assign_stream_key(std::string& out, std::string_view type) {
+    out.assign("sluice:{").append(type).append("}:events");
 }
 
 std::string dead_letter_key(std::string_view type) {

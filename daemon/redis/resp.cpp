@@ -115,11 +115,26 @@ void encode_command(std::string& out, const std::string_view* argv, std::size_t 
     for (std::size_t i = 0; i < argc; ++i) size += 5 + digits(argv[i].size()) + argv[i].size();
     out.reserve(out.size() + size);
     append_header(out, '*', argc);
-    for (std::size_t i = 0; i < argc; ++i) {
-        append_header(out, '$', argv[i].size());
-        out.append(argv[i]);
-        out.append("\r\n", 2);
-    }
+    for (std::size_t i = 0; i < argc; ++i) append_bulk(out, argv[i]);
+}
+
+void append_array_header(std::string& out, std::size_t n) {
+    append_header(out, '*', n);
+}
+
+void append_bulk(std::string& out, std::string_view s) {
+    append_header(out, '$', s.size());
+    out.append(s);
+    out.append("\r\n", 2);
+}
+
+request& request::push(const std::string_view* head, std::size_t head_args, std::string_view tail,
+                       std::size_t tail_args) {
+    append_header(wire_, '*', head_args + tail_args);
+    for (std::size_t i = 0; i < head_args; ++i) append_bulk(wire_, head[i]);
+    wire_.append(tail);
+    ++commands_;
+    return *this;
 }
 
 reply_decoder::reply_decoder(reply_limits limits)

@@ -52,6 +52,11 @@ inline void encode_command(std::string& out, const std::vector<std::string_view>
     encode_command(out, argv.data(), argv.size());
 }
 
+// The pieces of a command, for callers that encode arguments once and reuse them:
+// an array header (`*<n>`) and one bulk string (`$<len>` and the bytes).
+void append_array_header(std::string& out, std::size_t n);
+void append_bulk(std::string& out, std::string_view s);
+
 // One or more commands sent together, in order, with nothing from other callers
 // between them (so MULTI ... EXEC stays whole). Its reply is the command's reply for
 // one command, else an array with one reply per command.
@@ -70,6 +75,10 @@ class request {
         commands_ += other.commands_;
         return *this;
     }
+    // A command whose last `tail_args` arguments are already encoded (append_bulk,
+    // back to back in `tail`): arguments shared by several commands are encoded once.
+    request& push(const std::string_view* head, std::size_t head_args, std::string_view tail,
+                  std::size_t tail_args);
     template <typename... Args>
     request& push_command(const Args&... a) {
         const std::string_view argv[] = {std::string_view(a)...};

@@ -42,6 +42,25 @@ TEST_CASE("several commands in one request keep their order", "[unit][redis]") {
     CHECK(r.wire() == "*1\r\n$5\r\nMULTI\r\n*2\r\n$4\r\nINCR\r\n$1\r\na\r\n*1\r\n$4\r\nEXEC\r\n");
 }
 
+TEST_CASE("a command with pre-encoded arguments is the same command", "[unit][redis]") {
+    std::mt19937 rng(7);
+    for (int round = 0; round < 200; ++round) {
+        std::vector<std::string> storage(2 + rng() % 10);
+        for (auto& a : storage) {
+            a.resize(rng() % 300);
+            for (auto& c : a) c = static_cast<char>(rng() % 256);
+        }
+        std::vector<std::string_view> argv(storage.begin(), storage.end());
+        auto head_args = 1 + rng() % (argv.size() - 1);
+        std::string tail;
+        for (auto i = head_args; i < argv.size(); ++i) append_bulk(tail, argv[i]);
+        request split;
+        split.push(argv.data(), head_args, tail, argv.size() - head_args);
+        CHECK(split.commands() == 1);
+        CHECK(split.wire() == request(argv).wire());
+    }
+}
+
 TEST_CASE("replies over the caps are refused with the reason", "[unit][redis]") {
     reply_decoder d({.max_bytes = 10, .max_elements = 2});
     reply r;
