@@ -96,6 +96,7 @@ http_reply http_connection::read_reply(bool to_head) {
     const auto& res = parser.get();
     http_reply out;
     out.status = res.result_int();
+    out.version = res.version();
     out.body = res.body();
     out.keep_alive = res.keep_alive();
     for (const auto& f : res) {

@@ -9,6 +9,7 @@ namespace sluice::test {
 
 struct http_reply {
     unsigned status = 0;
+    unsigned version = 11;  // of the status line: 10 or 11
     std::string body;
     std::string content_type;
     std::string header(const std::string& name) const;

@@ -36,6 +36,10 @@ struct test_server {
                    [](const http::request_context& c) -> net::awaitable<http::response> {
                        co_return http::make_response(200, c.req.body(), "text/plain");
                    });
+        api->route("GET", "/big",
+                   [](const http::request_context&) -> net::awaitable<http::response> {
+                       co_return http::make_response(200, big_body(), "text/plain");
+                   });
         api->route("GET", "/slow",
                    [](const http::request_context&) -> net::awaitable<http::response> {
                        net::steady_timer t(co_await net::this_coro::executor, 300ms);
@@ -45,6 +49,14 @@ struct test_server {
         server = std::make_unique<http::server>(http::server_options{"127.0.0.1", 0, 1}, api,
                                                 metrics, l);
         server->start();
+    }
+
+    // More than loopback's socket buffers hold, so writing it must wait for the reader.
+    static std::string big_body() {
+        std::string b(24 * 1024 * 1024, 'x');
+        for (std::size_t i = 0; i < b.size(); i += 4096)
+            b[i] = static_cast<char>('a' + i / 4096 % 26);
+        return b;
     }
 
     static http::limits small_limits() {
@@ -134,6 +146,66 @@ TEST_CASE("HEAD answers headers only", "[http]") {
     auto get = c.read_reply();
     CHECK(get.status == 200);
     CHECK(get.body == "hello");
+}
+
+TEST_CASE("an HTTP/1.0 client is answered in 1.0 and kept alive only when it asks", "[http]") {
+    test_server s;
+    http_connection c(s.port());
+    c.send("GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    auto kept = c.read_reply();
+    CHECK(kept.version == 10);
+    CHECK(kept.status == 200);
+    CHECK(kept.header("Connection") == "keep-alive");
+    CHECK(kept.body == "hello");
+    c.send("GET /hello HTTP/1.0\r\n\r\n");
+    auto last = c.read_reply();
+    CHECK(last.version == 10);
+    CHECK(last.body == "hello");
+    CHECK_FALSE(last.keep_alive);
+    CHECK(c.closed_by_peer(1s));
+}
+
+TEST_CASE("a client's Connection: close is answered with close, then the server hangs up",
+          "[http]") {
+    test_server s;
+    http_connection c(s.port());
+    auto r = c.request("GET", "/hello", "", "Connection: close\r\n");
+    CHECK(r.status == 200);
+    CHECK(r.header("Connection") == "close");
+    CHECK(r.header("Server") == "sluice");
+    CHECK(c.closed_by_peer(1s));
+}
+
+TEST_CASE("Expect: 100-continue gets 100 Continue before the body is sent", "[http]") {
+    test_server s;
+    http_connection c(s.port());
+    c.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
+    CHECK(c.read_reply(true).status == 100);
+    c.send("ping");
+    auto r = c.read_reply();
+    CHECK(r.status == 200);
+    CHECK(r.body == "ping");
+}
+
+TEST_CASE("a response larger than the socket buffers reaches a slow reader whole", "[http]") {
+    test_server s;
+    http_connection c(s.port());
+    c.send("GET /big HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+    std::this_thread::sleep_for(300ms);  // the server's first write cannot take it all
+    auto big = c.read_reply();
+    CHECK(big.status == 200);
+    CHECK(big.body.size() == test_server::big_body().size());
+    CHECK((big.body == test_server::big_body()));
+    CHECK(c.read_reply().body == "hello");
+}
+
+TEST_CASE("a client that stops reading a response is cut after the write timeout", "[http]") {
+    test_server s;  // write_timeout 1 s
+    http_connection c(s.port(), 5s);
+    c.send("GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+    std::this_thread::sleep_for(1500ms);
+    // What the kernel buffered can still be read; then the connection ends short.
+    CHECK_THROWS(c.read_reply());
 }
 
 TEST_CASE("a body over the limit is 413 and the connection closes", "[http]") {
