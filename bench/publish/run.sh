@@ -7,7 +7,10 @@
 #           `data`, formats asserted)
 #   batch:  100 such events per application/cloudevents-batch+json request
 # Targets (docs/benchmarks.md): single >= 1.2x Nchan, p99 <= 5 ms; batch events/s
-# >= 0.5x redis-benchmark -P 64.
+# >= 0.5x redis-benchmark -P 64 (XADD of event.json as one field). A second
+# redis-benchmark column XADDs entries shaped like Sluice's own (the same fields and
+# values as the last stored entry): what Redis alone accepts for the entries Sluice
+# writes, so the ratio to it is Sluice's own overhead.
 #
 #   bench/publish/run.sh [BUILD_DIR=build/release]      DURATION=5s ROUNDS=3
 set -euo pipefail
@@ -48,6 +51,28 @@ sed -e 's/@WORKERS@/1/' -e "s/@PORT@/$nchan_port/" -e 's/@STORAGE_HTTP@//' -e 's
 nginx -p "$work/nginx/" -c "$work/nginx/nginx.conf" > "$work/nginx.log" 2>&1 &
 pids+=($!)
 
+# The load generator's ceiling: nginx (one worker) answering every POST with a fixed
+# 201 and doing nothing else. No server measured with this wrk on this machine can
+# go faster than this one.
+null_port=$(port)
+mkdir -p "$work/null/tmp"
+cat > "$work/null/nginx.conf" <<NGINX
+worker_processes 1;
+daemon off;
+pid nginx.pid;
+error_log error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path tmp/body; proxy_temp_path tmp/proxy; fastcgi_temp_path tmp/fcgi;
+  uwsgi_temp_path tmp/uwsgi; scgi_temp_path tmp/scgi;
+  client_body_buffer_size 16k;
+  server { listen 127.0.0.1:$null_port backlog=4096; location / { return 201 '{"ok":true}'; } }
+}
+NGINX
+nginx -p "$work/null/" -c "$work/null/nginx.conf" > "$work/null.log" 2>&1 &
+pids+=($!)
+
 for _ in $(seq 100); do
   curl -fs "http://127.0.0.1:$sluice_port/readyz" >/dev/null 2>&1 && break
   sleep 0.1
@@ -68,22 +93,38 @@ rate = re.search(r"Requests/sec:\s+([\d.]+)", t).group(1)
 bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", t)
 print(rate, ms("50%"), ms("99%"), bad.group(1) if bad else 0)'
 }
-xadd_rate() {
+xadd_rate() {  # [field value ...], else event.json as one field
   redis-cli -p "$redis_port" del bench:s >/dev/null
-  redis-benchmark -p "$redis_port" -n 300000 -c 50 -P 64 -q XADD bench:s '*' event "$(cat "$peers/event.json")" |
+  if [ $# -eq 0 ]; then set -- event "$(cat "$peers/event.json")"; fi
+  redis-benchmark -p "$redis_port" -n 300000 -c 50 -P 64 -q XADD bench:s '*' "$@" |
     tr '\r' '\n' | sed -nE 's/.*: ([0-9.]+) requests per second.*/\1/p' | tail -1
 }
 
-echo "round | sluice single/s p50 p99 (non-2xx) | nchan/s p50 p99 | sluice batch events/s | redis-benchmark -P 64 /s"
+# One publish first, so there is an entry to copy the shape of: its fields and values,
+# one per line (the data is minified JSON, without newlines).
+curl -fs -H 'Content-Type: application/json' --data-binary @"$work/single.json" \
+  "http://127.0.0.1:$sluice_port/v1/events" >/dev/null
+mapfile -t sluice_fields < <(redis-cli -p "$redis_port" --raw xrevrange 'sluice:{user.created}:events' + - count 1 | tail -n +2)
+
+# Every measurement starts from an empty stream, as redis-benchmark's does: otherwise
+# Sluice's runs pay for Redis growing by millions of entries (fresh memory, page
+# faults) while the reference reuses the memory of its deleted stream.
+empty_stream() { redis-cli -p "$redis_port" del 'sluice:{user.created}:events' >/dev/null; }
+
+echo "round | sluice single/s p50 p99 (non-2xx) | nchan/s p50 p99 | null nginx/s | sluice batch events/s | redis-benchmark -P 64 /s: event.json, Sluice's entry"
 for round in $(seq 0 "$rounds"); do
+  empty_stream
   read -r s_rate s_p50 s_p99 s_bad <<<"$(wrk_run "http://127.0.0.1:$sluice_port/v1/events" "$work/single.json" "$root/$peers/post.lua")"
   read -r n_rate n_p50 n_p99 n_bad <<<"$(BODY_FILE="$root/$peers/event.json" wrk_run "http://127.0.0.1:$nchan_port/pub/user.created" "$root/$peers/event.json" "$root/$peers/post.lua")"
+  read -r z_rate z_p50 z_p99 z_bad <<<"$(wrk_run "http://127.0.0.1:$null_port/pub" "$root/$peers/event.json" "$root/$peers/post.lua")"
+  empty_stream
   read -r b_rate b_p50 b_p99 b_bad <<<"$(wrk_run "http://127.0.0.1:$sluice_port/v1/events" "$work/batch.json" "$root/bench/publish/batch.lua")"
   x_rate=$(xadd_rate)
+  xs_rate=$(xadd_rate "${sluice_fields[@]}")
   b_events=$(python3 -c "print(round($b_rate*100))")
-  echo "$round | $s_rate $s_p50 $s_p99 ($s_bad) | $n_rate $n_p50 $n_p99 | $b_events (p99 ${b_p99} ms, non-2xx $b_bad) | $x_rate"
+  echo "$round | $s_rate $s_p50 $s_p99 ($s_bad) | $n_rate $n_p50 $n_p99 | $z_rate | $b_events (p99 ${b_p99} ms, non-2xx $b_bad) | $x_rate, $xs_rate"
   if [ "$round" -gt 0 ]; then
-    echo "   ratios: single/nchan $(python3 -c "print(f'{$s_rate/$n_rate:.2f}')"), batch/redis-benchmark $(python3 -c "print(f'{$b_events/$x_rate:.2f}')")"
+    echo "   ratios: single/nchan $(python3 -c "print(f'{$s_rate/$n_rate:.2f}')"), null nginx/nchan $(python3 -c "print(f'{$z_rate/$n_rate:.2f}')"), batch/redis-benchmark $(python3 -c "print(f'{$b_events/$x_rate:.2f}')"), batch/redis-benchmark with Sluice's entry $(python3 -c "print(f'{$b_events/$xs_rate:.2f}')")"
   fi
 done
-echo "entries stored: $(redis-cli -p "$redis_port" xlen 'sluice:{user.created}:events')"
+echo "entries stored by the last batch run: $(redis-cli -p "$redis_port" xlen 'sluice:{user.created}:events')"
