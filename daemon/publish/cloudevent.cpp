@@ -18,13 +18,84 @@ bool is_json_media(std::string_view m) {
     return m == "application/json" || m.ends_with("+json") || m == "text/json";
 }
 
+// The members the event readers look at, found in one pass over the object rather
+// than one lookup per name. The first of duplicated names wins, as with a lookup.
+enum member : unsigned {
+    m_specversion,
+    m_type,
+    m_id,
+    m_source,
+    m_time,
+    m_subject,
+    m_datacontenttype,
+    m_traceparent,
+    m_tracestate,
+    m_data_base64,
+    m_version,
+    m_data,
+    m_other,
+};
+constexpr std::string_view member_names[] = {
+    "specversion",     "type",        "id",         "source",      "time",    "subject",
+    "datacontenttype", "traceparent", "tracestate", "data_base64", "version", "data"};
+
+member member_of(std::string_view key) {
+    // By length first: at most three names share one.
+    auto is = [&](member m) { return key == member_names[m]; };
+    switch (key.size()) {
+        case 2:
+            return is(m_id) ? m_id : m_other;
+        case 4:
+            return is(m_type) ? m_type : is(m_time) ? m_time : is(m_data) ? m_data : m_other;
+        case 6:
+            return is(m_source) ? m_source : m_other;
+        case 7:
+            return is(m_subject) ? m_subject : is(m_version) ? m_version : m_other;
+        case 10:
+            return is(m_tracestate) ? m_tracestate : m_other;
+        case 11:
+            return is(m_specversion)   ? m_specversion
+                   : is(m_traceparent) ? m_traceparent
+                   : is(m_data_base64) ? m_data_base64
+                                       : m_other;
+        case 15:
+            return is(m_datacontenttype) ? m_datacontenttype : m_other;
+        default:
+            return m_other;
+    }
+}
+
+struct members {
+    dom::element value[m_other];
+    unsigned present = 0;
+    std::string_view first_outside;  // the first member whose name is not in `allowed`
+    bool outside = false;
+
+    bool has(member m) const { return (present >> m) & 1u; }
+};
+
+members gather(dom::object obj, unsigned allowed) {
+    members out;
+    for (auto field : obj) {
+        auto m = member_of(field.key);
+        if (m == m_other || !((allowed >> m) & 1u)) {
+            if (!out.outside) out.first_outside = field.key;
+            out.outside = true;
+            if (m == m_other) continue;
+        }
+        if (out.has(m)) continue;
+        out.value[m] = field.value;
+        out.present |= 1u << m;
+    }
+    return out;
+}
+
 // Reads an optional string attribute; false (with `error`) when present but not a string.
-bool read_string(dom::object obj, std::string_view key, std::string& out, event_error& error) {
-    dom::element v;
-    if (obj[key].get(v)) return true;
+bool read_string(const members& ms, member m, std::string& out, event_error& error) {
+    if (!ms.has(m)) return true;
     std::string_view s;
-    if (v.get(s)) {
-        error = bad_event("`" + std::string(key) + "` must be a string");
+    if (ms.value[m].get(s)) {
+        error = bad_event("`" + std::string(member_names[m]) + "` must be a string");
         return false;
     }
     out.assign(s);
@@ -75,9 +146,8 @@ bool finish(incoming_event& e, event_error& error) {
     return true;
 }
 
-bool read_type(dom::object obj, incoming_event& e, event_error& error) {
-    dom::element v;
-    if (obj["type"].get(v) || v.get(e.type) || e.type.empty()) {
+bool read_type(const members& ms, incoming_event& e, event_error& error) {
+    if (!ms.has(m_type) || ms.value[m_type].get(e.type) || e.type.empty()) {
         error = bad_event(
             "`type` is required: a non-empty string naming the event type, such as "
             "\"user.created\"");
@@ -115,22 +185,21 @@ std::optional<incoming_event> read_structured(dom::element element, event_error&
         error = bad_event("a structured CloudEvent must be a JSON object");
         return std::nullopt;
     }
+    auto ms = gather(obj, ~0u);
     std::string_view spec;
-    if (obj["specversion"].get(spec) || spec != "1.0") {
+    if (!ms.has(m_specversion) || ms.value[m_specversion].get(spec) || spec != "1.0") {
         error = bad_event("`specversion` must be \"1.0\"");
         return std::nullopt;
     }
     incoming_event e;
-    if (!read_type(obj, e, error)) return std::nullopt;
-    for (auto [key, out] : {std::pair<std::string_view, std::string*>{"id", &e.id},
-                            {"source", &e.source},
-                            {"time", &e.time},
-                            {"subject", &e.subject},
-                            {"datacontenttype", &e.datacontenttype},
-                            {"traceparent", &e.traceparent},
-                            {"tracestate", &e.tracestate}})
-        if (!read_string(obj, key, *out, error)) return std::nullopt;
-    if (obj["data_base64"].error() == simdjson::SUCCESS) {
+    if (!read_type(ms, e, error)) return std::nullopt;
+    if (!read_string(ms, m_id, e.id, error) || !read_string(ms, m_source, e.source, error) ||
+        !read_string(ms, m_time, e.time, error) || !read_string(ms, m_subject, e.subject, error) ||
+        !read_string(ms, m_datacontenttype, e.datacontenttype, error) ||
+        !read_string(ms, m_traceparent, e.traceparent, error) ||
+        !read_string(ms, m_tracestate, e.tracestate, error))
+        return std::nullopt;
+    if (ms.has(m_data_base64)) {
         error = {{415,
                   "unsupported_data_type",
                   "Unsupported data content type",
@@ -138,9 +207,12 @@ std::optional<incoming_event> read_structured(dom::element element, event_error&
                   {}}};
         return std::nullopt;
     }
-    dom::element v;
-    if (!obj["version"].get(v) && !read_version(v, e.version, error)) return std::nullopt;
-    if (!obj["data"].get(e.data)) e.has_data = true;
+    if (ms.has(m_version) && !read_version(ms.value[m_version], e.version, error))
+        return std::nullopt;
+    if (ms.has(m_data)) {
+        e.data = ms.value[m_data];
+        e.has_data = true;
+    }
     if (!finish(e, error)) return std::nullopt;
     return e;
 }
@@ -152,25 +224,25 @@ std::optional<incoming_event> read_envelope(dom::element element, event_error& e
             "the body must be a JSON object: {\"type\": ..., \"version\": ..., \"data\": {...}}");
         return std::nullopt;
     }
+    constexpr unsigned allowed = 1u << m_type | 1u << m_version | 1u << m_data | 1u << m_id |
+                                 1u << m_source | 1u << m_subject | 1u << m_time;
+    auto ms = gather(obj, allowed);
     incoming_event e;
-    if (!read_type(obj, e, error)) return std::nullopt;
-    for (auto [key, out] : {std::pair<std::string_view, std::string*>{"id", &e.id},
-                            {"source", &e.source},
-                            {"time", &e.time},
-                            {"subject", &e.subject}})
-        if (!read_string(obj, key, *out, error)) return std::nullopt;
-    dom::element v;
-    if (!obj["version"].get(v) && !read_version(v, e.version, error)) return std::nullopt;
-    if (!obj["data"].get(e.data)) e.has_data = true;
-    for (auto f : obj) {
-        static constexpr std::string_view known[] = {"type",   "version", "data", "id",
-                                                     "source", "subject", "time"};
-        if (std::find(std::begin(known), std::end(known), f.key) == std::end(known)) {
-            error = bad_event(
-                "unknown member `" + std::string(f.key) +
-                "` in the envelope; expected type, version, data, id, source, subject, time");
-            return std::nullopt;
-        }
+    if (!read_type(ms, e, error)) return std::nullopt;
+    if (!read_string(ms, m_id, e.id, error) || !read_string(ms, m_source, e.source, error) ||
+        !read_string(ms, m_time, e.time, error) || !read_string(ms, m_subject, e.subject, error))
+        return std::nullopt;
+    if (ms.has(m_version) && !read_version(ms.value[m_version], e.version, error))
+        return std::nullopt;
+    if (ms.has(m_data)) {
+        e.data = ms.value[m_data];
+        e.has_data = true;
+    }
+    if (ms.outside) {
+        error =
+            bad_event("unknown member `" + std::string(ms.first_outside) +
+                      "` in the envelope; expected type, version, data, id, source, subject, time");
+        return std::nullopt;
     }
     if (!finish(e, error)) return std::nullopt;
     return e;

@@ -62,6 +62,36 @@ TEST_CASE("structured events are read with their attributes and extensions", "[u
     CHECK(error.problem.status == 415);
 }
 
+TEST_CASE("attributes are read in one pass with the checks of a lookup by name",
+          "[unit][publish]") {
+    simdjson::dom::parser p;
+    event_error error;
+    // The first of duplicated names wins, as with a lookup by name.
+    auto e = read_structured(
+        parse(p, R"({"specversion":"1.0","type":"a","type":"b","id":"x","id":7,"data":1})"), error);
+    REQUIRE(e);
+    CHECK(e->type == "a");
+    CHECK(e->id == "x");
+    // Unknown extension attributes are allowed in structured mode.
+    CHECK(read_structured(parse(p, R"({"specversion":"1.0","type":"t","ext1":true})"), error));
+    CHECK_FALSE(
+        read_structured(parse(p, R"({"specversion":"1.0","type":"t","subject":["s"]})"), error));
+    CHECK(error.problem.detail == "`subject` must be a string");
+    CHECK_FALSE(read_structured(
+        parse(p, R"({"type":"t","specversion":"1.0","data_base64":"AA=="})"), error));
+    CHECK(error.problem.status == 415);
+    CHECK_FALSE(read_structured(parse(p, R"({"type":"t"})"), error));
+    CHECK_THAT(error.problem.detail, Contains("specversion"));
+    // A CloudEvents attribute the envelope does not take is an unknown member there,
+    // named in the order the body gives them.
+    CHECK_FALSE(
+        read_envelope(parse(p, R"({"type":"t","traceparent":"x","zz":1,"data":{}})"), error));
+    CHECK_THAT(error.problem.detail, Contains("unknown member `traceparent`"));
+    // A bad known member is reported before an unknown one.
+    CHECK_FALSE(read_envelope(parse(p, R"({"zz":1,"type":"t","time":5})"), error));
+    CHECK(error.problem.detail == "`time` must be a string");
+}
+
 TEST_CASE("an invalid traceparent is dropped, as W3C trace context says", "[unit][publish]") {
     simdjson::dom::parser p;
     event_error error;
