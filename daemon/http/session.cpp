@@ -32,6 +32,9 @@ constexpr std::chrono::milliseconds linger_time{500};
 
 constexpr std::string_view server_header = "sluice";
 
+// How long a connection accepted just before a drain may take to send its first request.
+constexpr std::chrono::milliseconds drain_grace{1000};
+
 }  // namespace
 
 session::session(net::ip::tcp::socket socket, shared_state& state)
@@ -75,7 +78,7 @@ void session::close_if_idle() {
     if (served_ == 0) {
         // Accepted just before the drain: its first request may be on the way. Give
         // it a short deadline rather than dropping it.
-        arm(std::chrono::seconds(1));
+        arm(drain_grace);
         return;
     }
     beast::error_code ignored;
@@ -95,7 +98,7 @@ void session::format_head(const response& res, bool keep_alive) {
     auto& h = head_;
     h.clear();
     h += res.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
-    char digits[16];
+    char digits[24];
     auto end = std::to_chars(digits, digits + sizeof digits, status).ptr;
     h.append(digits, end);
     h += ' ';
@@ -195,7 +198,10 @@ net::awaitable<void> session::run() {
             // Waiting for the next request: the idle deadline applies, and a drain
             // may close us here.
             phase_ = phase::idle;
-            arm(state_.get_limits()->idle_timeout);
+            // A connection accepted just before a drain gets its short drain deadline
+            // here too, whichever of the two came first.
+            auto idle = state_.get_limits()->idle_timeout;
+            arm(state_.is_draining() ? std::min(idle, drain_grace) : idle);
             auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(read_chunk), use_tuple);
             disarm();
             if (ec) break;  // peer closed, idle timeout or drain: nothing to answer
@@ -205,14 +211,23 @@ net::awaitable<void> session::run() {
         // Limits are read per request, so a reload reaches open connections too.
         auto lim = state_.get_limits();
         phase_ = phase::reading;
-        arm(lim->read_timeout);
         beast_http::request_parser<beast_http::string_body> parser;
         parser.header_limit(
             static_cast<std::uint32_t>(std::min<std::size_t>(lim->max_header_bytes, UINT32_MAX)));
         parser.body_limit(lim->max_body_bytes);
-        auto [ec, n] = co_await beast_http::async_read_header(socket_, buffer_, parser, use_tuple);
+        // A request usually arrives whole in one read: parse it from the buffer, and
+        // only wait (under the read deadline) for what is missing.
+        beast::error_code ec = parse_buffered(parser);
+        std::size_t n = 0;
+        bool waited = !ec && !parser.is_done();
+        if (waited) arm(lim->read_timeout);
+        if (!ec && !parser.is_header_done())
+            std::tie(ec, n) =
+                co_await beast_http::async_read_header(socket_, buffer_, parser, use_tuple);
         if (!ec && !parser.is_done()) {
-            if (beast::iequals(parser.get()[beast_http::field::expect], "100-continue")) {
+            // An HTTP/1.0 client's expectation is ignored (RFC 9110, 10.1.1).
+            if (parser.get().version() >= 11 &&
+                beast::iequals(parser.get()[beast_http::field::expect], "100-continue")) {
                 static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
                 auto [wec, wn] = co_await net::async_write(socket_, net::buffer(go_on), use_tuple);
                 ec = wec;
@@ -221,8 +236,8 @@ net::awaitable<void> session::run() {
                 std::tie(ec, n) =
                     co_await beast_http::async_read(socket_, buffer_, parser, use_tuple);
         }
-        bool timed_out = timed_out_;
-        disarm();
+        bool timed_out = waited && timed_out_;
+        if (waited) disarm();
         if (ec) {
             // A named problem, not a braced temporary in co_await (GCC 12 coroutine bug).
             problem p;

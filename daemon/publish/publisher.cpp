@@ -423,6 +423,8 @@ boost::asio::awaitable<http::response> publisher::handle(const http::request_con
             if (!retried.empty()) {
                 auto [ec2, r2] = co_await redis.async_exec(std::move(retry), use_tuple);
                 ec = ec2;
+                if (!ec && retried.size() > 1 && r2.elements.size() != retried.size())
+                    ec = make_error_code(redis::error::protocol_error);
                 if (!ec) {
                     if (retried.size() == 1)
                         replies[retried[0]] = std::move(r2);

@@ -185,6 +185,15 @@ TEST_CASE("Expect: 100-continue gets 100 Continue before the body is sent", "[ht
     auto r = c.read_reply();
     CHECK(r.status == 200);
     CHECK(r.body == "ping");
+
+    // An HTTP/1.0 client's expectation is ignored: the next answer is the echo.
+    http_connection old(s.port());
+    old.send("POST /echo HTTP/1.0\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
+    std::this_thread::sleep_for(100ms);
+    old.send("pong");
+    auto o = old.read_reply();
+    CHECK(o.status == 200);
+    CHECK(o.body == "pong");
 }
 
 TEST_CASE("a response larger than the socket buffers reaches a slow reader whole", "[http]") {
