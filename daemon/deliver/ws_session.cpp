@@ -1,5 +1,6 @@
 #include "deliver/ws_session.hpp"
 
+#include <simdjson.h>
 #include <algorithm>
 #include <array>
 #include <boost/asio/as_tuple.hpp>
@@ -218,6 +219,12 @@ net::awaitable<void> ws_session::read_loop() {
             if (ev.op != ws_opcode::text) {
                 send_error({"", "invalid_frame", "frames must be JSON text frames, not binary"});
                 continue;
+            }
+            // RFC 6455, 8.1: a text message that is not UTF-8 fails the connection.
+            if (!simdjson::validate_utf8(ev.payload.data(), ev.payload.size())) {
+                log::info("websocket closed: text frame not UTF-8", {});
+                close_with(1007, "a text message that is not UTF-8");
+                co_return;
             }
             co_await handle(ev.payload);
         }

@@ -372,6 +372,25 @@ TEST_CASE("an unmasked frame closes the connection with 1002", "[deliver]") {
     CHECK(metrics_show(b.cfg.port, "sluice_websocket_connections 0", 5s));
 }
 
+TEST_CASE("a text message that is not UTF-8 closes the connection with 1007", "[deliver]") {
+    test::redis_server redis;
+    broker b(redis.url(), "");
+    raw_client c(b.cfg.port);
+    REQUIRE(c.open());
+    // Valid UTF-8 split across fragments is fine: the check is on the whole message.
+    auto subscribe = subscribe_frame("s");
+    subscribe.insert(subscribe.size() - 1, ",\"note\":\"caf\xC3\xA9\"");
+    auto cut = subscribe.find('\xC3') + 1;
+    c.write(frame(op_text, subscribe.substr(0, cut)));
+    c.write(frame(fin | op_cont, subscribe.substr(cut)));
+    REQUIRE(c.read_text_op("subscribed"));
+    c.write(text(std::string("{\"op\":\"ping\xFF\"}")));
+    auto close = c.read_op(op_close);
+    REQUIRE(close);
+    CHECK(close->close_code() == 1007);
+    CHECK(c.wait_closed(5s));
+}
+
 TEST_CASE("a message over websocket.max_message_bytes closes the connection with 1009",
           "[deliver]") {
     test::redis_server redis;
