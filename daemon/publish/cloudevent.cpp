@@ -14,8 +14,18 @@ event_error bad_event(std::string detail) {
     return {{400, "invalid_cloudevent", "Invalid CloudEvent", std::move(detail), {}}};
 }
 
+// ASCII case-insensitive equality: media type names are case-insensitive.
+bool iequal(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) ==
+                      std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+// `m` from media_type().
 bool is_json_media(std::string_view m) {
-    return m == "application/json" || m.ends_with("+json") || m == "text/json";
+    return iequal(m, "application/json") ||
+           (m.size() >= 5 && iequal(m.substr(m.size() - 5), "+json")) || iequal(m, "text/json");
 }
 
 // The members the event readers look at, found in one pass over the object rather
@@ -158,24 +168,20 @@ bool read_type(const members& ms, incoming_event& e, event_error& error) {
 
 }  // namespace
 
-std::string media_type(std::string_view content_type) {
-    auto semi = content_type.find(';');
-    std::string_view m = content_type.substr(0, semi);
+std::string_view media_type(std::string_view content_type) {
+    std::string_view m = content_type.substr(0, content_type.find(';'));
     while (!m.empty() && m.back() == ' ') m.remove_suffix(1);
     while (!m.empty() && m.front() == ' ') m.remove_prefix(1);
-    std::string out(m);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return std::tolower(c); });
-    return out;
+    return m;
 }
 
 body_mode mode_for(std::string_view content_type, bool has_ce_specversion_header) {
     auto m = media_type(content_type);
-    if (m == "application/cloudevents+json") return body_mode::structured;
-    if (m == "application/cloudevents-batch+json") return body_mode::batch;
+    if (iequal(m, "application/cloudevents+json")) return body_mode::structured;
+    if (iequal(m, "application/cloudevents-batch+json")) return body_mode::batch;
     if (has_ce_specversion_header)
         return is_json_media(m) ? body_mode::binary : body_mode::unsupported;
-    if (m == "application/json") return body_mode::envelope;
+    if (iequal(m, "application/json")) return body_mode::envelope;
     return body_mode::unsupported;
 }
 

@@ -31,8 +31,9 @@ struct incoming_event {
 // How the body is to be read, from Content-Type and the presence of ce- headers.
 enum class body_mode { structured, batch, binary, envelope, unsupported };
 
-// Media type without parameters, lowercased: "application/cloudevents+json".
-std::string media_type(std::string_view content_type);
+// Media type without parameters or surrounding spaces, as written (compare it
+// case-insensitively): "application/cloudevents+json".
+std::string_view media_type(std::string_view content_type);
 
 body_mode mode_for(std::string_view content_type, bool has_ce_specversion_header);
 
