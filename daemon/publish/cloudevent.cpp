@@ -156,6 +156,16 @@ bool finish(incoming_event& e, event_error& error) {
     return true;
 }
 
+// `version` (optional) and `data` (its absence is the caller's to judge).
+bool read_version_and_data(const members& ms, incoming_event& e, event_error& error) {
+    if (ms.has(m_version) && !read_version(ms.value[m_version], e.version, error)) return false;
+    if (ms.has(m_data)) {
+        e.data = ms.value[m_data];
+        e.has_data = true;
+    }
+    return true;
+}
+
 bool read_type(const members& ms, incoming_event& e, event_error& error) {
     if (!ms.has(m_type) || ms.value[m_type].get(e.type) || e.type.empty()) {
         error = bad_event(
@@ -213,12 +223,7 @@ std::optional<incoming_event> read_structured(dom::element element, event_error&
                   {}}};
         return std::nullopt;
     }
-    if (ms.has(m_version) && !read_version(ms.value[m_version], e.version, error))
-        return std::nullopt;
-    if (ms.has(m_data)) {
-        e.data = ms.value[m_data];
-        e.has_data = true;
-    }
+    if (!read_version_and_data(ms, e, error)) return std::nullopt;
     if (!finish(e, error)) return std::nullopt;
     return e;
 }
@@ -238,12 +243,7 @@ std::optional<incoming_event> read_envelope(dom::element element, event_error& e
     if (!read_string(ms, m_id, e.id, error) || !read_string(ms, m_source, e.source, error) ||
         !read_string(ms, m_time, e.time, error) || !read_string(ms, m_subject, e.subject, error))
         return std::nullopt;
-    if (ms.has(m_version) && !read_version(ms.value[m_version], e.version, error))
-        return std::nullopt;
-    if (ms.has(m_data)) {
-        e.data = ms.value[m_data];
-        e.has_data = true;
-    }
+    if (!read_version_and_data(ms, e, error)) return std::nullopt;
     if (ms.outside) {
         error =
             bad_event("unknown member `" + std::string(ms.first_outside) +
