@@ -35,6 +35,11 @@ constexpr std::string_view server_header = "sluice";
 // How long a connection accepted just before a drain may take to send its first request.
 constexpr std::chrono::milliseconds drain_grace{1000};
 
+// 1xx, 204 and 304 answers have no body, and so no Content-Length.
+bool has_body(unsigned status) {
+    return status >= 200 && status != 204 && status != 304;
+}
+
 }  // namespace
 
 session::session(net::ip::tcp::socket socket, shared_state& state)
@@ -93,8 +98,6 @@ void session::force_close() {
 
 void session::format_head(const response& res, bool keep_alive) {
     auto status = res.result_int();
-    // 1xx, 204 and 304 have no body, and so no Content-Length.
-    bool has_body = status >= 200 && status != 204 && status != 304;
     auto& h = head_;
     h.clear();
     h += res.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
@@ -112,7 +115,7 @@ void session::format_head(const response& res, bool keep_alive) {
         h += f.value();
         h += "\r\n";
     }
-    if (has_body) {
+    if (has_body(status)) {
         end = std::to_chars(digits, digits + sizeof digits, res.body().size()).ptr;
         h += "Content-Length: ";
         h.append(digits, end);
@@ -129,8 +132,7 @@ net::awaitable<bool> session::write(const response& res, bool keep_alive, bool h
     phase_ = phase::writing;
     format_head(res, keep_alive);
     std::array<net::const_buffer, 2> buffers{net::buffer(head_), net::buffer(res.body())};
-    if (head_only || res.result_int() < 200 || res.result_int() == 204 || res.result_int() == 304)
-        buffers[1] = net::const_buffer();
+    if (head_only || !has_body(res.result_int())) buffers[1] = net::const_buffer();
     // Most answers fit the socket's send buffer: try without waiting, and only arm
     // the write deadline for what is left.
     beast::error_code ec;

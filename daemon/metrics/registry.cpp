@@ -164,8 +164,8 @@ const std::string& series_key(const Parts&... parts) {
     return key;
 }
 
-std::string_view status_text(unsigned status, char (&buf)[12]) {
-    auto end = std::to_chars(buf, buf + sizeof buf, status).ptr;
+std::string_view decimal(unsigned n, char (&buf)[12]) {
+    auto end = std::to_chars(buf, buf + sizeof buf, n).ptr;
     return {buf, static_cast<std::size_t>(end - buf)};
 }
 
@@ -174,7 +174,7 @@ std::string_view status_text(unsigned status, char (&buf)[12]) {
 void registry::observe_request(std::string_view route, std::string_view method, unsigned status,
                                double seconds) {
     char buf[12];
-    auto st = status_text(status, buf);
+    auto st = decimal(status, buf);
     const auto& key = series_key(route, method, st);
     request_series s;
     {
@@ -196,7 +196,7 @@ void registry::observe_request(std::string_view route, std::string_view method, 
 void registry::count_publish(std::string_view type, unsigned version, std::string_view result,
                              std::size_t events) {
     char buf[12];
-    auto v = version ? status_text(version, buf) : std::string_view();
+    auto v = version ? decimal(version, buf) : std::string_view();
     const auto& key = series_key(type, v, result);
     prometheus::Counter* c;
     {

@@ -1,7 +1,5 @@
 #include "publish/event_id.hpp"
 
-#include "log/logger.hpp"
-
 #include <chrono>
 #include <cstdint>
 #include <random>
@@ -32,18 +30,6 @@ void format_event_id(char* out) {
         out[at++] = hex[b[i] >> 4];
         out[at++] = hex[b[i] & 0x0F];
     }
-}
-
-std::string new_event_id() {
-    std::string out(36, '-');
-    format_event_id(out.data());
-    return out;
-}
-
-std::string now_rfc3339() {
-    std::string out;
-    log::append_timestamp(out);
-    return out;
 }
 
 }  // namespace sluice::publish

@@ -5,17 +5,26 @@
 #include <thread>
 
 #include "deliver/position.hpp"
+#include "log/logger.hpp"
 #include "publish/event_id.hpp"
 #include "schema/formats.hpp"
 
 using namespace sluice;
+
+namespace {
+std::string new_id() {
+    std::string id(36, ' ');
+    publish::format_event_id(id.data());
+    return id;
+}
+}  // namespace
 
 TEST_CASE("event ids are UUIDv7: formatted, versioned, time-ordered and unique",
           "[unit][publish]") {
     std::set<std::string> seen;
     std::string previous;
     for (int i = 0; i < 2000; ++i) {
-        auto id = publish::new_event_id();
+        auto id = new_id();
         REQUIRE(id.size() == 36);
         CHECK(schema::check_format(schema::format_kind::uuid, id));
         CHECK(id[8] == '-');
@@ -34,7 +43,7 @@ TEST_CASE("event ids are UUIDv7: formatted, versioned, time-ordered and unique",
         static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                        std::chrono::system_clock::now().time_since_epoch())
                                        .count());
-    auto id = publish::new_event_id();
+    auto id = new_id();
     auto hex = id.substr(0, 8) + id.substr(9, 4);
     auto ms = std::stoull(hex, nullptr, 16);
     CHECK(ms >= now_ms);
@@ -47,7 +56,8 @@ TEST_CASE("filled-in times are RFC 3339 UTC with milliseconds and follow the clo
         auto before = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
-        auto t = publish::now_rfc3339();
+        std::string t;
+        log::append_timestamp(t);
         auto after = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
