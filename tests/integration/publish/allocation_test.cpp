@@ -54,7 +54,8 @@ TEST_CASE("a single-event publish stays within its allocation budget", "[publish
     const std::string headers = "Content-Type: application/json\r\n";
     test::http_connection c(cfg.port);
     // Warm up: per-thread buffers, metric series, Asio's handler memory.
-    for (int i = 0; i < 300; ++i) REQUIRE(c.request("POST", "/v1/events", body, headers).status == 201);
+    for (int i = 0; i < 300; ++i)
+        REQUIRE(c.request("POST", "/v1/events", body, headers).status == 201);
 
     constexpr int publishes = 1000;
     int stored = 0;
