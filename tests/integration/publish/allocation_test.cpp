@@ -1,46 +1,25 @@
 // The broker's allocations per single-event publish, in steady state: a budget that
 // catches a hot-path regression (a parser built per request, strings per event) which
 // a functional test cannot see. The broker runs in this process, on real sockets and a
-// real redis-server; this program replaces operator new and counts, while asked, every
+// real redis-server; this program links the counting operator new and counts every
 // allocation made by any thread but the test's own (the client's).
 #include <signal.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <catch2/catch.hpp>
-#include <cstdlib>
-#include <new>
 #include <thread>
 
 #include "app/broker.hpp"
 #include "config/loader.hpp"
+#include "support/allocation_counter.hpp"
 #include "support/broker_process.hpp"
 #include "support/redis_server.hpp"
-
-namespace {
-std::atomic<bool> counting{false};
-std::atomic<std::size_t> allocations{0};
-thread_local bool is_client = false;
-}  // namespace
-
-void* operator new(std::size_t n) {
-    if (counting.load(std::memory_order_relaxed) && !is_client)
-        allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-    std::free(p);
-}
 
 using namespace sluice;
 using namespace std::chrono_literals;
 
 TEST_CASE("a single-event publish stays within its allocation budget", "[publish][redis]") {
-    is_client = true;
+    test::exclude_this_thread_from_allocation_count();
     test::redis_server redis;
     test::broker_config cfg(redis.url());
     auto env = config::process_environment();
@@ -59,12 +38,12 @@ TEST_CASE("a single-event publish stays within its allocation budget", "[publish
 
     constexpr int publishes = 1000;
     int stored = 0;
-    counting = true;
+    test::start_counting_allocations();
     for (int i = 0; i < publishes; ++i)
         stored += c.request("POST", "/v1/events", body, headers).status == 201;
-    counting = false;
+    auto allocations = test::stop_counting_allocations();
     CHECK(stored == publishes);
-    double per_publish = static_cast<double>(allocations.load()) / publishes;
+    double per_publish = static_cast<double>(allocations) / publishes;
     INFO("allocations per publish: " << per_publish);
     // 13.4 when this was written (HTTP parse and answer, the Redis round trip, metrics;
     // background work such as Redis health checks included). A simdjson parser built

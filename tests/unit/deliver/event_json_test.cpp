@@ -3,7 +3,11 @@
 #include <simdjson.h>
 #include <catch2/catch.hpp>
 
+#include "support/json_members.hpp"
+
 using namespace sluice::deliver;
+using sluice::test::parse_json;
+using sluice::test::string_member;
 
 namespace {
 
@@ -25,20 +29,6 @@ std::string event_json(const stream_entry& e) {
     std::string out;
     append_event_json(out, e);
     return out;
-}
-
-simdjson::dom::element parse_json(simdjson::dom::parser& p, const std::string& json) {
-    INFO("JSON: " << json);
-    simdjson::dom::element e;
-    REQUIRE(p.parse(json).get(e) == simdjson::SUCCESS);
-    return e;
-}
-
-std::string string_member(simdjson::dom::element e, const char* name) {
-    INFO("member: " << name);
-    std::string_view s;
-    REQUIRE(e[name].get(s) == simdjson::SUCCESS);
-    return std::string(s);
 }
 
 }  // namespace

@@ -4,9 +4,15 @@
 #include <catch2/catch.hpp>
 #include <limits>
 
+#include "support/json_members.hpp"
+
 using namespace sluice::deliver;
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
+using sluice::test::bool_member;
+using sluice::test::parse_json;
+using sluice::test::string_member;
+using sluice::test::uint_member;
 
 namespace {
 
@@ -54,34 +60,6 @@ std::string id_list(std::size_t n) {
         out += "\"1764237600000-" + std::to_string(i) + '"';
     }
     return out + ']';
-}
-
-simdjson::dom::element parse_json(simdjson::dom::parser& p, const std::string& json) {
-    INFO("JSON: " << json);
-    simdjson::dom::element e;
-    REQUIRE(p.parse(json).get(e) == simdjson::SUCCESS);
-    return e;
-}
-
-std::string string_member(simdjson::dom::element e, const char* name) {
-    INFO("member: " << name);
-    std::string_view s;
-    REQUIRE(e[name].get(s) == simdjson::SUCCESS);
-    return std::string(s);
-}
-
-std::uint64_t uint_member(simdjson::dom::element e, const char* name) {
-    INFO("member: " << name);
-    std::uint64_t n = 0;
-    REQUIRE(e[name].get(n) == simdjson::SUCCESS);
-    return n;
-}
-
-bool bool_member(simdjson::dom::element e, const char* name) {
-    INFO("member: " << name);
-    bool b = false;
-    REQUIRE(e[name].get(b) == simdjson::SUCCESS);
-    return b;
 }
 
 const std::string window_range = "`window` must be an integer from 1 to 10000";

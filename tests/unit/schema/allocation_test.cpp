@@ -1,27 +1,10 @@
 // Checks the engine's promise that validating a valid instance allocates nothing.
-// Replaces the global operator new for this test program, counting only while asked.
+// A program of its own: it links the counting operator new (support/allocation_counter).
 #include "schema/schema.hpp"
 
 #include <catch2/catch.hpp>
-#include <cstdlib>
-#include <new>
 
-namespace {
-thread_local bool counting = false;
-thread_local std::size_t allocations = 0;
-}  // namespace
-
-void* operator new(std::size_t n) {
-    if (counting) ++allocations;
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-    std::free(p);
-}
+#include "support/allocation_counter.hpp"
 
 TEST_CASE("validating a valid instance does not allocate", "[unit][schema]") {
     sluice::schema::schema_set set;
@@ -54,10 +37,10 @@ TEST_CASE("validating a valid instance does not allocate", "[unit][schema]") {
         "tags":["beta"],"plan":"pro"}})";
     auto doc = parser.parse(json).value();
     REQUIRE(v->validate(doc));  // warms up per-thread regex match data
-    counting = true;
+    sluice::test::start_counting_allocations();
     bool all_valid = true;
     for (int i = 0; i < 100; ++i) all_valid = v->validate(doc) && all_valid;
-    counting = false;
+    auto allocations = sluice::test::stop_counting_allocations();
     CHECK(all_valid);
     CHECK(allocations == 0);
 }
