@@ -7,6 +7,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <map>
 
 #include "deliver/position.hpp"
 #include "deliver/protocol.hpp"
@@ -289,10 +290,17 @@ net::awaitable<void> group_reader::sweep_loop() {
 
 void group_reader::set_idle(const std::vector<std::pair<std::string, std::uint64_t>>& ids_idle) {
     if (ids_idle.empty()) return;
+    // One XCLAIM per distinct idle time, naming every id that gets it (usually all).
+    std::map<std::uint64_t, std::vector<std::string_view>> by_idle;
+    for (const auto& [id, idle] : ids_idle) by_idle[idle].push_back(id);
     redis::request req;
-    for (const auto& [id, idle] : ids_idle) {
+    std::vector<std::string_view> argv;
+    for (const auto& [idle, ids] : by_idle) {
         auto ms = std::to_string(idle);
-        req.push_command("XCLAIM", key_, group_, ctx_.consumer, "0", id, "IDLE", ms, "JUSTID");
+        argv.assign({"XCLAIM", key_, group_, ctx_.consumer, "0"});
+        argv.insert(argv.end(), ids.begin(), ids.end());
+        argv.insert(argv.end(), {"IDLE", ms, "JUSTID"});
+        req.push(argv);
     }
     ctx_.io.async_exec(std::move(req), [](boost::system::error_code, redis::reply) {
         // Best effort: without it the entries still come back, after the ack timeout.
@@ -351,7 +359,7 @@ std::vector<std::string> group_reader::nack(subscription& s, const std::vector<s
     auto timeout = static_cast<std::uint64_t>(p.ack_timeout.count());
     std::vector<std::string> unknown;
     std::vector<std::pair<std::string, std::uint64_t>> release;
-    redis::request reasons;
+    std::vector<std::string> reason_fields;  // group + newline + id, one per nacked entry
     for (const auto& id : ids) {
         auto it = s.inflight.find(id);
         if (it == s.inflight.end()) {
@@ -362,12 +370,16 @@ std::vector<std::string> group_reader::nack(subscription& s, const std::vector<s
         // Due once idle reaches timeout + wait: start it that far minus the delay.
         auto delay = std::min(delay_ms.value_or(wait), timeout + wait);
         release.emplace_back(id, timeout + wait - delay);
-        if (!reason.empty()) reasons.push_command("HSET", reasons_key_, group_ + '\n' + id, reason);
+        if (!reason.empty()) reason_fields.push_back(group_ + '\n' + id);
         s.inflight.erase(it);
     }
     bump(counters_.nacked, static_cast<double>(release.size()));
-    if (reasons.commands() > 0)
-        ctx_.io.async_exec(std::move(reasons), [](boost::system::error_code, redis::reply) {});
+    if (!reason_fields.empty()) {
+        // One HSET for all of them: every field gets the same reason.
+        std::vector<std::string_view> argv{"HSET", reasons_key_};
+        for (const auto& f : reason_fields) argv.insert(argv.end(), {f, reason});
+        ctx_.io.async_exec(redis::request(argv), [](boost::system::error_code, redis::reply) {});
+    }
     set_idle(release);
     dispatch();
     wake_.cancel();
