@@ -5,16 +5,7 @@
 #include "metrics/registry.hpp"
 
 namespace sluice::app {
-namespace {
-
-std::string json_string(std::string_view s) {
-    std::string out = "\"";
-    log::append_json_escaped(out, s);
-    out += '"';
-    return out;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 void add_operational_endpoints(http::service& api, const readiness& ready,
                                metrics::registry& metrics) {
@@ -42,7 +33,7 @@ void add_operational_endpoints(http::service& api, const readiness& ready,
             std::string detail, list;
             for (const auto& r : reasons) {
                 detail += detail.empty() ? r : "; " + r;
-                list += list.empty() ? json_string(r) : "," + json_string(r);
+                list += list.empty() ? log::json_string(r) : "," + log::json_string(r);
             }
             http::problem p{503, "not_ready", "Not ready", detail, R"("reasons":[)" + list + "]"};
             auto res = http::make_problem(p);
@@ -56,15 +47,16 @@ void add_operational_endpoints(http::service& api, const readiness& ready,
                                                 "text/plain; version=0.0.4; charset=utf-8");
               });
 
-    api.route(
-        "GET", "/v1/version", [](const http::request_context&) -> boost::asio::awaitable<response> {
-            co_return http::make_response(
-                200,
-                R"({"name":"sluice","version":)" + json_string(metrics::build_info::version()) +
-                    R"(,"commit":)" + json_string(metrics::build_info::commit()) +
-                    R"(,"compiler":)" + json_string(metrics::build_info::compiler()) + "}",
-                json);
-        });
+    api.route("GET", "/v1/version",
+              [](const http::request_context&) -> boost::asio::awaitable<response> {
+                  co_return http::make_response(
+                      200,
+                      R"({"name":"sluice","version":)" +
+                          log::json_string(metrics::build_info::version()) + R"(,"commit":)" +
+                          log::json_string(metrics::build_info::commit()) + R"(,"compiler":)" +
+                          log::json_string(metrics::build_info::compiler()) + "}",
+                      json);
+              });
 }
 
 }  // namespace sluice::app

@@ -19,9 +19,7 @@ void append_event_json(std::string& out, const stream_entry& entry) {
         if (name == "data" || numeric) {
             out += value;  // stored minified JSON (data) or a decimal (version)
         } else {
-            out += '"';
-            log::append_json_escaped(out, value);
-            out += '"';
+            log::append_json_string(out, value);
         }
     }
     out += '}';

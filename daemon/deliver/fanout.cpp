@@ -29,7 +29,6 @@ redis::client_options tail_options(redis::client_options o, const std::string& t
 
 tail_watch::tail_watch(net::any_io_executor ex, reader_context& ctx, std::string type)
     : ex_(ex)
-    , ctx_(ctx)
     , type_(std::move(type))
     , key_(publish::stream_key(type_))
     , blocking_(ex, tail_options(ctx.blocking, type_), nullptr) {}

@@ -50,7 +50,6 @@ class tail_watch : public std::enable_shared_from_this<tail_watch> {
     void notify();
 
     boost::asio::any_io_executor ex_;
-    reader_context& ctx_;
     std::string type_, key_;
     redis::client blocking_;
     std::vector<boost::asio::steady_timer*> waiters_;

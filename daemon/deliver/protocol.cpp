@@ -175,49 +175,41 @@ parse_result parse_client_frame(std::string_view text) {
     return r;
 }
 
-namespace {
-void append_string(std::string& out, std::string_view s) {
-    out += '"';
-    log::append_json_escaped(out, s);
-    out += '"';
-}
-}  // namespace
-
 std::string error_frame(const frame_error& e) {
     std::string out = R"({"op":"error","id":)";
     if (e.id.empty())
         out += "null";
     else
-        append_string(out, e.id);
+        log::append_json_string(out, e.id);
     out += R"(,"code":)";
-    append_string(out, e.code);
+    log::append_json_string(out, e.code);
     out += R"(,"message":)";
-    append_string(out, e.message);
+    log::append_json_string(out, e.message);
     out += '}';
     return out;
 }
 
 std::string unsubscribed_frame(std::string_view sub, std::string_view reason) {
     std::string out = R"({"op":"unsubscribed","sub":)";
-    append_string(out, sub);
+    log::append_json_string(out, sub);
     out += R"(,"reason":)";
-    append_string(out, reason);
+    log::append_json_string(out, reason);
     out += '}';
     return out;
 }
 
 std::string subscribed_frame(const subscribed_info& s) {
     std::string out = R"({"op":"subscribed","id":)";
-    append_string(out, s.id);
+    log::append_json_string(out, s.id);
     out += R"(,"type":)";
-    append_string(out, s.type);
+    log::append_json_string(out, s.type);
     out += R"(,"group":)";
     if (s.group.empty())
         out += "null";
     else
-        append_string(out, s.group);
+        log::append_json_string(out, s.group);
     out += R"(,"from":)";
-    append_string(out, s.from);
+    log::append_json_string(out, s.from);
     out += R"(,"window":)" + std::to_string(s.window);
     if (!s.group.empty()) {
         out += R"(,"ack_timeout_ms":)" + std::to_string(s.ack_timeout_ms);
@@ -231,7 +223,7 @@ std::string subscribed_frame(const subscribed_info& s) {
 void append_event_frame_head(std::string& out, std::string_view sub, std::string_view entry,
                              std::uint64_t delivery) {
     out += R"({"op":"event","sub":)";
-    append_string(out, sub);
+    log::append_json_string(out, sub);
     out += R"(,"entry":")";
     out += entry;  // digits and '-'
     out += R"(","delivery":)";

@@ -161,6 +161,18 @@ void append_json_escaped(std::string& out, std::string_view text) {
     }
 }
 
+void append_json_string(std::string& out, std::string_view text) {
+    out += '"';
+    append_json_escaped(out, text);
+    out += '"';
+}
+
+std::string json_string(std::string_view text) {
+    std::string out;
+    append_json_string(out, text);
+    return out;
+}
+
 void write(level l, std::string_view msg, fields f) {
     thread_local std::string line;
     line.clear();

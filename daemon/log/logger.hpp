@@ -65,5 +65,8 @@ void append_timestamp(std::string& out);
 
 // Appends `text` to `out` as the inside of a JSON string (quotes not included).
 void append_json_escaped(std::string& out, std::string_view text);
+// `text` as a JSON string, quotes included: appended to `out`, or returned.
+void append_json_string(std::string& out, std::string_view text);
+std::string json_string(std::string_view text);
 
 }  // namespace sluice::log

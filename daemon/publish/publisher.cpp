@@ -27,13 +27,6 @@ namespace {
 namespace dom = simdjson::dom;
 namespace beast_http = boost::beast::http;
 
-std::string json_string(std::string_view s) {
-    std::string out = "\"";
-    log::append_json_escaped(out, s);
-    out += '"';
-    return out;
-}
-
 // What a request stores and answers, encoded once while the body is at hand: the
 // RESP bulk strings of every event's field/value pairs, and the start of every
 // event's success answer (`{"id":...,"entry":"`). Events refer to them by offset, so
@@ -144,10 +137,11 @@ item prepare(const incoming_event& in, const catalog::schema_catalog& cat,
         std::string list;
         for (const auto& v : violations) {
             if (!list.empty()) list += ',';
-            list += R"({"instanceLocation":)" + json_string(v.instance_location) +
-                    R"(,"keywordLocation":)" + json_string(v.keyword_location) +
-                    R"(,"absoluteKeywordLocation":)" + json_string(v.absolute_keyword_location) +
-                    R"(,"message":)" + json_string(v.message) + "}";
+            list += R"({"instanceLocation":)" + log::json_string(v.instance_location) +
+                    R"(,"keywordLocation":)" + log::json_string(v.keyword_location) +
+                    R"(,"absoluteKeywordLocation":)" +
+                    log::json_string(v.absolute_keyword_location) + R"(,"message":)" +
+                    log::json_string(v.message) + "}";
         }
         std::string detail =
             "the data does not match " + type + " v" + std::to_string(version) + ": " +
@@ -156,7 +150,7 @@ item prepare(const incoming_event& in, const catalog::schema_catalog& cat,
                                    : "");
         out.problem = {422, "schema_violation", "The event does not match its contract",
                        std::move(detail),
-                       R"("eventType":)" + json_string(type) + R"(,"eventVersion":)" +
+                       R"("eventType":)" + log::json_string(type) + R"(,"eventVersion":)" +
                            std::to_string(version) + R"(,"violations":[)" + list + "]"};
         return out;
     }
@@ -443,24 +437,11 @@ boost::asio::awaitable<http::response> publisher::handle(const http::request_con
             } else if (rep.type == redis::reply::kind::array && rep.elements.size() == 2) {
                 it.duplicate = rep.elements[0].integer == 0;
                 it.entry = std::move(rep.elements[1].str);
-            } else if (rep.is_transient_error()) {
-                it.problem = {503,
-                              "redis_unavailable",
-                              "Redis is unavailable",
-                              "Redis refused the write for now (" +
-                                  rep.str.substr(0, rep.str.find(' ')) +
-                                  "); nothing was written; retry",
-                              {}};
-                it.retry = true;
-                it.event.reset();
             } else {
-                log::error("unexpected reply from the publish script",
-                           {{"type", it.event->type}, {"reply", rep.str}});
-                it.problem = {500,
-                              "internal_error",
-                              "Internal server error",
-                              "Redis answered the publish script unexpectedly; see the server log",
-                              {}};
+                auto failure = problem_for_redis_reply(rep, "the write",
+                                                       "nothing was written; retry", it.type);
+                it.problem = std::move(failure.problem);
+                it.retry = it.problem.status == 503;
                 it.event.reset();
             }
         }

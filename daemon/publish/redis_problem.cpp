@@ -1,6 +1,8 @@
 #include "publish/redis_problem.hpp"
 
+#include "log/logger.hpp"
 #include "redis/error.hpp"
+#include "redis/resp.hpp"
 
 namespace sluice::publish {
 
@@ -25,6 +27,27 @@ redis_failure problem_for_redis_error(const boost::system::error_code& ec) {
                                     : "; nothing was written"),
                  {}};
     f.retry_after_seconds = ec == redis::error::timeout ? 2 : 1;
+    return f;
+}
+
+redis_failure problem_for_redis_reply(const redis::reply& r, std::string_view what,
+                                      std::string_view effect, std::string_view type) {
+    redis_failure f;
+    if (r.is_transient_error()) {
+        f.problem = {503,
+                     "redis_unavailable",
+                     "Redis is unavailable",
+                     "Redis refused " + std::string(what) + " for now (" +
+                         r.str.substr(0, r.str.find(' ')) + "); " + std::string(effect),
+                     {}};
+        return f;
+    }
+    log::error("unexpected Redis reply", {{"command", what}, {"type", type}, {"reply", r.str}});
+    f.problem = {500,
+                 "internal_error",
+                 "Internal server error",
+                 "Redis answered " + std::string(what) + " unexpectedly; see the server log",
+                 {}};
     return f;
 }
 

@@ -1,8 +1,13 @@
 #pragma once
 
 #include <boost/system/error_code.hpp>
+#include <string_view>
 
 #include "http/problem.hpp"
+
+namespace sluice::redis {
+struct reply;
+}
 
 namespace sluice::publish {
 
@@ -15,5 +20,12 @@ struct redis_failure {
 };
 
 redis_failure problem_for_redis_error(const boost::system::error_code& ec);
+
+// The HTTP answer to a reply that is an error or not of the expected shape: 503 when
+// Redis says "not now" (out of memory, loading, a failover...), with `effect` saying
+// what became of the request; else 500, logged with `what` (the command) and `type`:
+// a bug, or a key of the wrong type.
+redis_failure problem_for_redis_reply(const redis::reply& r, std::string_view what,
+                                      std::string_view effect, std::string_view type);
 
 }  // namespace sluice::publish

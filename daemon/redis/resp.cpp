@@ -118,10 +118,6 @@ void encode_command(std::string& out, const std::string_view* argv, std::size_t 
     for (std::size_t i = 0; i < argc; ++i) append_bulk(out, argv[i]);
 }
 
-void append_array_header(std::string& out, std::size_t n) {
-    append_header(out, '*', n);
-}
-
 void append_bulk(std::string& out, std::string_view s) {
     append_header(out, '$', s.size());
     out.append(s);

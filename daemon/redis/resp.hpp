@@ -52,9 +52,8 @@ inline void encode_command(std::string& out, const std::vector<std::string_view>
     encode_command(out, argv.data(), argv.size());
 }
 
-// The pieces of a command, for callers that encode arguments once and reuse them:
-// an array header (`*<n>`) and one bulk string (`$<len>` and the bytes).
-void append_array_header(std::string& out, std::size_t n);
+// One bulk string (`$<len>` and the bytes), for callers that encode arguments once
+// and reuse them (request::push with a tail).
 void append_bulk(std::string& out, std::string_view s);
 
 // One or more commands sent together, in order, with nothing from other callers

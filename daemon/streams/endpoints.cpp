@@ -38,12 +38,6 @@ struct sources {
     catalog_source catalog;
 };
 
-void append_string(std::string& out, std::string_view s) {
-    out += '"';
-    log::append_json_escaped(out, s);
-    out += '"';
-}
-
 // 404 unless the catalog has a contract for `type`.
 std::optional<response> unknown_type(const sources& s, const std::string& type) {
     auto cat = s.catalog();
@@ -54,7 +48,7 @@ std::optional<response> unknown_type(const sources& s, const std::string& type) 
 
 response bad_query(const query_error& e) {
     std::string extra = R"("parameter":)";
-    append_string(extra, e.parameter);
+    log::append_json_string(extra, e.parameter);
     http::problem p{400, "invalid_parameter", "Invalid query parameter", e.detail,
                     std::move(extra)};
     return http::make_problem(p);
@@ -78,26 +72,14 @@ response redis_failed(const boost::system::error_code& ec, std::string_view effe
     return res;
 }
 
-// Redis answered with an error, or with a reply of the wrong shape: 503 when Redis
-// says "not now", else 500 (logged: a bug or a key of the wrong type).
+// Redis answered with an error, or with a reply of the wrong shape: 503 (retry in a
+// second) when Redis says "not now", else 500.
 response redis_refused(const redis::reply& r, std::string_view what, const std::string& type) {
-    if (r.is_transient_error()) {
-        http::problem p{503,
-                        "redis_unavailable",
-                        "Redis is unavailable",
-                        "Redis refused for now (" + r.str.substr(0, r.str.find(' ')) + "); retry",
-                        {}};
-        auto res = http::make_problem(p);
-        res.set(http::beast_http::field::retry_after, "1");
-        return res;
-    }
-    log::error("unexpected Redis reply", {{"command", what}, {"type", type}, {"reply", r.str}});
-    http::problem p{500,
-                    "internal_error",
-                    "Internal server error",
-                    "Redis answered " + std::string(what) + " unexpectedly; see the server log",
-                    {}};
-    return http::make_problem(p);
+    auto f = publish::problem_for_redis_reply(r, what, "retry", type);
+    auto res = http::make_problem(f.problem);
+    if (f.problem.status == 503)
+        res.set(http::beast_http::field::retry_after, std::to_string(f.retry_after_seconds));
+    return res;
 }
 
 net::awaitable<response> read_page(const sources& s, const http::request_context& ctx,
@@ -244,11 +226,11 @@ net::awaitable<response> put_group(const sources& s, const http::request_context
         co_return res;
     }
     std::string body = R"({"type":)";
-    append_string(body, type);
+    log::append_json_string(body, type);
     body += R"(,"group":)";
-    append_string(body, group);
+    log::append_json_string(body, group);
     body += R"(,"created":)" + std::string(created ? "true" : "false") + R"(,"position":)";
-    append_string(body, position);
+    log::append_json_string(body, position);
     body += '}';
     auto res = http::make_response(created ? 201 : 200, std::move(body), json);
     co_return res;
@@ -294,19 +276,19 @@ net::awaitable<response> requeue(const sources& s, const http::request_context& 
         start = "(" + done.last;
     }
     std::string body = R"({"type":)";
-    append_string(body, type);
+    log::append_json_string(body, type);
     body += R"(,"requeued":[)";
     for (std::size_t i = 0; i < done.requeued.size(); ++i) {
         body += i ? R"(,{"dlq_entry":)" : R"({"dlq_entry":)";
-        append_string(body, done.requeued[i].first);
+        log::append_json_string(body, done.requeued[i].first);
         body += R"(,"entry":)";
-        append_string(body, done.requeued[i].second);
+        log::append_json_string(body, done.requeued[i].second);
         body += '}';
     }
     body += R"(],"missing":[)";
     for (std::size_t i = 0; i < done.missing.size(); ++i) {
         if (i) body += ',';
-        append_string(body, done.missing[i]);
+        log::append_json_string(body, done.missing[i]);
     }
     body += "]}";
     auto res = http::make_response(200, std::move(body), json);
@@ -356,7 +338,7 @@ net::awaitable<response> delete_dead_letters(const sources& s, const http::reque
         co_return res;
     }
     std::string body = R"({"type":)";
-    append_string(body, type);
+    log::append_json_string(body, type);
     body += R"(,"deleted":)" + std::to_string(r.integer) + '}';
     auto res = http::make_response(200, std::move(body), json);
     co_return res;

@@ -10,12 +10,6 @@ namespace {
 
 using kind = redis::reply::kind;
 
-void append_string(std::string& out, std::string_view s) {
-    out += '"';
-    log::append_json_escaped(out, s);
-    out += '"';
-}
-
 // Calls `on(name, value)` for each pair of a flat field/value array (RESP2 maps).
 template <typename F>
 bool for_each_pair(const redis::reply& r, F on) {
@@ -102,25 +96,25 @@ std::optional<std::uint64_t> ms_from_time(const redis::reply& r) {
 std::string groups_json(std::string_view type, const std::vector<group_info>& groups,
                         std::uint64_t now_ms) {
     std::string out = R"({"type":)";
-    append_string(out, type);
+    log::append_json_string(out, type);
     out += R"(,"groups":[)";
     for (std::size_t i = 0; i < groups.size(); ++i) {
         const auto& g = groups[i];
         if (i) out += ',';
         out += R"({"name":)";
-        append_string(out, g.name);
+        log::append_json_string(out, g.name);
         out += R"(,"consumers":{"count":)" + std::to_string(g.consumers) + R"(,"list":[)";
         for (std::size_t k = 0; k < g.consumer_list.size(); ++k) {
             const auto& c = g.consumer_list[k];
             if (k) out += ',';
             out += R"({"name":)";
-            append_string(out, c.name);
+            log::append_json_string(out, c.name);
             out += R"(,"pending":)" + std::to_string(c.pending) + R"(,"idle_ms":)" +
                    std::to_string(c.idle_ms) + '}';
         }
         out += R"(]},"pending":)" + std::to_string(g.pending) + R"(,"lag":)" +
                (g.lag ? std::to_string(*g.lag) : std::string("null")) + R"(,"last_delivered":)";
-        append_string(out, g.last_delivered);
+        log::append_json_string(out, g.last_delivered);
         out += R"(,"age_ms":)";
         auto oldest = g.oldest_pending ? deliver::parse_entry_id(*g.oldest_pending) : std::nullopt;
         if (oldest)

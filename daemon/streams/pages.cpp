@@ -9,16 +9,10 @@
 namespace sluice::streams {
 namespace {
 
-void append_string(std::string& out, std::string_view s) {
-    out += '"';
-    log::append_json_escaped(out, s);
-    out += '"';
-}
-
 // The value of `name` as a JSON string, or null when the entry lacks it.
 void append_field(std::string& out, const deliver::stream_entry& e, std::string_view name) {
     for (const auto& [k, v] : e.fields)
-        if (k == name) return append_string(out, v);
+        if (k == name) return log::append_json_string(out, v);
     out += "null";
 }
 
@@ -28,7 +22,7 @@ void append_next(std::string& out, const std::vector<deliver::stream_entry>& ent
     if (entries.empty() || entries.size() < limit)
         out += "null";
     else
-        append_string(out, id_after(entries.back().id));
+        log::append_json_string(out, id_after(entries.back().id));
     out += '}';
 }
 
@@ -69,12 +63,12 @@ std::string id_after(std::string_view id) {
 std::string replay_page_json(std::string_view type,
                              const std::vector<deliver::stream_entry>& entries, std::size_t limit) {
     std::string out = R"({"type":)";
-    append_string(out, type);
+    log::append_json_string(out, type);
     out += R"(,"events":[)";
     for (std::size_t i = 0; i < entries.size(); ++i) {
         if (i) out += ',';
         out += R"({"entry":)";
-        append_string(out, entries[i].id);
+        log::append_json_string(out, entries[i].id);
         out += R"(,"event":)";
         deliver::append_event_json(out, entries[i]);
         out += '}';
@@ -88,13 +82,13 @@ std::string dead_letter_page_json(std::string_view type,
                                   const std::vector<deliver::stream_entry>& entries,
                                   std::size_t limit) {
     std::string out = R"({"type":)";
-    append_string(out, type);
+    log::append_json_string(out, type);
     out += R"(,"dead_letters":[)";
     for (std::size_t i = 0; i < entries.size(); ++i) {
         const auto& e = entries[i];
         if (i) out += ',';
         out += R"({"dlq_entry":)";
-        append_string(out, e.id);
+        log::append_json_string(out, e.id);
         out += R"(,"entry":)";
         append_field(out, e, "dlq_entry");
         out += R"(,"group":)";
