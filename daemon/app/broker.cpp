@@ -11,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <csignal>
 #include <deque>
+#include <optional>
 #include <thread>
 
 #include "app/config_watch.hpp"
@@ -155,20 +156,23 @@ struct running {
         });
     }
 
-    // The delivery hub of the I/O thread running `ex`.
-    deliver::hub& hub_for(const net::any_io_executor& ex) {
+    // The index of the I/O thread running `ex`, or none (the control thread).
+    std::optional<std::size_t> io_thread_of(const net::any_io_executor& ex) const {
         auto* context = &net::query(ex, net::execution::context);
         for (std::size_t i = 0; i < io_contexts.size(); ++i)
-            if (io_contexts[i] == context) return *hubs[i];
-        return *hubs.front();
+            if (io_contexts[i] == context) return i;
+        return std::nullopt;
+    }
+
+    // The delivery hub of the I/O thread running `ex`.
+    deliver::hub& hub_for(const net::any_io_executor& ex) {
+        return *hubs[io_thread_of(ex).value_or(0)];
     }
 
     // The Redis client of the I/O thread running `ex`; the control thread's otherwise.
     redis::client& client_for(const net::any_io_executor& ex) {
-        auto* context = &net::query(ex, net::execution::context);
-        for (std::size_t i = 0; i < io_contexts.size(); ++i)
-            if (io_contexts[i] == context) return *io_clients[i];
-        return redis;
+        auto i = io_thread_of(ex);
+        return i ? *io_clients[*i] : redis;
     }
 
     ~running() {
