@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "log/logger.hpp"
+#include "publish/storage.hpp"
 #include "redis/client.hpp"
 
 namespace net = boost::asio;
@@ -353,7 +354,7 @@ int run_reference(const options& o) {
     ro.connection.endpoint.port = o.redis_port;
     sluice::redis::client redis(ctx.get_executor(), ro);
     redis.start();
-    auto key = "sluice:{" + o.type + "}:events";
+    auto key = sluice::publish::stream_key(o.type);
     auto group = "ref-" + tag();
     std::size_t received = 0;
     clock_type::time_point started, finished;

@@ -67,7 +67,7 @@ group_reader::group_reader(net::any_io_executor ex, reader_context& ctx, std::st
     , type_(std::move(type))
     , group_(std::move(group))
     , key_(publish::stream_key(type_))
-    , reasons_key_(nack_reasons_key(type_))
+    , reasons_key_(publish::nack_reasons_key(type_))
     , dlq_key_(publish::dead_letter_key(type_))
     , blocking_(ex, blocking_options(ctx.blocking, type_, group_), nullptr)
     , wake_(ex)

@@ -2,10 +2,6 @@
 
 namespace sluice::deliver {
 
-std::string nack_reasons_key(std::string_view type) {
-    return "sluice:{" + std::string(type) + "}:nack";
-}
-
 const redis::script& claim_script() {
     static const redis::script s(R"lua(
 local group, consumer = ARGV[1], ARGV[2]

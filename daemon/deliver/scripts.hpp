@@ -7,9 +7,6 @@
 
 namespace sluice::deliver {
 
-// sluice:{<type>}:nack — hash of the last nack reason per `<group>\n<entry id>`.
-std::string nack_reasons_key(std::string_view type);
-
 // Takes over entries of a group that are due for redelivery, and dead-letters those
 // that used up their deliveries, in one atomic step on the type's slot.
 //   KEYS[1] stream, KEYS[2] dead-letter stream, KEYS[3] nack reasons

@@ -18,6 +18,10 @@ std::string dead_letter_key(std::string_view type) {
     return "sluice:{" + std::string(type) + "}:dlq";
 }
 
+std::string nack_reasons_key(std::string_view type) {
+    return "sluice:{" + std::string(type) + "}:nack";
+}
+
 std::string idempotency_key(std::string_view type, std::string_view source, std::string_view id) {
     std::string material;
     // Length-prefixed, so no (source, id) pair can collide with another.
