@@ -19,7 +19,6 @@
 #include "app/readiness.hpp"
 #include "app/systemd_notify.hpp"
 #include "catalog/schema_catalog.hpp"
-#include "deliver/group_stats.hpp"
 #include "deliver/hub.hpp"
 #include "http/server.hpp"
 #include "http/service.hpp"
@@ -30,6 +29,7 @@
 #include "publish/retention.hpp"
 #include "redis/client.hpp"
 #include "streams/endpoints.hpp"
+#include "streams/group_stats.hpp"
 
 namespace sluice::app {
 namespace {
@@ -102,7 +102,7 @@ struct running {
     std::shared_ptr<http::service> api = std::make_shared<http::service>();
     publish::publisher publisher;
     publish::retention_trimmer trimmer;
-    deliver::group_stats group_stats;
+    streams::group_stats group_stats;
     http::server server;
     net::signal_set signals{ctx, SIGINT, SIGTERM, SIGHUP};
     net::steady_timer drain_timer{ctx};      // the drain's waits; cancelled by finish()

@@ -293,6 +293,19 @@ TEST_CASE("groups show consumers, pending entries, lag and the oldest pending ag
     }
     CHECK(saw_billing);
     CHECK(saw_audit);
+
+    // The same numbers reach the metrics, from the poller's next round (every 5 s).
+    auto metrics_show = [&](const std::string& needle) {
+        auto deadline = std::chrono::steady_clock::now() + 12s;
+        while (std::chrono::steady_clock::now() < deadline) {
+            if (b.call("GET", "/metrics").body.find(needle) != std::string::npos) return true;
+            std::this_thread::sleep_for(100ms);
+        }
+        return false;
+    };
+    CHECK(metrics_show(R"(sluice_group_pending{group="billing",type="user.created"} 3)"));
+    CHECK(metrics_show(R"(sluice_group_lag{group="billing",type="user.created"} 2)"));
+    CHECK(metrics_show(R"(sluice_group_pending{group="audit",type="user.created"} 0)"));
 }
 
 TEST_CASE("PUT on an existing group moves it to an entry id, a time, start or new",

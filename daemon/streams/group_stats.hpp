@@ -14,9 +14,10 @@ namespace sluice::redis {
 class client;
 }
 
-namespace sluice::deliver {
+namespace sluice::streams {
 
-// Every 5 s, reads each registered type's consumer groups (XINFO GROUPS) and sets
+// Every 5 s, reads each registered type's consumer groups (XINFO GROUPS, one
+// pipelined request for all types) and sets
 // sluice_group_pending and sluice_group_lag; once a minute it also removes the
 // Redis consumers (one per broker I/O thread and start) that hold nothing and have
 // been idle for a day. Runs on the control thread; a failed round is skipped (the
@@ -37,4 +38,4 @@ class group_stats {
     std::shared_ptr<state> state_;
 };
 
-}  // namespace sluice::deliver
+}  // namespace sluice::streams

@@ -1,4 +1,4 @@
-#include "deliver/group_stats.hpp"
+#include "streams/group_stats.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -12,8 +12,9 @@
 #include "net/report_failure.hpp"
 #include "publish/storage.hpp"
 #include "redis/client.hpp"
+#include "streams/groups.hpp"
 
-namespace sluice::deliver {
+namespace sluice::streams {
 namespace {
 namespace net = boost::asio;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
@@ -31,22 +32,12 @@ struct group_stats::state : std::enable_shared_from_this<state> {
     state(redis::client& r, catalog_source c, metrics::registry& m)
         : redis(r), catalog(std::move(c)), metrics(m) {}
 
-    // One XINFO GROUPS reply: a list of flat [name, value, ...] maps. Returns the
-    // group names.
-    std::vector<std::string> record(const std::string& type, const redis::reply& r) {
+    // Sets the gauges of one type's groups; returns their names.
+    std::vector<std::string> record(const std::string& type, const std::vector<group_info>& gs) {
         std::vector<std::string> names;
-        for (const auto& g : r.elements) {
-            std::string name;
-            long long pending = 0, lag = -1;
-            for (std::size_t i = 0; i + 1 < g.elements.size(); i += 2) {
-                const auto& k = g.elements[i].str;
-                const auto& v = g.elements[i + 1];
-                if (k == "name") name = v.str;
-                if (k == "pending") pending = v.integer;
-                if (k == "lag" && v.type == redis::reply::kind::integer) lag = v.integer;
-            }
-            if (!name.empty()) metrics.set_group_backlog(type, name, pending, lag);
-            if (!name.empty()) names.push_back(std::move(name));
+        for (const auto& g : gs) {
+            metrics.set_group_backlog(type, g.name, g.pending, g.lag.value_or(-1));
+            names.push_back(g.name);
         }
         return names;
     }
@@ -56,19 +47,12 @@ struct group_stats::state : std::enable_shared_from_this<state> {
     net::awaitable<void> forget_idle_consumers(const std::string& key, const std::string& group) {
         auto [ec, r] =
             co_await redis.async_exec(redis::command("XINFO", "CONSUMERS", key, group), use_tuple);
-        if (ec || r.is_error()) co_return;
-        for (const auto& c : r.elements) {
-            std::string name;
-            long long pending = -1, idle = 0;
-            for (std::size_t i = 0; i + 1 < c.elements.size(); i += 2) {
-                const auto& k = c.elements[i].str;
-                if (k == "name") name = c.elements[i + 1].str;
-                if (k == "pending") pending = c.elements[i + 1].integer;
-                if (k == "idle") idle = c.elements[i + 1].integer;
-            }
-            if (name.empty() || pending != 0 || idle < forget_after_ms) continue;
+        group_info g;
+        if (ec || r.is_error() || !read_consumers(r, g)) co_return;
+        for (const auto& c : g.consumer_list) {
+            if (c.name.empty() || c.pending != 0 || c.idle_ms < forget_after_ms) continue;
             auto [dec, dr] = co_await redis.async_exec(
-                redis::command("XGROUP", "DELCONSUMER", key, group, name), use_tuple);
+                redis::command("XGROUP", "DELCONSUMER", key, group, c.name), use_tuple);
             if (dec) co_return;
         }
     }
@@ -80,16 +64,26 @@ struct group_stats::state : std::enable_shared_from_this<state> {
             co_await timer->async_wait(use_tuple);
             if (stopped) break;
             auto c = catalog();
-            if (!c) continue;
+            if (!c || c->types.empty()) continue;
+            // Every type's XINFO GROUPS in one pipelined request.
+            std::vector<std::string> types, keys;
+            redis::request req;
             for (const auto& [type, versions] : c->types) {
-                auto key = publish::stream_key(type);
-                auto [ec, r] =
-                    co_await redis.async_exec(redis::command("XINFO", "GROUPS", key), use_tuple);
-                if (stopped || ec) break;
-                if (r.is_error()) continue;  // a missing stream has no groups
-                auto groups = record(type, r);
+                types.push_back(type);
+                keys.push_back(publish::stream_key(type));
+                req.push_command("XINFO", "GROUPS", keys.back());
+            }
+            auto [ec, r] = co_await redis.async_exec(std::move(req), use_tuple);
+            if (stopped || ec) continue;
+            if (types.size() > 1 && r.elements.size() != types.size()) continue;
+            for (std::size_t i = 0; i < types.size() && !stopped; ++i) {
+                const auto& reply = types.size() == 1 ? r : r.elements[i];
+                if (reply.is_error()) continue;  // a missing stream has no groups
+                auto groups = groups_from_xinfo(reply);
+                if (!groups) continue;
+                auto names = record(types[i], *groups);
                 if (round % 12 != 0) continue;  // consumers: once a minute
-                for (const auto& g : groups) co_await forget_idle_consumers(key, g);
+                for (const auto& g : names) co_await forget_idle_consumers(keys[i], g);
             }
         }
     }
@@ -110,4 +104,4 @@ void group_stats::stop() {
     if (state_->timer) state_->timer->cancel();
 }
 
-}  // namespace sluice::deliver
+}  // namespace sluice::streams
