@@ -5,6 +5,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <map>
 #include <set>
 #include "catalog/schema_catalog.hpp"
 
@@ -100,7 +101,8 @@ struct retention_trimmer::state : std::enable_shared_from_this<retention_trimmer
     std::chrono::milliseconds period;
     std::unique_ptr<asio::steady_timer> timer;
     bool stopping = false;
-    std::set<std::string> idle;  // "type group" pairs reported idle, to log transitions once
+    // Per type, the groups reported idle, to log and set the gauge on transitions only.
+    std::map<std::string, std::set<std::string>> idle;
 
     state(redis::client& r, catalog_source c, metrics::registry* m, std::chrono::milliseconds p)
         : redis(r), catalog(std::move(c)), metrics(m), period(p) {}
@@ -119,7 +121,7 @@ struct retention_trimmer::state : std::enable_shared_from_this<retention_trimmer
             auto age = now - std::chrono::milliseconds(ms);
             if (age <= policy.idle_group_after) continue;
             holding_now.insert(group);
-            if (idle.insert(type + " " + group).second) {
+            if (idle[type].insert(group).second) {
                 log::warn("idle consumer group is holding back retention",
                           {{"type", type},
                            {"group", group},
@@ -128,15 +130,14 @@ struct retention_trimmer::state : std::enable_shared_from_this<retention_trimmer
                 if (metrics) metrics->set_retention_blocked(type, group, true);
             }
         }
-        for (auto it = idle.begin(); it != idle.end();) {
-            bool same_type = it->starts_with(type + " ");
-            std::string group = same_type ? it->substr(type.size() + 1) : std::string();
-            if (same_type && !holding_now.count(group)) {
-                if (metrics) metrics->set_retention_blocked(type, group, false);
-                it = idle.erase(it);
-            } else {
+        auto& reported = idle[type];
+        for (auto it = reported.begin(); it != reported.end();) {
+            if (holding_now.count(*it)) {
                 ++it;
+                continue;
             }
+            if (metrics) metrics->set_retention_blocked(type, *it, false);
+            it = reported.erase(it);
         }
     }
 
