@@ -95,6 +95,32 @@ net::awaitable<void> tail_watch::run() {
     }
 }
 
+namespace {
+
+// Queues one event frame for fan-out subscription `s`.
+void send_event(const std::shared_ptr<subscription>& s, std::string_view id,
+                std::shared_ptr<const std::string> body, std::uint64_t entry_ms) {
+    out_frame f;
+    f.head.reserve(96);
+    append_event_frame_head(f.head, s->id, id, 1);
+    f.body = std::move(body);
+    f.entry_ms = entry_ms;
+    f.fanout = s;
+    ++s->queued;
+    s->sink->send(std::move(f));
+}
+
+// Sleeps until `wait` is cancelled: by a written frame (the subscription's on_credit)
+// or, when `on_tail`, by the watch (ready, or new entries).
+net::awaitable<void> sleep_until_woken(net::steady_timer& wait, tail_watch& tail, bool on_tail) {
+    wait.expires_at(clock_type::time_point::max());
+    if (on_tail) tail.add_waiter(&wait);
+    co_await wait.async_wait(use_tuple);
+    tail.remove_waiter(&wait);
+}
+
+}  // namespace
+
 net::awaitable<void> feed_fanout(std::shared_ptr<subscription> s, std::string cursor,
                                  std::shared_ptr<tail_watch> tail, redis::client& io) {
     auto key = publish::stream_key(s->type);
@@ -104,34 +130,18 @@ net::awaitable<void> feed_fanout(std::shared_ptr<subscription> s, std::string cu
     while (s->open()) {
         auto credit = s->credit();
         if (credit == 0 || !tail->ready()) {
-            // Woken by a written frame (on_credit) or by the watch (ready, new entries).
-            wait.expires_at(clock_type::time_point::max());
-            if (!tail->ready()) tail->add_waiter(&wait);
-            co_await wait.async_wait(use_tuple);
-            tail->remove_waiter(&wait);
+            co_await sleep_until_woken(wait, *tail, !tail->ready());
             continue;
         }
         // Caught up with the watch's last read: take its entries, no read of our own.
         if (cursor == tail->batch_after() && tail->batch().size() <= credit &&
             !tail->batch().empty()) {
-            for (const auto& e : tail->batch()) {
-                out_frame f;
-                f.head.reserve(96);
-                append_event_frame_head(f.head, s->id, e.id, 1);
-                f.body = e.event;
-                f.entry_ms = e.entry_ms;
-                f.fanout = s;
-                ++s->queued;
-                s->sink->send(std::move(f));
-            }
+            for (const auto& e : tail->batch()) send_event(s, e.id, e.event, e.entry_ms);
             cursor = tail->batch().back().id;
         }
         // At the watch's position: nothing new until it reads more.
         if (!tail->batch().empty() && cursor == tail->batch().back().id) {
-            wait.expires_at(clock_type::time_point::max());
-            tail->add_waiter(&wait);
-            co_await wait.async_wait(use_tuple);
-            tail->remove_waiter(&wait);
+            co_await sleep_until_woken(wait, *tail, true);
             continue;
         }
         auto seen = tail->generation();
@@ -146,24 +156,15 @@ net::awaitable<void> feed_fanout(std::shared_ptr<subscription> s, std::string cu
         }
         auto entries = entries_of_read(r);
         for (auto& e : entries) {
-            out_frame f;
-            f.head.reserve(96);
-            append_event_frame_head(f.head, s->id, e.id, 1);
             auto body = std::make_shared<std::string>();
             append_event_json(*body, e);
-            f.body = std::move(body);
-            if (auto id = parse_entry_id(e.id)) f.entry_ms = id->ms;
-            f.fanout = s;
-            ++s->queued;
+            auto id = parse_entry_id(e.id);
+            send_event(s, e.id, std::move(body), id ? id->ms : 0);
             cursor = std::move(e.id);
-            s->sink->send(std::move(f));
         }
         if (!entries.empty() || tail->generation() != seen) continue;
         // Caught up: wait for the stream to grow.
-        wait.expires_at(clock_type::time_point::max());
-        tail->add_waiter(&wait);
-        co_await wait.async_wait(use_tuple);
-        tail->remove_waiter(&wait);
+        co_await sleep_until_woken(wait, *tail, true);
     }
     s->on_credit = nullptr;
 }
