@@ -42,9 +42,11 @@ http::limits to_limits(const config::settings::http_settings& h) {
     l.max_body_bytes = h.max_body_bytes;
     l.max_header_bytes = h.max_header_bytes;
     l.idle_timeout = h.idle_timeout;
+    l.first_byte_timeout = h.first_byte_timeout;
     l.read_timeout = h.read_timeout;
     l.write_timeout = h.write_timeout;
     l.max_connections = h.max_connections;
+    l.max_connections_per_client = h.max_connections_per_client;
     l.access_log = h.access_log;
     return l;
 }
@@ -63,6 +65,7 @@ deliver::websocket_limits to_websocket_limits(const config::settings::websocket_
     l.max_subscriptions = w.max_subscriptions;
     l.send_timeout = w.send_timeout;
     l.ping_interval = w.ping_interval;
+    l.max_queued_bytes = w.max_queued_bytes;
     return l;
 }
 

@@ -388,15 +388,21 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
     for (auto* p : {&s.redis.tls.ca_file, &s.redis.tls.cert_file, &s.redis.tls.key_file})
         *p = resolve_path(base_dir, *p);
 
-    section http(top.child("http"), "http", source,
-                 {"max_body_bytes", "max_header_bytes", "idle_timeout", "read_timeout",
-                  "write_timeout", "max_connections", "access_log"});
+    section http(
+        top.child("http"), "http", source,
+        {"max_body_bytes", "max_header_bytes", "idle_timeout", "first_byte_timeout", "read_timeout",
+         "write_timeout", "max_connections", "max_connections_per_client", "access_log"});
     http.read_size("max_body_bytes", s.http.max_body_bytes, 1, 1ull << 30);
-    http.read_size("max_header_bytes", s.http.max_header_bytes, 1024, 1 << 20);
+    // The HTTP parser holds a header field's offsets in 16 bits: a limit above 64 KiB
+    // would let one field past what it can store.
+    http.read_size("max_header_bytes", s.http.max_header_bytes, 1024, 64 * 1024);
     http.read_duration("idle_timeout", s.http.idle_timeout, 1ms, 24h);
+    http.read_duration("first_byte_timeout", s.http.first_byte_timeout, 1ms, 1h);
     http.read_duration("read_timeout", s.http.read_timeout, 1ms, 1h);
     http.read_duration("write_timeout", s.http.write_timeout, 1ms, 1h);
     http.read_int<std::size_t>("max_connections", s.http.max_connections, 1, 1'000'000);
+    http.read_int<std::size_t>("max_connections_per_client", s.http.max_connections_per_client, 0,
+                               1'000'000);
     http.read_bool("access_log", s.http.access_log);
     if (s.http.max_body_bytes > s.redis.max_pending_bytes)
         http.fail(http.child("max_body_bytes"),
@@ -406,8 +412,10 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
                   "stored");
 
     section ws(top.child("websocket"), "websocket", source,
-               {"max_message_bytes", "max_subscriptions", "send_timeout", "ping_interval"});
+               {"max_message_bytes", "max_subscriptions", "send_timeout", "ping_interval",
+                "max_queued_bytes"});
     ws.read_size("max_message_bytes", s.websocket.max_message_bytes, 256, 16 << 20);
+    ws.read_size("max_queued_bytes", s.websocket.max_queued_bytes, 64 * 1024, 1ull << 30);
     ws.read_int<std::size_t>("max_subscriptions", s.websocket.max_subscriptions, 1, 10'000);
     ws.read_duration("send_timeout", s.websocket.send_timeout, 10ms, 1h);
     ws.read_duration("ping_interval", s.websocket.ping_interval, 100ms, 1h);

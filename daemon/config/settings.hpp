@@ -53,9 +53,11 @@ struct settings {
         std::size_t max_body_bytes = 1024 * 1024;
         std::size_t max_header_bytes = 16 * 1024;
         duration idle_timeout{60'000};
+        duration first_byte_timeout{5'000};  // a new connection must start a request by then
         duration read_timeout{10'000};
         duration write_timeout{10'000};
         std::size_t max_connections = 10'000;
+        std::size_t max_connections_per_client = 1'000;  // per client address; 0: no limit
         bool access_log = false;
     } http;
 
@@ -67,6 +69,9 @@ struct settings {
         // Ping an idle socket this often; one that answers nothing for two
         // intervals is closed.
         duration ping_interval{30'000};
+        // Bytes queued toward one client (event, error and control frames); past it the
+        // socket is closed (1008).
+        std::size_t max_queued_bytes = 16 * 1024 * 1024;
     } websocket;
 
     struct log_settings {

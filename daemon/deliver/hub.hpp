@@ -30,6 +30,7 @@ struct websocket_limits {
     std::size_t max_subscriptions = 100;
     std::chrono::milliseconds send_timeout{10'000};
     std::chrono::milliseconds ping_interval{30'000};
+    std::size_t max_queued_bytes = 16 * 1024 * 1024;  // toward one client, every frame kind
 };
 
 // Delivery on one I/O thread: its WebSocket sessions, one group reader per (type,

@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <simdjson.h>
 
 namespace sluice::deliver {
 namespace {
@@ -120,6 +121,9 @@ ws_frame_reader::result ws_frame_reader::next(std::string& buffer, event& out) {
             bool sendable = (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
                             (code >= 3000 && code <= 4999);
             if (!sendable) return fail(1002, "invalid close code " + std::to_string(code));
+            // RFC 6455, 5.5.1 and 8.1: the reason is UTF-8 text.
+            if (!simdjson::validate_utf8(data.data() + 2, data.size() - 2))
+                return fail(1007, "a close frame's reason that is not UTF-8");
         }
         if (control) {
             consumed_ = frame_end;

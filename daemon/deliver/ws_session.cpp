@@ -64,8 +64,24 @@ ws_session::~ws_session() = default;
 
 void ws_session::send(out_frame f) {
     if (closing_) return;
+    queued_bytes_ += frame_bytes(f);
     queue_.push_back({std::move(f), clock_type::now()});
     writer_wake_.cancel();
+    if (queued_bytes_ + control_.size() > limits_.max_queued_bytes) overflow();
+}
+
+std::size_t ws_session::frame_bytes(const out_frame& f) {
+    return f.head.size() + (f.body ? f.body->size() + 1 : 0);
+}
+
+void ws_session::overflow() {
+    log::warn("websocket closed: the client lets its frames pile up",
+              {{"max_queued_bytes", limits_.max_queued_bytes},
+               {"queued_bytes", queued_bytes_ + control_.size()},
+               {"queued_frames", queue_.size() - queue_head_}});
+    hub_.metrics().count_websocket_overflow();
+    close_with(1008, "more than " + std::to_string(limits_.max_queued_bytes) +
+                         " bytes queued toward the client");
 }
 
 void ws_session::send_text(std::string text) {
@@ -90,6 +106,8 @@ void ws_session::drop_queue() {
         if (auto& s = queue_[i].frame.fanout) --s->queued;
     queue_.clear();
     queue_head_ = 0;
+    queued_bytes_ = 0;
+    pong_.reset();
 }
 
 void ws_session::close_with(std::uint16_t code, std::string_view reason) {
@@ -202,7 +220,12 @@ net::awaitable<void> ws_session::read_loop() {
             }
             if (r == ws_frame_reader::result::control) {
                 if (ev.op == ws_opcode::ping) {
-                    send_control(ws_opcode::pong, ev.payload);
+                    // RFC 6455, 5.5.3: only the latest ping needs an answer, so a
+                    // client that pings and never reads holds one pong, not a pile.
+                    if (!closing_) {
+                        pong_ = ev.payload;
+                        writer_wake_.cancel();
+                    }
                 } else if (ev.op == ws_opcode::close) {
                     // Answer with the peer's code (1000 when it gave none), then end.
                     std::uint16_t code = 1000;
@@ -254,7 +277,7 @@ void ws_session::keepalive_tick() {
     // tick is pinged now too, or it would be silent for two intervals at the next tick
     // without ever having been asked.
     if (silent >= limits_.ping_interval / 2) send_control(ws_opcode::ping, "");
-    if (queue_head_ == queue_.size() && control_.empty()) {
+    if (queue_head_ == queue_.size() && control_.empty() && !pong_) {
         std::string().swap(out_);  // idle: give the write buffers back
         std::vector<queued>().swap(queue_);
     }
@@ -274,7 +297,7 @@ net::awaitable<void> ws_session::write_loop() {
             next_tick = clock_type::now() + limits_.ping_interval;
         }
         bool data = queue_head_ < queue_.size();
-        if (!data && control_.empty()) {
+        if (!data && control_.empty() && !pong_) {
             if (closing_) break;
             writer_wake_.expires_at(next_tick);
             co_await writer_wake_.async_wait(use_tuple);
@@ -288,12 +311,19 @@ net::awaitable<void> ws_session::write_loop() {
                                  std::to_string(limits_.send_timeout.count()) + " ms");
         }
         // Control frames first, then as many data frames as fit one write.
-        out_.assign(control_);
+        out_.clear();
+        if (pong_) {
+            append_ws_frame_header(out_, ws_opcode::pong, pong_->size());
+            out_ += *pong_;
+            pong_.reset();
+        }
+        out_ += control_;
         control_.clear();
         bool closes = closing_ && queue_head_ == queue_.size();
         while (queue_head_ < queue_.size() && out_.size() < batch_bytes) {
             auto& f = queue_[queue_head_++].frame;
-            std::size_t size = f.head.size() + (f.body ? f.body->size() + 1 : 0);
+            std::size_t size = frame_bytes(f);
+            queued_bytes_ -= size;
             append_ws_frame_header(out_, ws_opcode::text, size);
             out_ += f.head;
             if (f.body) {

@@ -4,6 +4,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -20,8 +21,9 @@ namespace sluice::deliver {
 // subscribe that needs Redis is answered before the next frame is read). Writes from
 // a queue bounded by the subscriptions' windows: one write in flight, carrying every
 // frame queued when it starts, so a burst costs one syscall, not one per event.
-// A socket whose queued frames wait longer than the send timeout is closed (1008);
-// one whose write does not finish in twice that is cut. Lives on its hub's thread.
+// A socket whose queued frames wait longer than the send timeout, or whose queued
+// bytes pass websocket.max_queued_bytes, is closed (1008); one whose write does not
+// finish in twice the send timeout is cut. Lives on its hub's thread.
 class ws_session : public frame_sink, public std::enable_shared_from_this<ws_session> {
   public:
     ws_session(boost::asio::ip::tcp::socket& socket, hub& h);
@@ -57,6 +59,9 @@ class ws_session : public frame_sink, public std::enable_shared_from_this<ws_ses
     void send_control(ws_opcode op, std::string_view payload);
     void drop(entry& e);
     void close_with(std::uint16_t code, std::string_view reason);
+    // Over websocket.max_queued_bytes: logs, counts and closes with 1008.
+    void overflow();
+    static std::size_t frame_bytes(const out_frame& f);
     void drop_queue();
 
     boost::asio::ip::tcp::socket& socket_;
@@ -64,9 +69,11 @@ class ws_session : public frame_sink, public std::enable_shared_from_this<ws_ses
     websocket_limits limits_;
     ws_frame_reader reader_;
     std::string in_;
-    std::string out_;            // the bytes of the write in flight
-    std::string control_;        // control frames waiting, written before data frames
-    std::vector<queued> queue_;  // data frames from queue_head_
+    std::string out_;                  // the bytes of the write in flight
+    std::string control_;              // control frames waiting, written before data frames
+    std::optional<std::string> pong_;  // the answer to the latest ping, not yet written
+    std::size_t queued_bytes_ = 0;     // of the data frames in queue_ from queue_head_
+    std::vector<queued> queue_;        // data frames from queue_head_
     std::size_t queue_head_ = 0;
     boost::asio::steady_timer writer_wake_;
     boost::asio::steady_timer stuck_timer_;

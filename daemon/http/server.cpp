@@ -12,10 +12,12 @@
 #include <unordered_map>
 #include <vector>
 
+#include "http/client_counter.hpp"
 #include "http/session.hpp"
 #include "http/shared_state.hpp"
 #include "log/logger.hpp"
 #include "net/report_failure.hpp"
+#include "net/run_loop.hpp"
 
 namespace sluice::http {
 namespace {
@@ -24,20 +26,54 @@ namespace net = boost::asio;
 using net::ip::tcp;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
-// Sent, best effort, to a connection accepted above max_connections.
+// A whole 503 answer, sent best effort to a connection refused at accept.
+std::string refusal(const problem& p) {
+    std::string body = to_json(p);
+    return "HTTP/1.1 503 Service Unavailable\r\nServer: sluice\r\nContent-Type: "
+           "application/problem+json\r\n"
+           "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+// Above http.max_connections.
 const std::string& over_capacity_response() {
-    static const std::string text = [] {
-        std::string body = to_json({503,
-                                    "too_many_connections",
-                                    "Too many connections",
-                                    "the server is at its connection limit; retry shortly",
-                                    {}});
-        return "HTTP/1.1 503 Service Unavailable\r\nServer: sluice\r\nContent-Type: "
-               "application/problem+json\r\n"
-               "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
-               std::to_string(body.size()) + "\r\n\r\n" + body;
-    }();
+    static const std::string text = refusal({503,
+                                             "too_many_connections",
+                                             "Too many connections",
+                                             "the server is at its connection limit; retry shortly",
+                                             {}});
     return text;
+}
+
+// Above http.max_connections_per_client.
+const std::string& client_over_capacity_response() {
+    static const std::string text =
+        refusal({503,
+                 "too_many_client_connections",
+                 "Too many connections from this client",
+                 "this client address holds as many connections as one client may; close some "
+                 "or retry shortly",
+                 {}});
+    return text;
+}
+
+void refuse(tcp::socket& socket, const std::string& answer) {
+    boost::system::error_code ignored;
+    socket.non_blocking(true, ignored);
+    socket.write_some(net::buffer(answer), ignored);
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
+}
+
+// The message of an exception that ended a connection's task.
+std::string what_of(const std::exception_ptr& e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& failure) {
+        return failure.what();
+    } catch (...) {
+        return "unknown exception";
+    }
 }
 
 }  // namespace
@@ -54,6 +90,7 @@ struct worker {
 struct server::impl {
     server_options options;
     shared_state state;
+    client_counter clients;  // open connections per client address, over every worker
     std::vector<std::unique_ptr<worker>> workers;
     std::uint16_t bound_port = 0;
     bool started = false;
@@ -93,23 +130,37 @@ struct server::impl {
                 co_await pause.async_wait(use_tuple);
                 continue;
             }
-            if (state.open_connections.load() >= state.get_limits()->max_connections) {
-                boost::system::error_code ignored;
-                socket.non_blocking(true, ignored);
-                socket.write_some(net::buffer(over_capacity_response()), ignored);
-                socket.shutdown(tcp::socket::shutdown_both, ignored);
-                socket.close(ignored);
+            auto lim = state.get_limits();
+            if (state.open_connections.load() >= lim->max_connections) {
+                refuse(socket, over_capacity_response());
+                state.metrics.count_connection_refused("max_connections");
                 continue;
             }
             boost::system::error_code ignored;
+            auto peer = socket.remote_endpoint(ignored);
+            if (!clients.try_add(peer.address(), lim->max_connections_per_client)) {
+                refuse(socket, client_over_capacity_response());
+                state.metrics.count_connection_refused("per_client_limit");
+                continue;
+            }
             socket.set_option(tcp::no_delay(true), ignored);
             state.open_connections.fetch_add(1);
             state.metrics.connection_opened();
             auto s = std::make_shared<session>(std::move(socket), state);
             w.sessions.emplace(s.get(), s);
-            net::co_spawn(w.ctx, s->run(), [this, &w, s](std::exception_ptr e) {
-                sluice::net::report_failure("http session")(e);
+            net::co_spawn(w.ctx, s->run(), [this, &w, s, peer](std::exception_ptr e) {
+                if (e) {
+                    // A defect in this connection's work: it alone is closed (the
+                    // session and its socket go with the last reference, below).
+                    log::error("connection failed and was closed",
+                               {{"where", "http_session"},
+                                {"client", peer.address().to_string()},
+                                {"client_port", peer.port()},
+                                {"error", what_of(e)}});
+                    state.metrics.count_internal_error("http_session");
+                }
                 w.sessions.erase(s.get());
+                clients.remove(peer.address());
                 state.open_connections.fetch_sub(1);
                 state.metrics.connection_closed();
             });
@@ -155,7 +206,13 @@ void server::start() {
     d.started = true;  // before the threads: stop() must join whatever did start
     for (auto& w : d.workers) {
         net::co_spawn(w->ctx, d.accept_loop(*w), sluice::net::report_failure("http accept loop"));
-        w->thread = std::thread([&ctx = w->ctx] { ctx.run(); });
+        w->thread = std::thread([&ctx = w->ctx, &m = d.state.metrics] {
+            sluice::net::run_catching(ctx, [&m](std::string_view what) {
+                log::error("I/O thread handler failed; the thread serves on",
+                           {{"where", "io_loop"}, {"error", what}});
+                m.count_internal_error("io_loop");
+            });
+        });
     }
 }
 

@@ -22,10 +22,12 @@ class service;
 struct limits {
     std::size_t max_body_bytes = 1024 * 1024;
     std::size_t max_header_bytes = 16 * 1024;
-    std::chrono::milliseconds idle_timeout{60'000};   // between requests on a keep-alive connection
-    std::chrono::milliseconds read_timeout{10'000};   // from a request's first byte to its last
-    std::chrono::milliseconds write_timeout{10'000};  // to write one response
+    std::chrono::milliseconds idle_timeout{60'000};  // between requests on a keep-alive connection
+    std::chrono::milliseconds first_byte_timeout{5'000};  // from accept to the first byte
+    std::chrono::milliseconds read_timeout{10'000};       // from a request's first byte to its last
+    std::chrono::milliseconds write_timeout{10'000};      // to write one response
     std::size_t max_connections = 10'000;
+    std::size_t max_connections_per_client = 1'000;  // per client address; 0: no limit
     bool access_log = false;
 };
 

@@ -5,6 +5,18 @@
 #include "log/logger.hpp"
 
 namespace sluice::http {
+namespace {
+
+// A path is the client's: answers echo a bounded piece of it (the JSON writer turns
+// bytes that are not UTF-8 into U+FFFD).
+std::string echo(std::string_view path) {
+    constexpr std::size_t echo_max = 256;
+    std::string out(path.substr(0, echo_max));
+    if (path.size() > echo_max) out += "...";
+    return out;
+}
+
+}  // namespace
 
 void service::route(std::string_view method, std::string_view pattern, handler h) {
     auto index = router_.add(method, pattern);
@@ -24,7 +36,7 @@ boost::asio::awaitable<service::outcome> service::dispatch(const request& req) c
     route_params params;
     auto m = router_.match(req.method_string(), path, params);
     if (m.result == router::match_result::outcome::not_found) {
-        problem p{404, "not_found", "No such resource", "no route for " + std::string(path), {}};
+        problem p{404, "not_found", "No such resource", "no route for " + echo(path), {}};
         outcome out{make_problem(p), "unmatched"};
         co_return out;
     }
@@ -32,7 +44,7 @@ boost::asio::awaitable<service::outcome> service::dispatch(const request& req) c
         problem p{405,
                   "method_not_allowed",
                   "Method not allowed",
-                  std::string(req.method_string()) + " is not allowed on " + std::string(path) +
+                  std::string(req.method_string()) + " is not allowed on " + echo(path) +
                       "; allowed: " + m.allow,
                   {}};
         outcome out{make_problem(p), "unmatched"};

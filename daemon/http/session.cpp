@@ -7,11 +7,11 @@
 #include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <charconv>
 
+#include "http/request_reader.hpp"
 #include "log/logger.hpp"
 #include "metrics/registry.hpp"
 
@@ -23,8 +23,10 @@ namespace beast = boost::beast;
 using clock_type = std::chrono::steady_clock;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
-// Bytes asked of the socket per read while waiting for a request to start.
+// Bytes asked of the socket per read while waiting for a request to start, and
+// while reading a body that did not come whole with its header.
 constexpr std::size_t read_chunk = 4096;
+constexpr std::size_t body_read_chunk = 64 * 1024;
 // After an error response, how much of the unread request we swallow before
 // closing, so the client reads our answer instead of a connection reset.
 constexpr std::size_t linger_bytes = 256 * 1024;
@@ -178,19 +180,6 @@ net::awaitable<void> session::linger_close() {
     disarm();
 }
 
-beast::error_code session::parse_buffered(
-    beast_http::request_parser<beast_http::string_body>& parser) {
-    parser.eager(true);
-    beast::error_code ec;
-    while (!parser.is_done() && buffer_.size() > 0) {
-        auto used = parser.put(buffer_.data(), ec);
-        buffer_.consume(used);
-        if (ec == beast_http::error::need_more) return {};
-        if (ec || used == 0) break;
-    }
-    return ec;
-}
-
 net::awaitable<void> session::run() {
     auto self = shared_from_this();
     for (;;) {
@@ -202,10 +191,16 @@ net::awaitable<void> session::run() {
             phase_ = phase::idle;
             // A connection accepted just before a drain gets its short drain deadline
             // here too, whichever of the two came first.
-            auto idle = state_.get_limits()->idle_timeout;
+            // A new connection must start its first request soon: a silent one would
+            // hold a slot for the whole idle timeout.
+            auto lim = state_.get_limits();
+            auto idle = served_ == 0 ? std::min(lim->idle_timeout, lim->first_byte_timeout)
+                                     : lim->idle_timeout;
             arm(state_.is_draining() ? std::min(idle, drain_grace) : idle);
             auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(read_chunk), use_tuple);
             disarm();
+            if (ec && timed_out_ && served_ == 0 && !state_.is_draining())
+                state_.metrics.count_first_byte_timeout();
             if (ec) break;  // peer closed, idle timeout or drain: nothing to answer
             buffer_.commit(n);
         }
@@ -213,69 +208,55 @@ net::awaitable<void> session::run() {
         // Limits are read per request, so a reload reaches open connections too.
         auto lim = state_.get_limits();
         phase_ = phase::reading;
-        beast_http::request_parser<beast_http::string_body> parser;
-        parser.header_limit(
-            static_cast<std::uint32_t>(std::min<std::size_t>(lim->max_header_bytes, UINT32_MAX)));
-        parser.body_limit(lim->max_body_bytes);
+        request_reader reader({lim->max_header_bytes, lim->max_body_bytes});
         // A request usually arrives whole in one read: parse it from the buffer, and
         // only wait (under the read deadline) for what is missing.
-        beast::error_code ec = parse_buffered(parser);
-        std::size_t n = 0;
-        bool waited = !ec && !parser.is_done();
+        auto st = reader.feed(buffer_);
+        bool waited = st == request_reader::status::need_more;
         if (waited) arm(lim->read_timeout);
-        if (!ec && !parser.is_header_done())
-            std::tie(ec, n) =
-                co_await beast_http::async_read_header(socket_, buffer_, parser, use_tuple);
-        if (!ec && !parser.is_done()) {
+        bool answered_expect = false;
+        beast::error_code ec;
+        while (st == request_reader::status::need_more) {
             // An HTTP/1.0 client's expectation is ignored (RFC 9110, 10.1.1).
-            if (parser.get().version() >= 11 &&
-                beast::iequals(parser.get()[beast_http::field::expect], "100-continue")) {
-                static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
-                auto [wec, wn] = co_await net::async_write(socket_, net::buffer(go_on), use_tuple);
-                ec = wec;
+            if (!answered_expect && reader.is_header_done()) {
+                answered_expect = true;
+                const auto& head = reader.get();
+                if (head.version() >= 11 &&
+                    beast::iequals(head[beast_http::field::expect], "100-continue")) {
+                    static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
+                    auto [wec, wn] =
+                        co_await net::async_write(socket_, net::buffer(go_on), use_tuple);
+                    if ((ec = wec)) break;
+                }
             }
-            if (!ec)
-                std::tie(ec, n) =
-                    co_await beast_http::async_read(socket_, buffer_, parser, use_tuple);
+            // Body bytes go straight to the parser: read them in larger steps.
+            auto step = reader.is_header_done() ? body_read_chunk : read_chunk;
+            auto [rec, n] = co_await socket_.async_read_some(buffer_.prepare(step), use_tuple);
+            if ((ec = rec)) break;
+            buffer_.commit(n);
+            st = reader.feed(buffer_);
         }
         bool timed_out = waited && timed_out_;
         if (waited) disarm();
-        if (ec) {
+        if (st != request_reader::status::done) {
             // A named problem, not a braced temporary in co_await (GCC 12 coroutine bug).
             problem p;
-            if (timed_out) {
+            if (st == request_reader::status::failed)
+                p = reader.failure();
+            else if (timed_out)
                 p = {408,
                      "request_timeout",
                      "Request timeout",
                      "the request was not received within " +
                          std::to_string(lim->read_timeout.count()) + " ms",
                      {}};
-            } else if (ec == beast_http::error::header_limit) {
-                p = {431,
-                     "headers_too_large",
-                     "Request header fields too large",
-                     "the request header exceeds " + std::to_string(lim->max_header_bytes) +
-                         " bytes",
-                     {}};
-            } else if (ec == beast_http::error::body_limit) {
-                p = {413,
-                     "body_too_large",
-                     "Request body too large",
-                     "the request body exceeds " + std::to_string(lim->max_body_bytes) + " bytes",
-                     {}};
-            } else if (ec.category() ==
-                           beast_http::make_error_code(beast_http::error::bad_target).category() &&
-                       ec != beast_http::error::end_of_stream &&
-                       ec != beast_http::error::partial_message) {
-                // The bytes are not HTTP; the message names what the parser choked on.
-                p = {400, "bad_request", "Malformed HTTP request", ec.message(), {}};
-            }
+            // Otherwise the peer closed or reset mid-request: nobody to answer.
             if (!p.code.empty()) co_await reject(p);
             break;
         }
 
         phase_ = phase::handling;
-        const auto& req = parser.get();
+        const auto& req = reader.get();
         if (state_.upgrade && boost::beast::websocket::is_upgrade(req) &&
             req.target().substr(0, req.target().find('?')) == state_.upgrade_path) {
             // The connection is the upgrade handler's from here on (drain included).
@@ -286,7 +267,7 @@ net::awaitable<void> session::run() {
             auto data = buffer_.cdata();
             std::string leftover(static_cast<const char*>(data.data()), data.size());
             buffer_ = boost::beast::flat_buffer();
-            auto upgrade_request = parser.release();
+            auto upgrade_request = reader.release();
             co_await state_.upgrade(socket_, std::move(upgrade_request), std::move(leftover));
             break;
         }

@@ -4,8 +4,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/string_body.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -41,10 +39,6 @@ class session : public std::enable_shared_from_this<session> {
     void arm(std::chrono::milliseconds timeout);
     void disarm();
     void start_timer();
-
-    // Feeds what is already buffered to `parser`; an error only when the bytes are bad.
-    boost::beast::error_code parse_buffered(
-        boost::beast::http::request_parser<boost::beast::http::string_body>& parser);
 
     // The status line and header fields of `res` into head_, with Server,
     // Content-Length and Connection.

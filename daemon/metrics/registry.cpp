@@ -142,6 +142,30 @@ registry::registry() : registry_(std::make_shared<prometheus::Registry>()) {
                       .Name("sluice_group_lag")
                       .Help("Entries of the stream not yet delivered to a consumer group")
                       .Register(*registry_);
+    connections_refused_ = &BuildCounter()
+                                .Name("sluice_http_connections_refused_total")
+                                .Help(
+                                    "Connections turned away at accept, by reason "
+                                    "(max_connections, per_client_limit)")
+                                .Register(*registry_);
+    first_byte_timeouts_ =
+        &BuildCounter()
+             .Name("sluice_http_first_byte_timeouts_total")
+             .Help("Connections closed because they sent nothing within http.first_byte_timeout")
+             .Register(*registry_)
+             .Add({});
+    internal_errors_ = &BuildCounter()
+                            .Name("sluice_internal_errors_total")
+                            .Help(
+                                "Exceptions caught at a connection's or an I/O thread's boundary; "
+                                "the thread went on serving")
+                            .Register(*registry_);
+    websocket_overflows_ =
+        &BuildCounter()
+             .Name("sluice_websocket_send_overflows_total")
+             .Help("WebSockets closed because the bytes queued toward them passed the cap")
+             .Register(*registry_)
+             .Add({});
     auto& reloads = BuildCounter()
                         .Name("sluice_config_reloads_total")
                         .Help("Config reloads (SIGHUP) by result")
@@ -251,6 +275,9 @@ void registry::websocket_opened() {
 void registry::websocket_closed() {
     websockets_->Decrement();
 }
+void registry::count_websocket_overflow() {
+    websocket_overflows_->Increment();
+}
 void registry::subscriptions_changed(int delta) {
     subscriptions_->Increment(delta);
 }
@@ -281,6 +308,15 @@ void registry::connection_opened() {
 }
 void registry::connection_closed() {
     open_connections_->Decrement();
+}
+void registry::count_connection_refused(std::string_view reason) {
+    connections_refused_->Add({{"reason", std::string(reason)}}).Increment();
+}
+void registry::count_first_byte_timeout() {
+    first_byte_timeouts_->Increment();
+}
+void registry::count_internal_error(std::string_view where) {
+    internal_errors_->Add({{"where", std::string(where)}}).Increment();
 }
 redis_client_metrics registry::redis_client(const std::string& role) {
     redis_client_metrics m;

@@ -71,6 +71,17 @@ class registry {
     void connection_opened();
     void connection_closed();
 
+    // A connection turned away at accept: `reason` is "max_connections" or
+    // "per_client_limit" (http.max_connections, http.max_connections_per_client).
+    void count_connection_refused(std::string_view reason);
+
+    // A connection closed because it sent nothing within http.first_byte_timeout.
+    void count_first_byte_timeout();
+
+    // An exception that escaped a connection's work or an I/O thread's handlers, caught
+    // so the thread keeps serving. `where` is a fixed name ("http_session", "io_loop").
+    void count_internal_error(std::string_view where);
+
     // The series of the Redis client with this role (created on first use).
     redis_client_metrics redis_client(const std::string& role);
 
@@ -97,6 +108,9 @@ class registry {
 
     void websocket_opened();
     void websocket_closed();
+    // A WebSocket closed (1008) because the bytes queued toward it passed
+    // websocket.max_queued_bytes.
+    void count_websocket_overflow();
     void subscriptions_changed(int delta);
 
     // Pending (delivered, unacked) and lag (not yet delivered) of a consumer group,
@@ -124,6 +138,10 @@ class registry {
     prometheus::Family<prometheus::Histogram>* request_duration_;
     prometheus::Gauge* open_connections_;
     prometheus::Counter* connections_total_;
+    prometheus::Family<prometheus::Counter>* connections_refused_;
+    prometheus::Counter* first_byte_timeouts_;
+    prometheus::Family<prometheus::Counter>* internal_errors_;
+    prometheus::Counter* websocket_overflows_;
     prometheus::Family<prometheus::Gauge>* redis_up_;
     prometheus::Family<prometheus::Counter>* redis_reconnects_;
     prometheus::Family<prometheus::Histogram>* redis_rtt_;

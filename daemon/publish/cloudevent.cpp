@@ -313,6 +313,47 @@ bool is_valid_traceparent(std::string_view t) {
     return true;
 }
 
+std::string_view bound_tracestate(std::string_view ts, std::string& storage) {
+    constexpr std::size_t max_chars = 512, max_members = 32, long_member = 128;
+    auto trim = [](std::string_view m) {
+        while (!m.empty() && (m.front() == ' ' || m.front() == '\t')) m.remove_prefix(1);
+        while (!m.empty() && (m.back() == ' ' || m.back() == '\t')) m.remove_suffix(1);
+        return m;
+    };
+    std::vector<std::string_view> members;
+    std::size_t count = 0;
+    for (std::size_t at = 0; at <= ts.size() && count <= max_members;) {
+        auto comma = ts.find(',', at);
+        if (comma == std::string_view::npos) comma = ts.size();
+        if (!trim(ts.substr(at, comma - at)).empty()) ++count;
+        at = comma + 1;
+    }
+    if (ts.size() <= max_chars && count <= max_members) return ts;
+    for (std::size_t at = 0; at <= ts.size();) {
+        auto comma = ts.find(',', at);
+        if (comma == std::string_view::npos) comma = ts.size();
+        auto m = trim(ts.substr(at, comma - at));
+        if (!m.empty()) members.push_back(m);
+        at = comma + 1;
+    }
+    auto joined_size = [&] {
+        std::size_t n = 0;
+        for (auto m : members) n += m.size() + (n ? 1 : 0);
+        return n;
+    };
+    // Members over 128 characters go first, from the end; then members from the end.
+    for (std::size_t i = members.size(); i-- > 0 && (joined_size() > max_chars);)
+        if (members[i].size() > long_member) members.erase(members.begin() + static_cast<long>(i));
+    while (!members.empty() && (joined_size() > max_chars || members.size() > max_members))
+        members.pop_back();
+    storage.clear();
+    for (auto m : members) {
+        if (!storage.empty()) storage += ',';
+        storage += m;
+    }
+    return storage;
+}
+
 namespace {
 
 // A JSON syntax checker that stops at the first error: only run after simdjson

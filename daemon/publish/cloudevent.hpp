@@ -61,6 +61,13 @@ std::optional<incoming_event> read_binary(const header_source& headers, simdjson
 // W3C trace context: true when `traceparent` is well formed (version 00 layout).
 bool is_valid_traceparent(std::string_view traceparent);
 
+// W3C trace context caps what a tracestate must carry at 512 characters and 32
+// list members: a longer one is cut the way the spec asks (members over 128
+// characters go first, then members from the end) and empty members are dropped.
+// Returns `tracestate` itself when it is within bounds, else the cut value, built in
+// `storage`; empty when nothing is left.
+std::string_view bound_tracestate(std::string_view tracestate, std::string& storage);
+
 // Where a JSON syntax error is, for a 400 a person can act on: 1-based line and
 // column of the first byte that cannot be part of valid JSON (best effort).
 struct text_position {

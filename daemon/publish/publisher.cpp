@@ -196,7 +196,9 @@ item prepare(const incoming_event& in, const catalog::schema_catalog& cat,
     std::string_view traceparent = in.traceparent.empty() ? header_traceparent : in.traceparent;
     if (!traceparent.empty() && is_valid_traceparent(traceparent)) {
         add("traceparent", traceparent);
-        std::string_view tracestate = in.traceparent.empty() ? header_tracestate : in.tracestate;
+        thread_local std::string cut;
+        auto tracestate = bound_tracestate(
+            in.traceparent.empty() ? header_tracestate : in.tracestate, cut);
         if (!tracestate.empty()) add("tracestate", tracestate);
     }
     // Minified through a builder kept per thread: its buffer is reused, not regrown

@@ -1,10 +1,13 @@
 #include "http/server.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <catch2/catch.hpp>
+#include <functional>
+#include <stdexcept>
 #include <thread>
 
 #include "http/service.hpp"
@@ -27,7 +30,9 @@ struct test_server {
     std::shared_ptr<http::service> api = std::make_shared<http::service>();
     std::unique_ptr<http::server> server;
 
-    explicit test_server(http::limits l = small_limits()) {
+    // `setup` adds routes or an upgrade handler before the server starts.
+    using setup_fn = std::function<void(http::service&, http::server&)>;
+    explicit test_server(http::limits l = small_limits(), const setup_fn& setup = {}) {
         api->route("GET", "/hello",
                    [](const http::request_context&) -> net::awaitable<http::response> {
                        co_return http::make_response(200, "hello", "text/plain");
@@ -48,6 +53,7 @@ struct test_server {
                    });
         server = std::make_unique<http::server>(http::server_options{"127.0.0.1", 0, 1}, api,
                                                 metrics, l);
+        if (setup) setup(*api, *server);
         server->start();
     }
 
@@ -348,4 +354,131 @@ TEST_CASE("methods the server does not know share one metrics label", "[http]") 
         text,
         Contains(R"(sluice_http_requests_total{method="OTHER",route="unmatched",status="405"} 3)"));
     CHECK_THAT(text, !Contains("FOO"));
+}
+
+TEST_CASE("a chunked body's trailer over the header limit is 431, never a crash", "[http]") {
+    test_server s;  // max_header_bytes 2048
+    // 65,534 bytes: the size at which the HTTP parser's field store throws.
+    for (std::size_t size : {std::size_t(65'534), std::size_t(3'000)}) {
+        INFO("a trailer field of " << size << " bytes");
+        http_connection c(s.port());
+        c.send(
+            "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n"
+            "X-T: " +
+            std::string(size, 't') + "\r\n\r\n");
+        auto r = c.read_reply();
+        CHECK(r.status == 431);
+        CHECK_THAT(r.body, Contains(R"("code":"headers_too_large")"));
+        CHECK_THAT(r.body, Contains("trailer"));
+    }
+    // A small trailer is fine, and the server still serves.
+    http_connection c(s.port());
+    c.send(
+        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n"
+        "X-T: small\r\n\r\n");
+    auto r = c.read_reply();
+    CHECK(r.status == 200);
+    CHECK(r.body == "{}");
+    CHECK(http_connection(s.port()).request("GET", "/hello").status == 200);
+}
+
+TEST_CASE("a header field too long for the parser is 431 whatever the configured limit", "[http]") {
+    auto l = test_server::small_limits();
+    l.max_header_bytes = 1024 * 1024;  // above what the parser can hold per field
+    test_server s(l);
+    http_connection c(s.port());
+    c.send("GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(65'534, 'b') + "\r\n\r\n");
+    auto r = c.read_reply();
+    CHECK(r.status == 431);
+    CHECK(http_connection(s.port()).request("GET", "/hello").status == 200);
+}
+
+TEST_CASE("an exception that escapes to an I/O thread is counted and the thread serves on",
+          "[http]") {
+    // A completion handler that throws, as a defect in a composed operation would:
+    // it runs outside any coroutine, straight from the I/O thread's loop.
+    test_server s(test_server::small_limits(), [](http::service& api, http::server&) {
+        api.route("GET", "/throw-later",
+                  [](const http::request_context&) -> net::awaitable<http::response> {
+                      net::post(co_await net::this_coro::executor,
+                                [] { throw std::runtime_error("injected failure"); });
+                      co_return http::make_response(200, "thrown", "text/plain");
+                  });
+    });
+    http_connection c(s.port());
+    CHECK(c.request("GET", "/throw-later").status == 200);
+    CHECK(c.request("GET", "/hello").status == 200);
+    CHECK(http_connection(s.port()).request("GET", "/hello").status == 200);
+    CHECK_THAT(s.metrics_with(R"(sluice_internal_errors_total{where="io_loop"} 1)"),
+               Contains(R"(sluice_internal_errors_total{where="io_loop"} 1)"));
+}
+
+TEST_CASE("a connection whose handler throws is closed alone, and the server serves on", "[http]") {
+    test_server s(test_server::small_limits(), [](http::service&, http::server& server) {
+        server.set_upgrade_handler(
+            "/boom", [](net::ip::tcp::socket&, http::request, std::string) -> net::awaitable<void> {
+                throw std::runtime_error("injected failure");
+                co_return;
+            });
+    });
+    http_connection other(s.port());
+    CHECK(other.request("GET", "/hello").status == 200);
+    http_connection c(s.port());
+    c.send(
+        "GET /boom HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+    CHECK(c.closed_by_peer(2s));
+    CHECK(other.request("GET", "/hello").status == 200);
+    CHECK(http_connection(s.port()).request("GET", "/hello").status == 200);
+    CHECK_THAT(s.metrics_with(R"(sluice_internal_errors_total{where="http_session"} 1)"),
+               Contains(R"(sluice_internal_errors_total{where="http_session"} 1)"));
+}
+
+TEST_CASE("a connection that sends nothing is closed after the first-byte timeout", "[http]") {
+    auto l = test_server::small_limits();
+    l.first_byte_timeout = 150ms;
+    l.idle_timeout = 3s;
+    test_server s(l);
+    http_connection silent(s.port()), talking(s.port());
+    CHECK(talking.request("GET", "/hello").status == 200);
+    CHECK(silent.closed_by_peer(1s));
+    // One that sent a request is under the idle timeout from then on.
+    CHECK_FALSE(talking.closed_by_peer(300ms));
+    CHECK(talking.request("GET", "/hello").status == 200);
+    CHECK_THAT(s.metrics_with("sluice_http_first_byte_timeouts_total 1"),
+               Contains("sluice_http_first_byte_timeouts_total 1"));
+}
+
+TEST_CASE("one client address may hold max_connections_per_client connections", "[http]") {
+    auto l = test_server::small_limits();
+    l.max_connections_per_client = 2;
+    test_server s(l);
+    {
+        http_connection a(s.port()), b(s.port());
+        CHECK(a.request("GET", "/hello").status == 200);
+        CHECK(b.request("GET", "/hello").status == 200);
+        http_connection third(s.port());
+        auto r = third.read_reply();
+        CHECK(r.status == 503);
+        CHECK_THAT(r.body, Contains(R"("code":"too_many_client_connections")"));
+        CHECK(r.header("Retry-After") == "1");
+    }
+    // Closed connections give their slots back.
+    std::this_thread::sleep_for(100ms);
+    http_connection a(s.port()), b(s.port());
+    CHECK(a.request("GET", "/hello").status == 200);
+    CHECK(b.request("GET", "/hello").status == 200);
+    CHECK_THAT(
+        s.metrics_with(R"(sluice_http_connections_refused_total{reason="per_client_limit"} 1)"),
+        Contains(R"(sluice_http_connections_refused_total{reason="per_client_limit"} 1)"));
+}
+
+TEST_CASE("a 404 for a path that is not UTF-8 is still valid JSON", "[http]") {
+    test_server s;
+    http_connection c(s.port());
+    c.send("GET /\xff\xfe/x HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto r = c.read_reply();
+    CHECK(r.status == 404);
+    CHECK(r.body.find('\xff') == std::string::npos);
+    CHECK_THAT(r.body, Contains(R"(no route for /\ufffd\ufffd/x)"));
 }

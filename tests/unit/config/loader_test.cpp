@@ -204,3 +204,23 @@ TEST_CASE("environment variables override the file", "[unit][config]") {
     CHECK_THAT(error_of("", env_of({{"SLUICE_LOG_LEVEL", "loud"}})),
                StartsWith("SLUICE_LOG_LEVEL: unknown level 'loud'"));
 }
+
+TEST_CASE("connection and queue limits against abuse are read and bounded", "[unit][config]") {
+    auto s = parse(
+        "http:\n  first_byte_timeout: 2s\n  max_connections_per_client: 50\n"
+        "  max_header_bytes: 64KiB\nwebsocket:\n  max_queued_bytes: 1MiB\n",
+        "test.yaml", "/etc/sluice", no_env());
+    CHECK(s.http.first_byte_timeout == std::chrono::seconds(2));
+    CHECK(s.http.max_connections_per_client == 50);
+    CHECK(s.http.max_header_bytes == 64 * 1024);
+    CHECK(s.websocket.max_queued_bytes == 1024 * 1024);
+    auto d = parse("", "test.yaml", "/etc/sluice", no_env());
+    CHECK(d.http.first_byte_timeout == std::chrono::seconds(5));
+    CHECK(d.http.max_connections_per_client == 1000);
+    CHECK(d.websocket.max_queued_bytes == 16 * 1024 * 1024);
+    // The HTTP parser stores a header field's offsets in 16 bits.
+    CHECK_THAT(error_of("http:\n  max_header_bytes: 1MiB\n"),
+               Contains("'http.max_header_bytes' is out of range"));
+    CHECK_THAT(error_of("websocket:\n  max_queued_bytes: 1KiB\n"),
+               Contains("'websocket.max_queued_bytes' is out of range"));
+}

@@ -371,3 +371,10 @@ TEST_CASE("a close frame with a one-byte body or a code no endpoint may send is 
         CHECK(error_of(client_frame(fin | op_close, bytes({code >> 8, code & 0xFF}))) == 1002);
     }
 }
+
+TEST_CASE("a close frame whose reason is not UTF-8 fails with 1007", "[unit][deliver]") {
+    // 1000 and the reason "ok" is fine; 1000 and a lone continuation byte is not.
+    CHECK(error_of(client_frame(fin | op_close, bytes({0x03, 0xE8, 'o', 'k'}))) == 0);
+    CHECK(error_of(client_frame(fin | op_close, bytes({0x03, 0xE8, 0x80}))) == 1007);
+    CHECK(error_of(client_frame(fin | op_close, bytes({0x03, 0xE8, 'a', 0xC3}))) == 1007);
+}

@@ -137,3 +137,32 @@ TEST_CASE("JSON syntax errors are located by line and column", "[unit][publish]"
     CHECK(end.line == 1);
     CHECK(end.column == 12);
 }
+
+TEST_CASE("a tracestate over W3C's bounds is cut as the spec asks", "[unit][publish]") {
+    std::string storage;
+    CHECK(bound_tracestate("congo=t61rcWkgMzE,rojo=00f067aa0ba902b7", storage) ==
+          "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7");
+    // Over 512 characters: members over 128 characters go first...
+    std::string big = "a=" + std::string(200, 'x');
+    std::string members;
+    for (int i = 0; i < 10; ++i) members += ",m" + std::to_string(i) + "=" + std::string(30, 'v');
+    auto cut = std::string(bound_tracestate("first=1," + big + "," + big + members, storage));
+    CHECK(cut.size() <= 512);
+    CHECK(cut.find(std::string(200, 'x')) == std::string::npos);
+    CHECK(cut.starts_with("first=1,m0="));
+    CHECK(cut.ends_with("m9=" + std::string(30, 'v')));
+    // ...then members from the end.
+    std::string many;
+    for (int i = 0; i < 40; ++i)
+        many += (i ? "," : "") + ("k" + std::to_string(i) + "=" + std::string(20, 'v'));
+    cut = std::string(bound_tracestate(many, storage));
+    CHECK(cut.size() <= 512);
+    CHECK(cut.starts_with("k0="));
+    CHECK(cut.find("k39=") == std::string::npos);
+    // More than 32 members, even short ones: the first 32 stay.
+    std::string short_many;
+    for (int i = 0; i < 40; ++i) short_many += (i ? "," : "") + ("k" + std::to_string(i) + "=1");
+    cut = std::string(bound_tracestate(short_many, storage));
+    CHECK(cut.ends_with(",k31=1"));
+    CHECK(bound_tracestate(std::string(600, ','), storage).empty());
+}
