@@ -82,6 +82,14 @@ void ws_session::overflow() {
     hub_.metrics().count_websocket_overflow();
     close_with(1008, "more than " + std::to_string(limits_.max_queued_bytes) +
                          " bytes queued toward the client");
+    // A client this far behind will not read a close frame soon: if it cannot be
+    // written within a second, the socket is cut.
+    stuck_timer_.expires_after(std::chrono::seconds(1));
+    stuck_timer_.async_wait([this, self = shared_from_this()](beast::error_code tec) {
+        if (tec || served_) return;  // the socket may be gone with the HTTP session
+        beast::error_code ignored;
+        socket_.close(ignored);
+    });
 }
 
 void ws_session::send_text(std::string text) {
