@@ -37,7 +37,7 @@ struct annotations {
 
 // Equality of short strings (property names, enum values) without a call into
 // memcmp: 8 bytes at a time, then the tail.
-inline bool same(std::string_view a, std::string_view b) {
+[[gnu::always_inline]] inline bool same(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;
     const char* x = a.data();
     const char* y = b.data();
@@ -131,6 +131,54 @@ bool equal(dom::element a, dom::element b) {
     }
 }
 
+// A finalizer that spreads every bit of `h` over the result (splitmix64's).
+std::uint64_t mix(std::uint64_t h) {
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebull;
+    return h ^ (h >> 31);
+}
+
+// A hash that agrees with equal(): numbers by value (1, 1.0 and 1e0 alike), objects
+// regardless of member order. Adds the values it visited to `work`.
+[[gnu::noinline]] std::uint64_t json_hash(dom::element e, std::uint64_t& work) {
+    ++work;
+    switch (e.type()) {
+        case dom::element_type::NULL_VALUE:
+            return mix(1);
+        case dom::element_type::BOOL:
+            return mix(bool(e) ? 3 : 2);
+        case dom::element_type::STRING:
+            return mix(std::hash<std::string_view>{}(std::string_view(e)) ^ 4);
+        case dom::element_type::ARRAY: {
+            std::uint64_t h = mix(5);
+            for (auto item : dom::array(e))
+                h = mix(h + 0x9e3779b97f4a7c15ull + json_hash(item, work));
+            return h;
+        }
+        case dom::element_type::OBJECT: {
+            std::uint64_t sum = 0;  // a sum, so member order does not matter
+            for (auto f : dom::object(e))
+                sum += mix(std::hash<std::string_view>{}(f.key) +
+                           0x9e3779b97f4a7c15ull * json_hash(f.value, work));
+            return mix(sum ^ 6);
+        }
+        default: {
+            // Integral values by their integer (the range where an INT64 or a UINT64
+            // can equal a double), the rest by the double's bits.
+            long double x = exact_value(e);
+            if (x == std::floor(x) && x >= -9223372036854775808.0L && x < 18446744073709551616.0L)
+                return mix(x < 0 ? static_cast<std::uint64_t>(static_cast<std::int64_t>(x))
+                                 : static_cast<std::uint64_t>(x));
+            double d = static_cast<double>(x);
+            std::uint64_t bits;
+            std::memcpy(&bits, &d, sizeof bits);
+            return mix(bits ^ 7);
+        }
+    }
+}
+
 std::size_t code_points(std::string_view s) {
     std::size_t n = 0;
     for (unsigned char c : s) n += (c & 0xC0) != 0x80;
@@ -214,19 +262,90 @@ class scope_stack {
     std::size_t size_ = 0;
 };
 
+// What the passes over one instance share: the limits, the steps left, and the first
+// search that gave up (usually the only one: a pass that does not collect stops at its
+// first failure), so the second pass does not run it again. A value on which a
+// pattern gives up is undecided, wherever the pattern sits (under `not`, in a oneOf
+// branch): the instance is refused, and the violation saying so is kept even when
+// the subschema's own violations are not.
+struct pass_state {
+    regex_limits limits;
+    std::uint64_t steps_left = 0;
+    bool exhausted = false;
+    const regex* gave_up = nullptr;
+    const char* gave_up_at = nullptr;
+    std::size_t gave_up_size = 0;
+    std::optional<violation>* gave_up_violation = nullptr;  // the first one reported
+};
+
 class evaluator {
   public:
-    evaluator(const validator::program& p, std::vector<violation>* errors, std::size_t max_errors)
-        : p_(p), errors_(errors), max_errors_(max_errors) {}
+    evaluator(const validator::program& p, std::vector<violation>* errors, std::size_t max_errors,
+              pass_state& state)
+        : p_(p)
+        , errors_(errors)
+        , max_errors_(max_errors)
+        , state_(state)
+        , steps_left_(state.steps_left) {}
+    ~evaluator() { state_.steps_left = steps_left_; }
+    evaluator(const evaluator&) = delete;
+    evaluator& operator=(const evaluator&) = delete;
 
-    bool run(dom::element instance) { return eval(p_.root, instance, nullptr); }
+    // False when the instance is invalid or the steps ran out before it was decided.
+    bool run(dom::element instance) {
+        bool ok = eval(p_.root, instance, nullptr);
+        return ok && !state_.exhausted && !state_.gave_up;
+    }
 
   private:
     bool collecting() const { return errors_ != nullptr; }
 
-    void report(const std::string& absolute, std::string message) {
+    // True when nothing more need be looked at: not collecting (the first failure
+    // decides), the violations reached their cap, or the steps ran out.
+    bool done() const { return !errors_ || errors_->size() >= max_errors_ || state_.exhausted; }
+
+    void report(const std::string& absolute, std::string message, std::string_view code = {}) {
         if (!errors_ || errors_->size() >= max_errors_) return;
-        errors_->push_back({instance_path_, keyword_path_, absolute, std::move(message)});
+        errors_->push_back({instance_path_, keyword_path_, absolute, std::move(message), code});
+        if (code == "regex_limit" && state_.gave_up_violation && !*state_.gave_up_violation)
+            *state_.gave_up_violation = errors_->back();
+    }
+
+    // Takes `n` steps from the budget; false (and the evaluation over) when it has
+    // not that many left.
+    [[gnu::always_inline]] bool spend(std::uint64_t n) {
+        if (steps_left_ >= n) [[likely]] {
+            steps_left_ -= n;
+            return true;
+        }
+        steps_left_ = 0;
+        state_.exhausted = true;
+        return false;
+    }
+
+    // `re` on `s` under the configured limits, its work charged to the budget (a
+    // step per four units of match limit). Says `limit` at once for the search that
+    // gave up in the first pass. Out of line: it keeps the leaf checks small.
+    [[gnu::noinline]] search_result search(const regex& re, std::string_view s) {
+        if (state_.gave_up == &re && state_.gave_up_at == s.data() &&
+            state_.gave_up_size == s.size())
+            return search_result::limit;
+        std::uint64_t work = 0;
+        auto r = re.search(s, state_.limits, work);
+        spend((work + 3) / 4);
+        if (r == search_result::limit && !state_.gave_up) {
+            state_.gave_up = &re;
+            state_.gave_up_at = s.data();
+            state_.gave_up_size = s.size();
+        }
+        return r;
+    }
+
+    [[gnu::cold, gnu::noinline]] std::string gave_up_message(const regex& re) const {
+        return "the pattern /" + re.source() + "/ gave up on this value: it needs more than " +
+               std::to_string(state_.limits.match_limit) + " backtracking steps or " +
+               std::to_string(state_.limits.depth_limit) +
+               " levels (schemas.limits.regex_match_limit / regex_depth_limit)";
     }
 
     // Path bookkeeping, only while collecting violations.
@@ -248,6 +367,7 @@ class evaluator {
     };
 
     bool eval(std::uint32_t id, dom::element inst, annotations* ann) {
+        if (!spend(1)) return false;
         const node& n = p_.nodes[id];
         if (n.is_boolean) {
             if (!n.boolean_value)
@@ -257,8 +377,10 @@ class evaluator {
         }
         if (depth_ >= p_.options.max_depth) {
             if (collecting())
-                report(n.absolute, "evaluation nested deeper than " +
-                                       std::to_string(p_.options.max_depth) + " levels");
+                report(n.absolute,
+                       "evaluation nested deeper than " + std::to_string(p_.options.max_depth) +
+                           " levels",
+                       "depth_limit");
             return false;
         }
         if (n.is_leaf && !collecting()) return leaf_ok(n.leaf, inst);
@@ -274,7 +396,7 @@ class evaluator {
             if (!collecting() && quick_pass(o, inst)) continue;
             if (!eval_op(o, inst, a)) {
                 ok = false;
-                if (!collecting()) break;
+                if (done()) break;
             }
         }
         if (ok && n.needs_annotations && ann) ann->merge(*local);
@@ -283,19 +405,21 @@ class evaluator {
         return ok;
     }
 
-    static bool leaf_ok(const leaf_checks& l, dom::element inst) {
+    [[gnu::flatten]] bool leaf_ok(const leaf_checks& l, dom::element inst) {
         auto t = inst.type();
         switch (t) {
             case dom::element_type::STRING: {
                 if (!(l.types & t_string)) return false;
                 if (!l.string_checks && !l.has_enum) return true;
-                std::string_view s(inst);
+                // The type is known: no checked conversion (which the compiler may
+                // leave out of line for its throwing path).
+                std::string_view s = inst.get_string().value_unsafe();
                 if (s.size() > l.max_length && code_points(s) > l.max_length) return false;
                 if (l.min_length > 0 && (s.size() + 3) / 4 < l.min_length &&
                     code_points(s) < l.min_length)
                     return false;
                 if (l.format != format_kind::unknown && !check_format(l.format, s)) return false;
-                if (l.pattern && !l.pattern->search(s)) return false;
+                if (l.pattern && search(*l.pattern, s) != search_result::match) return false;
                 if (l.has_enum) {
                     for (const auto& e : l.enum_strings)
                         if (same(e, s)) return true;
@@ -455,10 +579,15 @@ class evaluator {
             case op_kind::pattern: {
                 std::string_view s;
                 if (inst.get(s)) return true;
-                if (o.re->search(s)) return true;
-                if (collecting())
-                    report(o.absolute, "expected a string matching /" + o.re->source() + "/, got " +
-                                           show(inst));
+                auto r = search(*o.re, s);
+                if (r == search_result::match) return true;
+                if (collecting()) {
+                    if (r == search_result::limit)
+                        report(o.absolute, gave_up_message(*o.re), "regex_limit");
+                    else
+                        report(o.absolute, "expected a string matching /" + o.re->source() +
+                                               "/, got " + show(inst));
+                }
                 return false;
             }
             case op_kind::format: {
@@ -512,7 +641,7 @@ class evaluator {
                         if (collecting())
                             report(o.absolute, "missing required property '" + name + "'");
                         ok = false;
-                        if (!collecting()) return false;
+                        if (done()) return false;
                     }
                 }
                 return ok;
@@ -553,7 +682,7 @@ class evaluator {
                     path_guard kp(*this, keyword_path_, i++);
                     if (!eval(c, inst, ann)) {
                         ok = false;
-                        if (!collecting()) return false;
+                        if (done()) return false;
                     }
                 }
                 return ok;
@@ -603,25 +732,67 @@ class evaluator {
         return true;
     }
 
+    // uniqueItems by hashing: every item hashed once (equal values hash alike, see
+    // json_hash), the hashes sorted, and only items with the same hash compared, so
+    // n items cost O(n log n) rather than n² comparisons. Items of one hash are
+    // compared pairwise; distinct values that collide cost a step per comparison, so
+    // crafted collisions run out of budget rather than time.
     [[gnu::noinline]] bool eval_unique(const op& o, dom::element inst,
                                        [[maybe_unused]] annotations* ann) {
         dom::array arr;
         if (inst.get(arr)) return true;
-        std::size_t i = 0;
-        for (auto a : arr) {
-            std::size_t j = 0;
-            for (auto b : arr) {
-                if (j > i && equal(a, b)) {
-                    if (collecting())
-                        report(o.absolute, "expected unique items, but items " + std::to_string(i) +
-                                               " and " + std::to_string(j) + " are equal");
-                    return false;
+        std::size_t size = arr.size();
+        if (size < 2) return true;
+        std::size_t first = 0, second = 0;
+        bool duplicate = false;
+        if (size <= 8) {  // a few comparisons beat hashing
+            if (!spend(size)) return false;
+            std::size_t i = 0;
+            for (auto a : arr) {
+                std::size_t j = 0;
+                for (auto b : arr) {
+                    if (j > i && equal(a, b)) {
+                        duplicate = true, first = i, second = j;
+                        break;
+                    }
+                    ++j;
                 }
-                ++j;
+                if (duplicate) break;
+                ++i;
             }
-            ++i;
+        } else {
+            thread_local std::vector<std::pair<std::uint64_t, std::uint32_t>> hashes;
+            thread_local std::vector<dom::element> items;
+            hashes.clear();
+            items.clear();
+            std::uint64_t work = 0;
+            for (auto item : arr) {
+                hashes.emplace_back(json_hash(item, work),
+                                    static_cast<std::uint32_t>(items.size()));
+                items.push_back(item);
+            }
+            if (!spend(work)) return false;
+            std::sort(hashes.begin(), hashes.end());
+            for (std::size_t run = 0; run < hashes.size() && !duplicate;) {
+                std::size_t end = run + 1;
+                while (end < hashes.size() && hashes[end].first == hashes[run].first) ++end;
+                for (std::size_t x = run; x < end && !duplicate; ++x)
+                    for (std::size_t y = x + 1; y < end; ++y) {
+                        if (!spend(1)) return false;
+                        if (equal(items[hashes[x].second], items[hashes[y].second])) {
+                            duplicate = true;
+                            first = hashes[x].second, second = hashes[y].second;
+                            break;
+                        }
+                    }
+                run = end;
+            }
         }
-        return true;
+        if (!duplicate) return true;
+        if (collecting())
+            report(o.absolute, "expected unique items, but items " + std::to_string(first) +
+                                   " and " + std::to_string(second) + " are equal");
+        return false;
     }
 
     [[gnu::noinline]] bool eval_property_names(const op& o, dom::element inst,
@@ -656,7 +827,7 @@ class evaluator {
             path_guard ip(*this, instance_path_, f.key);
             if (!eval(o.a, name, nullptr)) {
                 ok = false;
-                if (!collecting()) return false;
+                if (done()) return false;
             }
         }
         return ok;
@@ -673,7 +844,7 @@ class evaluator {
                 path_guard ip(*this, instance_path_, i);
                 if (!eval(o.a, item, nullptr)) {
                     ok = false;
-                    if (!collecting()) return false;
+                    if (done()) return false;
                 }
                 ann->mark_item(i);
             }
@@ -689,6 +860,7 @@ class evaluator {
         bool ok = true;
         std::size_t known = ann->properties.size();
         for (auto f : obj) {
+            if (!spend(1 + known / 8)) return false;  // the search below is linear
             if (std::find(ann->properties.begin(),
                           ann->properties.begin() + static_cast<std::ptrdiff_t>(known),
                           f.key) != ann->properties.begin() + static_cast<std::ptrdiff_t>(known))
@@ -700,7 +872,7 @@ class evaluator {
                     errors_->back().message =
                         "property '" + std::string(f.key) + "' is not allowed";
                 ok = false;
-                if (!collecting()) return false;
+                if (done()) return false;
             }
             ann->mark_property(f.key);
         }
@@ -806,7 +978,7 @@ class evaluator {
             path_guard kp(*this, keyword_path_, trigger);
             if (!eval(child, inst, ann)) {
                 ok = false;
-                if (!collecting()) return false;
+                if (done()) return false;
             }
         }
         return ok;
@@ -826,7 +998,7 @@ class evaluator {
                     report(o.absolute,
                            "property '" + name + "' is required when '" + trigger + "' is present");
                 ok = false;
-                if (!collecting()) return false;
+                if (done()) return false;
             }
         }
         return ok;
@@ -848,7 +1020,9 @@ class evaluator {
         return false;
     }
 
-    // A subschema on the success path: leaves without the generic prologue.
+    // A subschema on the success path: leaves without the generic prologue. The
+    // caller has paid the step of a leaf (a container pays for all its members at
+    // once); anything else pays in eval().
     [[gnu::always_inline]] bool check(std::uint32_t id, dom::element v) {
         const node& n = p_.nodes[id];
         return n.is_leaf ? leaf_ok(n.leaf, v) : eval(id, v, nullptr);
@@ -857,6 +1031,7 @@ class evaluator {
     // properties / patternProperties / additionalProperties / folded required, when
     // neither violations nor annotations are wanted: one tight pass.
     bool properties_fast(const op& o, dom::object obj) {
+        if (!spend(obj.size() * (1 + o.patterns.size()))) return false;
         std::uint64_t found = 0;
         std::size_t hint = 0;  // instances usually list properties in the schema's order
         const std::size_t declared = o.named.size();
@@ -878,7 +1053,9 @@ class evaluator {
                 if (!check(o.named[index].second, f.value)) return false;
             }
             for (const auto& [re, child] : o.patterns) {
-                if (!re->search_or(f.key, true)) continue;  // an engine failure applies the schema
+                auto r = search(*re, f.key);
+                if (r == search_result::no_match) continue;
+                if (r == search_result::limit) return false;  // undecided fails closed
                 matched = true;
                 if (!check(child, f.value)) return false;
             }
@@ -922,11 +1099,12 @@ class evaluator {
                 path_guard ip(*this, instance_path_, f.key);
                 if (!eval(child, f.value, nullptr)) {
                     ok = false;
-                    if (!collecting()) return false;
+                    if (done()) return false;
                 }
             }
             for (const auto& [re, child] : o.patterns) {
-                if (!re->search_or(f.key, true)) continue;  // an engine failure applies the schema
+                auto r = search(*re, f.key);
+                if (r == search_result::no_match) continue;
                 matched = true;
                 if (collecting()) {
                     keyword_path_ = saved_kw;
@@ -934,9 +1112,21 @@ class evaluator {
                     append_pointer_token(keyword_path_, re->source());
                 }
                 path_guard ip(*this, instance_path_, f.key);
+                if (r == search_result::limit) {  // undecided fails closed
+                    if (collecting()) {
+                        // o.absolute ends in "/properties": the keyword the op is named by.
+                        std::string absolute = o.absolute.substr(0, o.absolute.rfind('/'));
+                        append_pointer_token(absolute, "patternProperties");
+                        append_pointer_token(absolute, re->source());
+                        report(absolute, gave_up_message(*re), "regex_limit");
+                    }
+                    ok = false;
+                    if (done()) return false;
+                    continue;
+                }
                 if (!eval(child, f.value, nullptr)) {
                     ok = false;
-                    if (!collecting()) return false;
+                    if (done()) return false;
                 }
             }
             if (!matched && o.a != no_node) {
@@ -952,7 +1142,7 @@ class evaluator {
                         errors_->back().message =
                             "property '" + std::string(f.key) + "' is not allowed";
                     ok = false;
-                    if (!collecting()) return false;
+                    if (done()) return false;
                 }
             }
             if (matched && ann) ann->mark_property(f.key);
@@ -980,6 +1170,7 @@ class evaluator {
         dom::array arr;
         if (inst.get(arr)) return true;
         if (!collecting() && !ann) {
+            if (!spend(arr.size())) return false;
             std::size_t i = 0;
             for (auto item : arr) {
                 std::uint32_t child = i < o.list.size() ? o.list[i] : o.a;
@@ -1009,7 +1200,7 @@ class evaluator {
             path_guard ip(*this, instance_path_, i);
             if (!eval(child, item, nullptr)) {
                 ok = false;
-                if (!collecting()) return false;
+                if (done()) return false;
             }
             if (ann) ann->mark_item(i);
             ++i;
@@ -1024,6 +1215,8 @@ class evaluator {
     const validator::program& p_;
     std::vector<violation>* errors_;
     std::size_t max_errors_;
+    pass_state& state_;
+    std::uint64_t steps_left_;  // state_.steps_left while this pass runs
     scope_stack scope_;
     std::size_t depth_ = 0;
     std::string instance_path_;
@@ -1035,16 +1228,66 @@ class evaluator {
 validator::validator(std::unique_ptr<program> p) : program_(std::move(p)) {}
 validator::~validator() = default;
 
+evaluation_result validator::evaluate(dom::element instance, evaluation_budget& budget,
+                                      const evaluation_limits& limits,
+                                      std::size_t max_violations) const {
+    evaluation_result out;
+    pass_state state;
+    state.limits = {limits.regex_match_limit, limits.regex_depth_limit};
+    state.steps_left = budget.steps_left;
+    {
+        evaluator ev(*program_, nullptr, 0, state);
+        out.valid = ev.run(instance);
+    }
+    if (!out.valid) {
+        if (state.exhausted) {
+            // Undecided: say so rather than guess. Nothing is walked again.
+            out.budget_exhausted = true;
+            out.violations.push_back(
+                {"", "", program_->nodes[program_->root].absolute,
+                 "evaluation stopped after " + std::to_string(limits.max_steps) +
+                     " steps (schemas.limits.max_evaluation_steps) before the value was decided",
+                 "evaluation_budget"});
+        } else if (max_violations > 0) {
+            // One more than the cap, to know whether there were more.
+            std::optional<violation> gave_up;
+            state.gave_up_violation = &gave_up;
+            {
+                evaluator ev(*program_, &out.violations, max_violations + 1, state);
+                ev.run(instance);
+            }
+            if (out.violations.size() > max_violations || state.exhausted) out.truncated = true;
+            if (out.violations.size() > max_violations) out.violations.resize(max_violations);
+            // A pattern that gave up where violations are not kept (under `not`, in a
+            // branch): still the reason, and said.
+            if (gave_up &&
+                std::none_of(out.violations.begin(), out.violations.end(),
+                             [](const violation& v) { return v.code == "regex_limit"; })) {
+                if (out.violations.size() == max_violations) {
+                    out.violations.pop_back();
+                    out.truncated = true;
+                }
+                out.violations.push_back(std::move(*gave_up));
+            }
+        } else {
+            out.truncated = true;
+        }
+    }
+    budget.steps_left = state.steps_left;
+    return out;
+}
+
 bool validator::validate(dom::element instance) const {
-    evaluator ev(*program_, nullptr, 0);
+    evaluation_budget unlimited;
+    pass_state state;
+    state.steps_left = unlimited.steps_left;
+    evaluator ev(*program_, nullptr, 0, state);
     return ev.run(instance);
 }
 
 std::vector<violation> validator::explain(dom::element instance, std::size_t max) const {
-    std::vector<violation> out;
-    evaluator ev(*program_, &out, max);
-    ev.run(instance);
-    return out;
+    evaluation_budget unlimited;
+    return evaluate(instance, unlimited, {}, max).violations;
 }
 
 }  // namespace sluice::schema

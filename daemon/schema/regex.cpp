@@ -3,6 +3,8 @@
 
 #include <pcre2.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <stdexcept>
 
 namespace sluice::schema {
@@ -107,10 +109,32 @@ pcre2_code* compile(std::string_view source, std::string* error) {
     return re;
 }
 
-struct match_data_holder {
+// Per thread: one match data block and one match context with its own JIT stack, so a
+// search allocates nothing and threads share nothing.
+struct match_state {
     pcre2_match_data* data = pcre2_match_data_create(1, nullptr);
-    ~match_data_holder() { pcre2_match_data_free(data); }
+    pcre2_match_context* context = pcre2_match_context_create(nullptr);
+    pcre2_jit_stack* jit_stack = pcre2_jit_stack_create(32 * 1024, regex::jit_stack_bytes, nullptr);
+    match_state() {
+        if (context && jit_stack) pcre2_jit_stack_assign(context, nullptr, jit_stack);
+    }
+    ~match_state() {
+        pcre2_jit_stack_free(jit_stack);
+        pcre2_match_context_free(context);
+        pcre2_match_data_free(data);
+    }
+    match_state(const match_state&) = delete;
+    match_state& operator=(const match_state&) = delete;
 };
+
+match_state& thread_match_state() {
+    thread_local match_state state;
+    return state;
+}
+
+// The first match limit a search runs under; nearly every pattern of a real contract
+// finishes a real string well within it.
+constexpr std::uint32_t first_match_limit = 128;
 
 }  // namespace
 
@@ -118,8 +142,9 @@ regex::regex(std::string_view pattern) : source_(pattern) {
     std::string error;
     auto* re = compile(pattern, &error);
     if (!re) throw std::invalid_argument("invalid pattern /" + source_ + "/: " + error);
-    pcre2_jit_compile(re,
-                      PCRE2_JIT_COMPLETE);  // falls back to the interpreter if JIT is unavailable
+    // Where the platform has no JIT (or it cannot take this pattern), pcre2_match runs
+    // the interpreter under the same limits.
+    jit_ = pcre2_jit_compile(re, PCRE2_JIT_COMPLETE) == 0;
     code_ = re;
 }
 
@@ -128,22 +153,28 @@ regex::~regex() {
 }
 
 bool regex::search(std::string_view subject) const {
-    return search_or(subject, false);
+    std::uint64_t work = 0;
+    return search(subject, regex_limits{}, work) == search_result::match;
 }
 
-bool regex::search_or(std::string_view subject, bool on_engine_error) const {
-    thread_local match_data_holder md;
+search_result regex::search(std::string_view subject, const regex_limits& limits,
+                            std::uint64_t& work) const {
+    auto& state = thread_match_state();
     auto* code = static_cast<pcre2_code*>(code_);
     auto* s = reinterpret_cast<PCRE2_SPTR>(subject.data());
-    int rc = pcre2_match(code, s, subject.size(), 0, 0, md.data, nullptr);
-    if (rc >= 0) return true;
-    if (rc == PCRE2_ERROR_NOMATCH) return false;
-    // The JIT ran out of its small stack (deep backtracking): the interpreter has
-    // its own, larger limits.
-    rc = pcre2_match(code, s, subject.size(), 0, PCRE2_NO_JIT, md.data, nullptr);
-    if (rc >= 0) return true;
-    if (rc == PCRE2_ERROR_NOMATCH) return false;
-    return on_engine_error;
+    pcre2_set_depth_limit(state.context, std::max<std::uint32_t>(limits.depth_limit, 1));
+    const std::uint64_t cap = std::max<std::uint32_t>(limits.match_limit, 1);
+    for (std::uint64_t limit = std::min<std::uint64_t>(first_match_limit, cap);;
+         limit = std::min(limit * 8, cap)) {
+        pcre2_set_match_limit(state.context, static_cast<std::uint32_t>(limit));
+        work += limit;
+        int rc = pcre2_match(code, s, subject.size(), 0, 0, state.data, state.context);
+        if (rc >= 0) return search_result::match;
+        if (rc == PCRE2_ERROR_NOMATCH) return search_result::no_match;
+        // Only the match limit grows; the depth limit, the JIT stack and anything
+        // else the engine reports are final.
+        if (rc != PCRE2_ERROR_MATCHLIMIT || limit == cap) return search_result::limit;
+    }
 }
 
 bool regex::is_valid(std::string_view pattern) {

@@ -3,6 +3,8 @@
 #include <simdjson.h>
 
 #include <cstddef>
+#include <cstdint>
+#include <limits>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -26,6 +28,36 @@ struct violation {
     std::string keyword_location;           // evaluation path, e.g. "/properties/age/minimum"
     std::string absolute_keyword_location;  // e.g. "https://x/user.json#/properties/age/minimum"
     std::string message;                    // e.g. "expected an integer >= 0, got -3"
+    // Empty for a keyword the value breaks; a stable code when the engine gave up
+    // rather than decided: "regex_limit" (a pattern ran out of its match or depth
+    // limit on this value), "depth_limit" (evaluation nested deeper than max_depth),
+    // "evaluation_budget" (the request's steps ran out here). Points to a literal.
+    std::string_view code;
+};
+
+// Bounds on the work one evaluation may do, so one value cannot hold a thread (the
+// config's `schemas.limits`). Every limit reached is a violation with a code.
+struct evaluation_limits {
+    std::uint32_t regex_match_limit = 100'000;  // PCRE2 match limit per search
+    std::uint32_t regex_depth_limit = 10'000;   // PCRE2 depth limit per search (interpreter)
+    std::uint64_t max_steps = 2'000'000;        // steps per request; see evaluation_budget
+};
+
+// The evaluation steps left to one request: every event of a batch draws on the same
+// budget. A step is one schema applied to one value, one item of a uniqueItems check,
+// or about four units of a regex's match limit (see regex::search). Deterministic:
+// the same request costs the same steps on any machine. Not thread-safe; one per
+// request.
+struct evaluation_budget {
+    std::uint64_t steps_left = std::numeric_limits<std::uint64_t>::max();
+};
+
+// What evaluate() found.
+struct evaluation_result {
+    bool valid = true;
+    std::vector<violation> violations;  // at most the cap; empty when valid
+    bool truncated = false;             // there were more violations than the cap
+    bool budget_exhausted = false;      // the last violation is the "evaluation_budget" one
 };
 
 struct compile_options {
@@ -67,12 +99,22 @@ class validator {
   public:
     ~validator();
 
-    // True when `instance` is valid. No allocation unless the schema uses
-    // unevaluatedProperties / unevaluatedItems.
+    // Checks `instance`, drawing on `budget`. A valid instance costs one pass that
+    // builds nothing (no allocation unless the schema uses unevaluatedProperties /
+    // unevaluatedItems). An invalid one is then walked again, once, to collect its
+    // violations; that walk stops as soon as it has found `max_violations` + 1 (the one
+    // past the cap only sets `truncated`), and it reuses what the first pass learnt
+    // of a regex that gave up, so a failing search is never run twice. Never throws
+    // on any instance.
+    evaluation_result evaluate(simdjson::dom::element instance, evaluation_budget& budget,
+                               const evaluation_limits& limits = {},
+                               std::size_t max_violations = 20) const;
+
+    // True when `instance` is valid under the default limits, with no step budget.
     bool validate(simdjson::dom::element instance) const;
 
     // The violations that make `instance` invalid, at most `max` of them; empty when
-    // it is valid. Slower than validate(): call it only after validate() said false.
+    // it is valid. Default limits, no step budget.
     std::vector<violation> explain(simdjson::dom::element instance, std::size_t max = 20) const;
 
     struct program;
