@@ -9,6 +9,16 @@
 namespace sluice::streams {
 namespace {
 
+// `text` cut to 64 bytes, bytes outside printable ASCII shown as '?': what a client
+// sent, made safe for a JSON answer and a log line (a percent-decoded name may be
+// any bytes, not UTF-8).
+std::string printable(std::string_view text) {
+    std::string out;
+    for (std::size_t i = 0; i < text.size() && i < 64; ++i)
+        out += text[i] >= 0x20 && text[i] < 0x7f ? text[i] : '?';
+    return out;
+}
+
 // The query's pairs, each name one of `allowed` and given at most once.
 std::optional<query_error> read_params(std::string_view query,
                                        std::initializer_list<std::string_view> allowed,
@@ -22,8 +32,8 @@ std::optional<query_error> read_params(std::string_view query,
         bool known = false;
         for (auto a : allowed) known = known || p.name == a;
         if (!known)
-            return query_error{p.name, "unknown query parameter " + echo(p.name) +
-                                           "; this endpoint takes " + names};
+            return query_error{printable(p.name), "unknown query parameter " + echo(p.name) +
+                                                      "; this endpoint takes " + names};
         for (std::size_t j = 0; j < i; ++j)
             if ((*params)[j].name == p.name)
                 return query_error{p.name, p.name + " is given more than once"};
@@ -132,9 +142,7 @@ std::optional<query_error> parse_delete_query(std::string_view query, bool& all)
 }
 
 std::string echo(std::string_view text) {
-    std::string out = "'";
-    for (std::size_t i = 0; i < text.size() && i < 64; ++i)
-        out += text[i] >= 0x20 && text[i] < 0x7f ? text[i] : '?';
+    std::string out = "'" + printable(text);
     if (text.size() > 64) out += "...";
     out += '\'';
     return out;

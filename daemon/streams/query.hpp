@@ -11,7 +11,9 @@ namespace sluice::streams {
 // What a request names besides its body: query strings and path segments. Sans-I/O.
 
 // A query parameter the client got wrong: which one, and a sentence saying what was
-// expected and what came (safe to put in a problem's detail).
+// expected and what came. Both are safe to put in a problem+json answer: a name the
+// endpoint does not take is cut to 64 bytes with bytes outside printable ASCII shown
+// as '?', like echo() without its quotes.
 struct query_error {
     std::string parameter;
     std::string detail;

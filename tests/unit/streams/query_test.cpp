@@ -99,6 +99,23 @@ TEST_CASE("delete takes all=true or all=false", "[unit][streams]") {
     CHECK(parse_delete_query("everything=true", all));
 }
 
+TEST_CASE("an unknown parameter is named in UTF-8 whatever bytes its name decodes to",
+          "[unit][streams]") {
+    // Found by fuzz_query: the name went into the problem's `parameter` member raw, so
+    // `%FF=1` made the 400 answer invalid UTF-8 JSON.
+    page_query q;
+    auto bad = parse_replay_query("fr%FF%FE=1", q);
+    REQUIRE(bad);
+    CHECK(bad->parameter == "fr??");
+    CHECK_THAT(bad->detail, Catch::Matchers::Contains("unknown query parameter 'fr\?\?'"));
+    bool all = false;
+    auto del = parse_delete_query(std::string(100, 'a') + "%C3=true", all);
+    REQUIRE(del);
+    CHECK(del->parameter == std::string(64, 'a'));  // cut like echo(), without its quotes
+    // Printable names stay as the client wrote them.
+    CHECK(parse_replay_query("limt=5", q)->parameter == "limt");
+}
+
 TEST_CASE("group names are 1 to 128 safe characters", "[unit][streams]") {
     CHECK(sluice::deliver::valid_group_name("billing"));
     CHECK(sluice::deliver::valid_group_name("team.billing_v2:eu-1"));
