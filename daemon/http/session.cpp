@@ -189,6 +189,9 @@ net::awaitable<void> session::run() {
             // Waiting for the next request: the idle deadline applies, and a drain
             // may close us here.
             phase_ = phase::idle;
+            // A body read in large steps leaves a large buffer: an idle connection
+            // keeps no more than one small read's worth.
+            if (buffer_.capacity() > read_chunk) buffer_.shrink_to_fit();
             // A connection accepted just before a drain gets its short drain deadline
             // here too, whichever of the two came first.
             // A new connection must start its first request soon: a silent one would
