@@ -164,14 +164,20 @@ std::uint64_t mix(std::uint64_t h) {
                            0x9e3779b97f4a7c15ull * json_hash(f.value, work));
             return mix(sum ^ 6);
         }
+        case dom::element_type::INT64:
+            return mix(static_cast<std::uint64_t>(e.get_int64().value_unsafe()));
+        case dom::element_type::UINT64:  // only from 2^63 up
+            return mix(e.get_uint64().value_unsafe());
         default: {
-            // Integral values by their integer (the range where an INT64 or a UINT64
-            // can equal a double), the rest by the double's bits.
-            long double x = exact_value(e);
-            if (x == std::floor(x) && x >= -9223372036854775808.0L && x < 18446744073709551616.0L)
-                return mix(x < 0 ? static_cast<std::uint64_t>(static_cast<std::int64_t>(x))
-                                 : static_cast<std::uint64_t>(x));
-            double d = static_cast<double>(x);
+            // An integral double by the integer it equals (as an INT64 or a UINT64
+            // of that value hashes), the rest by its bits.
+            double d = e.get_double().value_unsafe();
+            if (d >= -9223372036854775808.0 && d < 9223372036854775808.0 &&
+                static_cast<double>(static_cast<std::int64_t>(d)) == d)
+                return mix(static_cast<std::uint64_t>(static_cast<std::int64_t>(d)));
+            if (d >= 0 && d < 18446744073709551616.0 &&
+                static_cast<double>(static_cast<std::uint64_t>(d)) == d)
+                return mix(static_cast<std::uint64_t>(d));
             std::uint64_t bits;
             std::memcpy(&bits, &d, sizeof bits);
             return mix(bits ^ 7);
@@ -345,7 +351,7 @@ class evaluator {
         return "the pattern /" + re.source() + "/ gave up on this value: it needs more than " +
                std::to_string(state_.limits.match_limit) + " backtracking steps or " +
                std::to_string(state_.limits.depth_limit) +
-               " levels (schemas.limits.regex_match_limit / regex_depth_limit)";
+               " levels (schemas.regex_match_limit / regex_depth_limit)";
     }
 
     // Path bookkeeping, only while collecting violations.
@@ -733,10 +739,10 @@ class evaluator {
     }
 
     // uniqueItems by hashing: every item hashed once (equal values hash alike, see
-    // json_hash), the hashes sorted, and only items with the same hash compared, so
-    // n items cost O(n log n) rather than n² comparisons. Items of one hash are
-    // compared pairwise; distinct values that collide cost a step per comparison, so
-    // crafted collisions run out of budget rather than time.
+    // json_hash) into a table, and an item compared only with those of its hash, so n
+    // items cost O(n) steps rather than n² comparisons. Distinct values that collide
+    // cost a step per comparison, so crafted collisions run out of budget rather than
+    // time. Reports the first item equal to an earlier one.
     [[gnu::noinline]] bool eval_unique(const op& o, dom::element inst,
                                        [[maybe_unused]] annotations* ann) {
         dom::array arr;
@@ -761,32 +767,36 @@ class evaluator {
                 ++i;
             }
         } else {
-            thread_local std::vector<std::pair<std::uint64_t, std::uint32_t>> hashes;
+            // Open addressing, at most half full: a slot holds an item's hash and its
+            // index + 1 (0: empty). Every probe is a step, so names crafted to crowd
+            // one region of the table cost budget, not time.
+            thread_local std::vector<std::uint64_t> slot_hash;
+            thread_local std::vector<std::uint32_t> slot_item;
             thread_local std::vector<dom::element> items;
-            hashes.clear();
+            std::size_t capacity = 16;
+            while (capacity < 2 * size) capacity *= 2;
+            slot_hash.assign(capacity, 0);
+            slot_item.assign(capacity, 0);
             items.clear();
+            const std::size_t mask = capacity - 1;
             std::uint64_t work = 0;
             for (auto item : arr) {
-                hashes.emplace_back(json_hash(item, work),
-                                    static_cast<std::uint32_t>(items.size()));
+                std::uint64_t h = json_hash(item, work);
+                auto index = static_cast<std::uint32_t>(items.size());
                 items.push_back(item);
+                std::size_t at = h & mask;
+                for (; slot_item[at] != 0; at = (at + 1) & mask) {
+                    ++work;
+                    if (slot_hash[at] == h && equal(items[slot_item[at] - 1], item)) {
+                        duplicate = true, first = slot_item[at] - 1, second = index;
+                        break;
+                    }
+                }
+                if (duplicate) break;
+                slot_hash[at] = h;
+                slot_item[at] = index + 1;
             }
             if (!spend(work)) return false;
-            std::sort(hashes.begin(), hashes.end());
-            for (std::size_t run = 0; run < hashes.size() && !duplicate;) {
-                std::size_t end = run + 1;
-                while (end < hashes.size() && hashes[end].first == hashes[run].first) ++end;
-                for (std::size_t x = run; x < end && !duplicate; ++x)
-                    for (std::size_t y = x + 1; y < end; ++y) {
-                        if (!spend(1)) return false;
-                        if (equal(items[hashes[x].second], items[hashes[y].second])) {
-                            duplicate = true;
-                            first = hashes[x].second, second = hashes[y].second;
-                            break;
-                        }
-                    }
-                run = end;
-            }
         }
         if (!duplicate) return true;
         if (collecting())
@@ -1246,7 +1256,7 @@ evaluation_result validator::evaluate(dom::element instance, evaluation_budget& 
             out.violations.push_back(
                 {"", "", program_->nodes[program_->root].absolute,
                  "evaluation stopped after " + std::to_string(limits.max_steps) +
-                     " steps (schemas.limits.max_evaluation_steps) before the value was decided",
+                     " steps (schemas.max_evaluation_steps) before the value was decided",
                  "evaluation_budget"});
         } else if (max_violations > 0) {
             // One more than the cap, to know whether there were more.

@@ -36,11 +36,11 @@ struct violation {
 };
 
 // Bounds on the work one evaluation may do, so one value cannot hold a thread (the
-// config's `schemas.limits`). Every limit reached is a violation with a code.
+// config's `schemas` section). Every limit reached is a violation with a code.
 struct evaluation_limits {
     std::uint32_t regex_match_limit = 100'000;  // PCRE2 match limit per search
     std::uint32_t regex_depth_limit = 10'000;   // PCRE2 depth limit per search (interpreter)
-    std::uint64_t max_steps = 2'000'000;        // steps per request; see evaluation_budget
+    std::uint64_t max_steps = 1'000'000;        // steps per request; see evaluation_budget
 };
 
 // The evaluation steps left to one request: every event of a batch draws on the same
