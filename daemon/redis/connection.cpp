@@ -17,6 +17,7 @@
 #include <optional>
 #include <variant>
 
+#include "log/logger.hpp"
 #include "net/executor.hpp"
 #include "net/report_failure.hpp"
 #include "redis/error.hpp"
@@ -46,7 +47,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
         std::size_t bytes = 0;          // wire size, counted in pending_bytes until completion
         std::size_t expected = 1;       // replies this request waits for
         std::chrono::milliseconds extra_time{0};
-        reply collected;  // with expected > 1: the replies so far
+        reply collected;        // with expected > 1: the replies so far
+        std::string too_large;  // why one of its replies was skipped; empty if none was
     };
 
     executor_type ex;
@@ -113,9 +115,16 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     // (the common case), which saves a trip through the scheduler per reply. The
     // request is already off `in_flight`, so a caller that queues its next request
     // from the completion is safe.
+    // A request one of whose replies was skipped fails with error::reply_too_large,
+    // and its reply is an error reply saying why.
     void complete_reply(pending& p, reply r) {
         pending_bytes -= std::min(pending_bytes, p.bytes);
-        net::dispatch(net::append(std::move(p.handler), error_code{}, std::move(r)));
+        error_code ec;
+        if (!p.too_large.empty()) {
+            ec = make_error_code(error::reply_too_large);
+            r = reply{reply::kind::error, std::move(p.too_large), 0, {}};
+        }
+        net::dispatch(net::append(std::move(p.handler), ec, std::move(r)));
     }
 
     // On the executor: queue one request for the writer, or refuse it.
@@ -132,6 +141,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
                   bytes,
                   expected,
                   extra_time,
+                  {},
                   {}};
         if (!open) {
             net::post(ex, net::append(std::move(p.handler), make_error_code(error::not_connected),
@@ -212,6 +222,17 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
                     co_return;
                 }
                 auto& front = in_flight.front();
+                if (res == reply_decoder::result::too_large) {
+                    // Skipped by the decoder: only this request fails; the stream is
+                    // still in step, so the requests behind it are served.
+                    const auto& skipped = decoder.skipped();
+                    log::warn("Redis reply over the cap skipped",
+                              {{"bytes", static_cast<std::uint64_t>(skipped.bytes)},
+                               {"limit", static_cast<std::uint64_t>(options.limits.max_bytes)}});
+                    if (front.too_large.empty())
+                        front.too_large = "Redis's reply was not read: " + skipped.reason;
+                    r = reply{};
+                }
                 if (front.expected > 1) {
                     // A request of several commands completes with all its replies.
                     front.collected.type = reply::kind::array;
@@ -351,6 +372,10 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
                 if (res == reply_decoder::result::bad_input) {
                     detail = "not a Redis server: " + decoder.error();
                     co_return make_error_code(error::protocol_error);
+                }
+                if (res == reply_decoder::result::too_large) {
+                    detail = names[answered] + " answered " + decoder.skipped().reason;
+                    co_return make_error_code(error::handshake_failed);
                 }
                 if (r.is_error()) {
                     detail = names[answered] + " refused: " + r.str;

@@ -24,6 +24,8 @@ class category final : public boost::system::error_category {
                 return "the Redis client was closed";
             case error::overloaded:
                 return "too many Redis requests are waiting";
+            case error::reply_too_large:
+                return "the Redis reply was larger than redis.max_reply_bytes";
         }
         return "unknown Redis error";
     }

@@ -15,6 +15,10 @@ enum class error {
     handshake_failed,   // AUTH / SELECT / CLIENT SETNAME was refused
     closed,             // the client was shut down
     overloaded,         // too many requests (or bytes) already waiting; retry later
+    // The reply was over redis.max_reply_bytes (or the per-array element cap) and was
+    // skipped; the connection goes on serving. The reply that comes with this error
+    // is an error reply whose `str` says how large it was.
+    reply_too_large,
 };
 
 const boost::system::error_category& error_category();

@@ -107,29 +107,52 @@ request command(const Args&... a) {
 }
 
 // Caps on what one reply may hold, so a huge or hostile reply cannot exhaust memory.
-// Nesting is capped by hiredis itself (depth 7).
+// A reply is charged its string bytes plus 16 bytes per array element (about what
+// the decoded `reply` costs beyond its strings). Nesting is capped at 8 arrays deep,
+// as hiredis caps it.
 struct reply_limits {
-    std::size_t max_bytes = 64 * 1024 * 1024;  // strings plus 16 bytes per element
+    std::size_t max_bytes = 64 * 1024 * 1024;  // redis.max_reply_bytes
     std::size_t max_elements = 1024 * 1024;    // per array
 };
 
+// A reply that went over the caps and was skipped: how much of it was charged when
+// the decoder gave up storing it (at least the cap, the whole reply once it ended)
+// and why, in words (e.g. "a reply of 2097186 bytes, over the cap of 1048576").
+struct skipped_reply {
+    std::size_t bytes = 0;
+    std::string reason;
+};
+
 // Decodes a byte stream of replies. Sans-I/O: feed() what the socket gave, then take
-// replies with next() until it says need_more. Not thread-safe; one per connection.
+// replies with next() until it says need_more. A reply over the caps is not stored:
+// its bytes are counted and dropped as they arrive, and next() reports it once it has
+// ended (too_large), so the replies after it still match their requests. Only bytes
+// that are not RESP break the stream. Not thread-safe; one per connection.
 class reply_decoder {
   public:
-    enum class result { ok, need_more, bad_input };
+    enum class result { ok, need_more, bad_input, too_large };
 
     explicit reply_decoder(reply_limits limits = {});
     ~reply_decoder();
     reply_decoder(const reply_decoder&) = delete;
     reply_decoder& operator=(const reply_decoder&) = delete;
 
-    // False when the decoder is already broken by earlier bytes.
+    // Takes a copy of `data`; call next() until need_more before feeding again, so at
+    // most one read's worth of bytes waits here. False when the stream is already
+    // broken by earlier bytes.
     bool feed(const char* data, std::size_t size);
 
     // ok: `out` holds the next complete reply. need_more: wait for bytes.
-    // bad_input: the stream is not RESP; the connection must be dropped. See error().
+    // too_large: the next reply was over the caps and has been skipped whole; `out`
+    // is untouched and skipped() says how large it was. bad_input: the stream is not
+    // RESP; the connection must be dropped. See error().
     result next(reply& out);
+
+    const skipped_reply& skipped() const;
+
+    // Bytes held for replies not yet taken: fed and unframed, or handed to hiredis and
+    // not yet built. Bounded by the caps plus one feed, even while a reply is skipped.
+    std::size_t buffered_bytes() const;
 
     std::string error() const;
 
@@ -137,7 +160,6 @@ class reply_decoder {
 
   private:
     std::unique_ptr<state> state_;
-    redisReader* reader_;
 };
 
 }  // namespace sluice::redis

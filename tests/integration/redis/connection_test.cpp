@@ -223,3 +223,75 @@ TEST_CASE("connecting to a port nobody listens on fails with the reason", "[redi
         CHECK_THAT(detail, Contains("cannot connect to 127.0.0.1:" + std::to_string(port)));
     });
 }
+
+TEST_CASE("a reply over the cap fails only its own request; the requests around it succeed",
+          "[redis]") {
+    test::redis_server server;
+    run_coroutine([&](net::io_context& ctx) -> net::awaitable<void> {
+        auto opts = options_for(server.port());
+        opts.limits.max_bytes = 64 * 1024;
+        auto conn = co_await open_connection(ctx, opts);
+        // 1 MiB in one string (GET) and 40 strings of 4 KiB (MGET): both over the cap.
+        co_await conn->async_exec(redis::command("SET", "big", std::string(1 << 20, 'b')),
+                                  use_tuple);
+        redis::request fill;
+        std::vector<std::string> keys;
+        for (int i = 0; i < 40; ++i) {
+            keys.push_back("part" + std::to_string(i));
+            fill.push_command("SET", keys.back(), std::string(4096, 'p'));
+        }
+        co_await conn->async_exec(std::move(fill), use_tuple);
+        std::vector<std::string_view> mget{"MGET"};
+        mget.insert(mget.end(), keys.begin(), keys.end());
+
+        // 2000 INCRs, with the oversized replies among them: one alone, one inside a
+        // request of three commands. Every INCR must get its own count.
+        constexpr int n = 2000;
+        std::vector<long long> got(n, -1);
+        int answered = 0;
+        error_code big_ec, batch_ec;
+        redis::reply big_reply;
+        bool big_done = false, batch_done = false;
+        for (int i = 0; i < n; ++i) {
+            if (i == n / 3)
+                conn->async_exec(redis::command("GET", "big"), [&](error_code e, redis::reply r) {
+                    big_ec = e;
+                    big_reply = std::move(r);
+                    big_done = true;
+                });
+            if (i == 2 * n / 3) {
+                redis::request batch;
+                batch.push_command("PING");
+                batch.push(redis::request(mget));
+                batch.push_command("PING");
+                conn->async_exec(std::move(batch), [&](error_code e, redis::reply) {
+                    batch_ec = e;
+                    batch_done = true;
+                });
+            }
+            conn->async_exec(redis::command("INCR", "counter"),
+                             [&, i](error_code e, redis::reply r) {
+                                 if (!e && r.type == redis::reply::kind::integer)
+                                     got[static_cast<std::size_t>(i)] = r.integer;
+                                 ++answered;
+                             });
+        }
+        net::steady_timer wait(ctx);
+        while (answered < n || !big_done || !batch_done) {
+            wait.expires_after(5ms);
+            co_await wait.async_wait(use_tuple);
+        }
+        int in_order = 0;
+        for (int i = 0; i < n; ++i) in_order += got[static_cast<std::size_t>(i)] == i + 1;
+        CHECK(in_order == n);
+        CHECK(big_ec == redis::error::reply_too_large);
+        CHECK_THAT(big_reply.str, Contains("over redis.max_reply_bytes (65536)"));
+        CHECK_THAT(big_ec.message(), Contains("redis.max_reply_bytes"));
+        CHECK(batch_ec == redis::error::reply_too_large);
+        CHECK(conn->is_open());
+        auto [e2, r2] = co_await conn->async_exec(redis::command("GET", "counter"), use_tuple);
+        CHECK_FALSE(e2);
+        CHECK(r2.str == "2000");
+        conn->close();
+    });
+}

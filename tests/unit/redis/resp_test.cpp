@@ -61,19 +61,211 @@ TEST_CASE("a command with pre-encoded arguments is the same command", "[unit][re
     }
 }
 
-TEST_CASE("replies over the caps are refused with the reason", "[unit][redis]") {
-    reply_decoder d({.max_bytes = 10, .max_elements = 2});
-    reply r;
-    std::string big = "$11\r\nhello world\r\n";
-    d.feed(big.data(), big.size());
-    CHECK(d.next(r) == reply_decoder::result::bad_input);
-    CHECK_THAT(d.error(), Catch::Matchers::Contains("larger than 10 bytes"));
+namespace {
 
-    reply_decoder e({.max_bytes = 1000, .max_elements = 2});
-    std::string wide = "*3\r\n:1\r\n:2\r\n:3\r\n";
-    e.feed(wide.data(), wide.size());
-    CHECK(e.next(r) == reply_decoder::result::bad_input);
-    CHECK_THAT(e.error(), Catch::Matchers::Contains("more than 2 elements"));
+using result = reply_decoder::result;
+
+// What next() gave for each reply: the reply, or that it was skipped (with its size).
+struct outcome {
+    result what;
+    reply value;
+    std::size_t skipped_bytes = 0;
+};
+
+// Feeds `bytes` in pieces of `piece` bytes (0: all at once), taking every reply after
+// each feed as the connection does. Stops at the first bad_input.
+std::vector<outcome> decode_all(reply_decoder& d, const std::string& bytes, std::size_t piece) {
+    std::vector<outcome> got;
+    std::size_t step = piece == 0 ? bytes.size() : piece;
+    for (std::size_t at = 0; at < bytes.size(); at += step) {
+        REQUIRE(d.feed(bytes.data() + at, std::min(step, bytes.size() - at)));
+        for (;;) {
+            reply r;
+            auto res = d.next(r);
+            if (res == result::need_more) break;
+            got.push_back({res, std::move(r), res == result::too_large ? d.skipped().bytes : 0});
+            if (res == result::bad_input) return got;
+        }
+    }
+    return got;
+}
+
+}  // namespace
+
+TEST_CASE("a reply over the byte cap is skipped whole and the next one is read", "[unit][redis]") {
+    // 11 bytes of string: over a cap of 10. The +OK behind it belongs to the next request.
+    std::string bytes = "$11\r\nhello world\r\n+OK\r\n";
+    for (std::size_t piece : {0, 1, 2, 5}) {
+        INFO("pieces of " << piece);
+        reply_decoder d({.max_bytes = 10, .max_elements = 2});
+        auto got = decode_all(d, bytes, piece);
+        REQUIRE(got.size() == 2);
+        CHECK(got[0].what == result::too_large);
+        CHECK(got[0].skipped_bytes == 11);
+        CHECK_THAT(d.skipped().reason,
+                   Catch::Matchers::Contains("11 bytes, over redis.max_reply_bytes (10)"));
+        CHECK(got[1].what == result::ok);
+        CHECK(got[1].value.type == reply::kind::status);
+        CHECK(got[1].value.str == "OK");
+    }
+}
+
+TEST_CASE("an array over the element cap is skipped whole, nested arrays included",
+          "[unit][redis]") {
+    std::string bytes = "*3\r\n:1\r\n*2\r\n$1\r\na\r\n:2\r\n:3\r\n*2\r\n:4\r\n:5\r\n";
+    for (std::size_t piece : {0, 1, 3}) {
+        INFO("pieces of " << piece);
+        reply_decoder d({.max_bytes = 1000, .max_elements = 2});
+        auto got = decode_all(d, bytes, piece);
+        REQUIRE(got.size() == 2);
+        CHECK(got[0].what == result::too_large);
+        CHECK_THAT(d.skipped().reason, Catch::Matchers::Contains("an array of 3 elements"));
+        REQUIRE(got[1].what == result::ok);
+        REQUIRE(got[1].value.elements.size() == 2);
+        CHECK(got[1].value.elements[1].integer == 5);
+    }
+}
+
+TEST_CASE("an error line over the cap is skipped as it streams in", "[unit][redis]") {
+    std::string bytes = "-ERR " + std::string(5000, 'x') + "\r\n:7\r\n";
+    for (std::size_t piece : {0, 1, 7, 4096}) {
+        INFO("pieces of " << piece);
+        reply_decoder d({.max_bytes = 1024, .max_elements = 16});
+        auto got = decode_all(d, bytes, piece);
+        REQUIRE(got.size() == 2);
+        CHECK(got[0].what == result::too_large);
+        CHECK(got[0].skipped_bytes == 5004);
+        REQUIRE(got[1].what == result::ok);
+        CHECK(got[1].value.integer == 7);
+        CHECK(d.buffered_bytes() == 0);
+    }
+}
+
+TEST_CASE("a skipped reply is counted, not stored", "[unit][redis]") {
+    // 8 MiB of one bulk string inside an array, fed in 16 KiB reads against a 64 KiB cap:
+    // the decoder never holds more than one read.
+    reply_decoder d({.max_bytes = 64 * 1024, .max_elements = 16});
+    std::string head = "*2\r\n$3\r\nkey\r\n$" + std::to_string(8 << 20) + "\r\n";
+    std::string chunk(16 * 1024, 'v');
+    std::size_t most_held = 0;
+    auto feed = [&](const std::string& bytes) {
+        REQUIRE(d.feed(bytes.data(), bytes.size()));
+        reply r;
+        auto res = d.next(r);
+        most_held = std::max(most_held, d.buffered_bytes());
+        return res;
+    };
+    CHECK(feed(head) == result::need_more);
+    for (int i = 0; i < 512; ++i) REQUIRE(feed(chunk) == result::need_more);
+    CHECK(feed("\r\n") == result::too_large);
+    CHECK(d.skipped().bytes == 32 + 3 + (8u << 20));
+    CHECK(most_held <= chunk.size());
+    reply r;
+    CHECK(feed("$2\r\nok\r\n") == result::ok);
+}
+
+TEST_CASE("bytes that are not RESP inside a skipped reply still break the stream",
+          "[unit][redis]") {
+    for (std::string bytes :
+         {std::string("*2\r\n$20\r\n01234567890123456789\r\nHTTP/1.1 200 OK\r\n"),
+          std::string("$20\r\n01234567890123456789XX:1\r\n"),
+          "*3\r\n$20\r\n01234567890123456789\r\n:" + std::string(40, '1')}) {
+        reply_decoder d({.max_bytes = 10, .max_elements = 16});
+        auto got = decode_all(d, bytes, 1);
+        REQUIRE_FALSE(got.empty());
+        CHECK(got.back().what == result::bad_input);
+        CHECK_FALSE(d.error().empty());
+        CHECK_FALSE(d.feed("+OK\r\n", 5));
+    }
+}
+
+namespace {
+
+// A random reply tree, its RESP bytes and its charge (string bytes + 16 per element).
+struct sample {
+    reply value;
+    std::string wire;
+    std::size_t charge = 0;
+    std::size_t widest = 0;  // elements of its widest array
+};
+
+void make_sample(std::mt19937& rng, int depth, sample& s, reply& node) {
+    int kind = static_cast<int>(rng() % (depth < 3 ? 6 : 5));
+    switch (kind) {
+        case 0:
+        case 1: {
+            node.type = kind == 0 ? reply::kind::status : reply::kind::error;
+            node.str.assign(rng() % (rng() % 10 == 0 ? 2500 : 40),
+                            'a' + static_cast<char>(rng() % 26));
+            s.wire += (kind == 0 ? "+" : "-") + node.str + "\r\n";
+            s.charge += node.str.size();
+            break;
+        }
+        case 2:
+            node.type = reply::kind::integer;
+            node.integer = static_cast<long long>(rng()) - (1LL << 31);
+            s.wire += ":" + std::to_string(node.integer) + "\r\n";
+            break;
+        case 3:
+            node.type = reply::kind::nil;
+            s.wire += rng() % 2 ? "$-1\r\n" : "*-1\r\n";
+            break;
+        case 4: {
+            node.type = reply::kind::string;
+            node.str.resize(rng() % (rng() % 8 == 0 ? 3000 : 30));
+            for (auto& c : node.str) c = static_cast<char>(rng() % 256);  // \r\n included
+            s.wire += "$" + std::to_string(node.str.size()) + "\r\n" + node.str + "\r\n";
+            s.charge += node.str.size();
+            break;
+        }
+        default: {
+            node.type = reply::kind::array;
+            node.elements.resize(rng() % 7);
+            s.widest = std::max(s.widest, node.elements.size());
+            s.wire += "*" + std::to_string(node.elements.size()) + "\r\n";
+            s.charge += 16 * node.elements.size();
+            for (auto& e : node.elements) make_sample(rng, depth + 1, s, e);
+        }
+    }
+}
+
+bool same(const reply& a, const reply& b) {
+    if (a.type != b.type || a.str != b.str || a.integer != b.integer ||
+        a.elements.size() != b.elements.size())
+        return false;
+    for (std::size_t i = 0; i < a.elements.size(); ++i)
+        if (!same(a.elements[i], b.elements[i])) return false;
+    return true;
+}
+
+}  // namespace
+
+TEST_CASE("random replies, some over the caps, decode alike whatever the reads", "[unit][redis]") {
+    std::mt19937 rng(2026);
+    const reply_limits limits{.max_bytes = 2000, .max_elements = 5};
+    for (int round = 0; round < 300; ++round) {
+        std::vector<sample> samples(1 + rng() % 12);
+        std::string bytes;
+        for (auto& s : samples) {
+            make_sample(rng, 0, s, s.value);
+            bytes += s.wire;
+        }
+        for (std::size_t piece : {std::size_t(0), std::size_t(1), std::size_t(1 + rng() % 700)}) {
+            INFO("round " << round << ", pieces of " << piece);
+            reply_decoder d(limits);
+            auto got = decode_all(d, bytes, piece);
+            REQUIRE(got.size() == samples.size());
+            for (std::size_t i = 0; i < samples.size(); ++i) {
+                bool over =
+                    samples[i].charge > limits.max_bytes || samples[i].widest > limits.max_elements;
+                REQUIRE(got[i].what == (over ? result::too_large : result::ok));
+                if (over && samples[i].widest <= limits.max_elements)
+                    CHECK(got[i].skipped_bytes == samples[i].charge);
+                if (!over) CHECK(same(got[i].value, samples[i].value));
+            }
+            CHECK(d.buffered_bytes() == 0);
+        }
+    }
 }
 
 TEST_CASE("the decoder returns each kind of reply, across split reads", "[unit][redis]") {
