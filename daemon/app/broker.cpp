@@ -92,6 +92,17 @@ redis::client_options to_client_options(const config::settings::redis_settings& 
     return o;
 }
 
+// What bounds a page's Redis replies: the reply cap, and the largest entry a publish
+// can store under the limits the broker started with (body, binary-mode headers, and
+// what Sluice adds). Pages fall back to smaller steps for larger entries (stored under
+// larger limits before a reload).
+streams::page_limits to_page_limits(const config::settings& s) {
+    streams::page_limits l;
+    l.max_reply_bytes = s.redis.max_reply_bytes;
+    l.max_entry_bytes = s.http.max_body_bytes + s.http.max_header_bytes + 4096;
+    return l;
+}
+
 // Everything that lives while the daemon runs, wired together.
 struct running {
     config::settings settings;
@@ -135,7 +146,7 @@ struct running {
         , trimmer(
               redis, [this] { return ready.catalog(); }, &metrics)
         , group_stats(
-              redis, [this] { return ready.catalog(); }, metrics)
+              redis, [this] { return ready.catalog(); }, metrics, settings.redis.max_reply_bytes)
         , server({settings.listen.address, settings.listen.port, settings.threads}, api, metrics,
                  to_limits(settings.http)) {
         // One Redis client per I/O thread, on that thread: a publish never leaves it.
@@ -461,7 +472,7 @@ int broker::run() {
         });
     streams::add_stream_endpoints(
         *r.api, [&r](const net::any_io_executor& ex) -> redis::client& { return r.client_for(ex); },
-        [&r] { return r.ready.catalog(); });
+        [&r] { return r.ready.catalog(); }, to_page_limits(settings_));
     for (auto& c : r.io_clients) c->start();  // they connect as soon as the I/O threads run
     try {
         r.server.start();

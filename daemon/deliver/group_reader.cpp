@@ -17,6 +17,7 @@
 #include "metrics/registry.hpp"
 #include "net/report_failure.hpp"
 #include "publish/storage.hpp"
+#include "redis/error.hpp"
 #include "redis/script.hpp"
 
 namespace sluice::deliver {
@@ -72,7 +73,19 @@ group_reader::group_reader(net::any_io_executor ex, reader_context& ctx, std::st
     , blocking_(ex, blocking_options(ctx.blocking, type_, group_), nullptr)
     , wake_(ex)
     , sweep_timer_(ex)
-    , counters_(ctx.counters(type_, group_)) {}
+    , counters_(ctx.counters(type_, group_))
+    , read_cap_(max_read) {}
+
+// A read or claim of `asked` entries got a reply over the cap: ask for half as many
+// from now on (at least one).
+void group_reader::shrink_reads(unsigned asked, std::string_view why) {
+    read_cap_ = std::max(1u, std::min(read_cap_, asked) / 2);
+    log::warn("group read over redis.max_reply_bytes; reading fewer entries at a time",
+              {{"type", type_},
+               {"group", group_},
+               {"count", static_cast<std::uint64_t>(read_cap_)},
+               {"detail", why}});
+}
 
 void group_reader::start() {
     blocking_.start();
@@ -174,7 +187,7 @@ net::awaitable<void> group_reader::read_loop() {
     auto self = shared_from_this();
     net::steady_timer pause(ex_);
     while (!stopped_) {
-        unsigned n = std::min(want(), max_read);
+        unsigned n = std::min(want(), read_cap_);
         if (n == 0) {
             wake_.expires_at(clock_type::time_point::max());
             co_await wake_.async_wait(use_tuple);
@@ -195,6 +208,7 @@ net::awaitable<void> group_reader::read_loop() {
         }
         if (ec || r.is_error()) {
             if (!ec && std::string_view(r.str).starts_with("NOGROUP")) co_await ensure_group();
+            if (ec == redis::error::reply_too_large) shrink_reads(n, r.str);
             pause.expires_after(std::chrono::milliseconds(250));
             co_await pause.async_wait(use_tuple);
             continue;
@@ -251,7 +265,7 @@ net::awaitable<void> group_reader::sweep_loop() {
         co_await sweep_timer_.async_wait(use_tuple);
         if (stopped_) break;
         expire_deadlines();
-        unsigned n = std::min(want(), max_read);
+        unsigned n = std::min(want(), read_cap_);
         if (n == 0) continue;
         auto p = ctx_.policy(type_);
         auto timeout = std::to_string(p.ack_timeout.count());
@@ -274,6 +288,7 @@ net::awaitable<void> group_reader::sweep_loop() {
         if (ec || r.is_error()) {
             if (!ec && std::string_view(r.str).find("NOGROUP") != std::string_view::npos)
                 co_await ensure_group();
+            if (ec == redis::error::reply_too_large) shrink_reads(n, r.str);
             continue;
         }
         auto result = claim_result_of(r);

@@ -72,6 +72,7 @@ class group_reader : public std::enable_shared_from_this<group_reader> {
     void push(struct stream_entry&& e, std::uint64_t delivery);
     void dispatch();
     void give_back_if_alone();
+    void shrink_reads(unsigned asked, std::string_view why);
     unsigned want() const;
     void expire_deadlines();
     // Sets the PEL idle time of `ids` (held by this consumer) so the claim script
@@ -95,6 +96,11 @@ class group_reader : public std::enable_shared_from_this<group_reader> {
     bool flush_posted_ = false;
     bool stopped_ = false;
     metrics::delivery_series& counters_;
+    // Most entries one read or claim asks for; halved each time a reply is over
+    // redis.max_reply_bytes (entries that large cannot come in a full window). The
+    // entries of a skipped reply stay pending and come back through the claim script,
+    // which dead-letters one that never fits after max_deliveries.
+    unsigned read_cap_;
 };
 
 }  // namespace sluice::deliver

@@ -6,8 +6,18 @@
 
 namespace sluice::publish {
 
-redis_failure problem_for_redis_error(const boost::system::error_code& ec) {
+redis_failure problem_for_redis_error(const boost::system::error_code& ec, std::string_view why) {
     redis_failure f;
+    if (ec == redis::error::reply_too_large) {
+        f.problem = {502,
+                     "redis_reply_too_large",
+                     "Redis reply too large",
+                     (why.empty() ? ec.message() : std::string(why)) +
+                         "; ask for less (a smaller limit), or raise redis.max_reply_bytes",
+                     {}};
+        f.retry_after_seconds = 0;
+        return f;
+    }
     if (ec == redis::error::overloaded) {
         f.problem = {503,
                      "redis_overloaded",

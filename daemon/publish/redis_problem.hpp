@@ -13,13 +13,17 @@ namespace sluice::publish {
 
 // The HTTP answer to a Redis request that got no reply: 503 with a stable code
 // (`redis_overloaded` when our own queue is full, `redis_unavailable` otherwise) and
-// the number of seconds after which a retry makes sense, for `Retry-After`.
+// the number of seconds after which a retry makes sense, for `Retry-After`; or 502
+// `redis_reply_too_large` when Redis answered more than redis.max_reply_bytes, which
+// no retry changes (retry_after_seconds 0: send no Retry-After). `why` is what came
+// with the error (the reply's `str` for reply_too_large: the size and the cap).
 struct redis_failure {
     http::problem problem;
     unsigned retry_after_seconds = 1;
 };
 
-redis_failure problem_for_redis_error(const boost::system::error_code& ec);
+redis_failure problem_for_redis_error(const boost::system::error_code& ec,
+                                      std::string_view why = {});
 
 // The HTTP answer to a reply that is an error or not of the expected shape: 503 when
 // Redis says "not now" (out of memory, loading, a failover...), with `effect` saying

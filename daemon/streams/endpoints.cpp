@@ -14,6 +14,7 @@
 #include "publish/redis_problem.hpp"
 #include "publish/storage.hpp"
 #include "redis/client.hpp"
+#include "redis/error.hpp"
 #include "redis/script.hpp"
 #include "streams/dead_letter_scripts.hpp"
 #include "streams/groups.hpp"
@@ -36,6 +37,7 @@ constexpr std::size_t max_requeue_calls = 100;
 struct sources {
     client_source redis;
     catalog_source catalog;
+    page_limits limits;
 };
 
 // 404 unless the catalog has a contract for `type`.
@@ -64,11 +66,15 @@ response bad_body(const body_error& e) {
 }
 
 // No reply from Redis: 503 with Retry-After. `effect` says what may have happened.
-response redis_failed(const boost::system::error_code& ec, std::string_view effect) {
-    auto f = publish::problem_for_redis_error(ec);
-    f.problem.detail = "Redis did not answer: " + ec.message() + "; " + std::string(effect);
+// A reply over redis.max_reply_bytes is a 502 whose detail (from `r`) gives its size.
+response redis_failed(const boost::system::error_code& ec, std::string_view effect,
+                      const redis::reply& r = {}) {
+    auto f = publish::problem_for_redis_error(ec, r.str);
+    if (ec != redis::error::reply_too_large)
+        f.problem.detail = "Redis did not answer: " + ec.message() + "; " + std::string(effect);
     auto res = http::make_problem(f.problem);
-    res.set(http::beast_http::field::retry_after, std::to_string(f.retry_after_seconds));
+    if (f.retry_after_seconds > 0)
+        res.set(http::beast_http::field::retry_after, std::to_string(f.retry_after_seconds));
     return res;
 }
 
@@ -96,20 +102,26 @@ net::awaitable<response> read_page(const sources& s, const http::request_context
     }
     redis::client& redis = s.redis(co_await net::this_coro::executor);
     std::string key = dead_letters ? publish::dead_letter_key(type) : publish::stream_key(type);
-    std::string count = std::to_string(q.limit);
-    auto [ec, r] = co_await redis.async_exec(
-        redis::command("XRANGE", key, q.first, q.last, "COUNT", count), use_tuple);
-    if (ec) {
-        auto res = redis_failed(ec, "nothing was read");
-        co_return res;
+    // In steps whose replies stay within the cap whatever the entries hold.
+    page_reader page(q, s.limits);
+    while (auto n = page.next_count()) {
+        std::string count = std::to_string(n);
+        auto [ec, r] = co_await redis.async_exec(
+            redis::command("XRANGE", key, page.from(), q.last, "COUNT", count), use_tuple);
+        if (ec == redis::error::reply_too_large && page.too_large()) continue;
+        if (ec) {
+            auto res = redis_failed(ec, "nothing was read", r);
+            co_return res;
+        }
+        auto entries = r.is_error() ? std::nullopt : entries_from_xrange(r);
+        if (!entries) {
+            auto res = redis_refused(r, "XRANGE", type);
+            co_return res;
+        }
+        page.take(std::move(*entries));
     }
-    auto entries = r.is_error() ? std::nullopt : entries_from_xrange(r);
-    if (!entries) {
-        auto res = redis_refused(r, "XRANGE", type);
-        co_return res;
-    }
-    auto body = dead_letters ? dead_letter_page_json(type, *entries, q.limit)
-                             : replay_page_json(type, *entries, q.limit);
+    auto body = dead_letters ? dead_letter_page_json(type, page.entries(), page.more())
+                             : replay_page_json(type, page.entries(), page.more());
     auto res = http::make_response(200, std::move(body), json);
     co_return res;
 }
@@ -120,50 +132,67 @@ net::awaitable<response> list_groups(const sources& s, const http::request_conte
     if (unknown) co_return std::move(*unknown);
     redis::client& redis = s.redis(co_await net::this_coro::executor);
     std::string key = publish::stream_key(type);
-    auto [ec, r] = co_await redis.async_exec(redis::command("XINFO", "GROUPS", key), use_tuple);
+    // The first groups only: a stream may have more than one reply can carry.
+    auto keys = redis::args(key);
+    std::string most = std::to_string(groups_to_list(s.limits.max_reply_bytes));
+    auto argv = redis::args(most);
+    auto [ec, r] = co_await redis::eval(redis, list_groups_script(), keys, argv);
     if (ec) {
-        auto res = redis_failed(ec, "nothing was read");
+        auto res = redis_failed(ec, "nothing was read", r);
         co_return res;
     }
     std::vector<group_info> groups;
+    long long total = 0;
     if (!r.is_error() || r.str.find("no such key") == std::string::npos) {
-        auto parsed = r.is_error() ? std::nullopt : groups_from_xinfo(r);
+        auto parsed = r.is_error() ? std::nullopt : groups_from_listing(r, total);
         if (!parsed) {
-            auto res = redis_refused(r, "XINFO GROUPS", type);
+            auto res = redis_refused(r, "the group listing script", type);
             co_return res;
         }
         groups = std::move(*parsed);
     }
+    // Said in the answer only when the listing left groups out.
+    if (total <= static_cast<long long>(groups.size())) total = -1;
     std::uint64_t now_ms = 0;
-    if (!groups.empty()) {
-        // One round trip for every group's consumers and oldest pending entry, and
-        // Redis's clock, which also stamped the entry ids.
+    // Every group's consumers and oldest pending entry, in pipelined requests whose
+    // replies stay within half the reply cap by the groups' consumer counts; the last
+    // one also asks Redis's clock, which also stamped the entry ids.
+    std::vector<group_info> kept;
+    for (std::size_t first = 0; first < groups.size();) {
+        std::size_t last = first, budget = 0;
         redis::request details;
-        for (const auto& g : groups) {
-            details.push_command("XINFO", "CONSUMERS", key, g.name);
-            details.push_command("XPENDING", key, g.name);
+        while (last < groups.size() &&
+               (last == first ||
+                budget + group_details_bytes(groups[last]) <= s.limits.step_bytes())) {
+            budget += group_details_bytes(groups[last]);
+            details.push_command("XINFO", "CONSUMERS", key, groups[last].name);
+            details.push_command("XPENDING", key, groups[last].name);
+            ++last;
         }
-        details.push_command("TIME");
+        bool with_time = last == groups.size();
+        if (with_time) details.push_command("TIME");
+        std::size_t expected = 2 * (last - first) + (with_time ? 1 : 0);
         auto [ec2, r2] = co_await redis.async_exec(std::move(details), use_tuple);
         if (ec2) {
-            auto res = redis_failed(ec2, "nothing was read");
+            auto res = redis_failed(ec2, "nothing was read", r2);
             co_return res;
         }
-        if (r2.elements.size() != 2 * groups.size() + 1) {
+        if (r2.elements.size() != expected) {
             auto res = redis_refused(r2, "XINFO CONSUMERS / XPENDING / TIME", type);
             co_return res;
         }
-        auto now = ms_from_time(r2.elements.back());
-        if (!now) {
-            auto res = redis_refused(r2.elements.back(), "TIME", type);
-            co_return res;
+        if (with_time) {
+            auto now = ms_from_time(r2.elements.back());
+            if (!now) {
+                auto res = redis_refused(r2.elements.back(), "TIME", type);
+                co_return res;
+            }
+            now_ms = *now;
         }
-        now_ms = *now;
-        std::vector<group_info> kept;
-        for (std::size_t i = 0; i < groups.size(); ++i) {
-            const auto& consumers = r2.elements[2 * i];
-            const auto& pending = r2.elements[2 * i + 1];
-            // A group deleted between the two round trips is left out.
+        for (std::size_t i = first; i < last; ++i) {
+            const auto& consumers = r2.elements[2 * (i - first)];
+            const auto& pending = r2.elements[2 * (i - first) + 1];
+            // A group deleted between the round trips is left out.
             if (consumers.is_error() && consumers.str.starts_with("NOGROUP")) continue;
             if (!read_consumers(consumers, groups[i]) ||
                 !read_pending_summary(pending, groups[i])) {
@@ -173,9 +202,10 @@ net::awaitable<response> list_groups(const sources& s, const http::request_conte
             }
             kept.push_back(std::move(groups[i]));
         }
-        groups = std::move(kept);
+        first = last;
     }
-    auto res = http::make_response(200, groups_json(type, groups, now_ms), json);
+    groups = std::move(kept);
+    auto res = http::make_response(200, groups_json(type, groups, now_ms, total), json);
     co_return res;
 }
 
@@ -346,8 +376,9 @@ net::awaitable<response> delete_dead_letters(const sources& s, const http::reque
 
 }  // namespace
 
-void add_stream_endpoints(http::service& api, client_source redis, catalog_source catalog) {
-    auto s = std::make_shared<const sources>(sources{std::move(redis), std::move(catalog)});
+void add_stream_endpoints(http::service& api, client_source redis, catalog_source catalog,
+                          page_limits limits) {
+    auto s = std::make_shared<const sources>(sources{std::move(redis), std::move(catalog), limits});
     api.route("GET", "/v1/streams/{type}/events",
               [s](const http::request_context& ctx) { return read_page(*s, ctx, false); });
     api.route("GET", "/v1/streams/{type}/groups",

@@ -4,6 +4,8 @@
 #include <functional>
 #include <memory>
 
+#include "streams/pages.hpp"
+
 namespace sluice::catalog {
 struct schema_catalog;
 }
@@ -30,7 +32,9 @@ using client_source = std::function<redis::client&(const boost::asio::any_io_exe
 //   POST   /v1/dlq/{type}/requeue                       dead letters back onto the stream
 //   DELETE /v1/dlq/{type}                               dead letters deleted
 // docs/http-api.md describes each answer and error. The handlers run on the I/O
-// threads; the sources must stay callable for as long as the server runs.
-void add_stream_endpoints(http::service& api, client_source redis, catalog_source catalog);
+// threads; the sources must stay callable for as long as the server runs. `limits`
+// bound what one page (events, dead letters, groups) asks of Redis.
+void add_stream_endpoints(http::service& api, client_source redis, catalog_source catalog,
+                          page_limits limits = {});
 
 }  // namespace sluice::streams

@@ -8,10 +8,13 @@
 #include <vector>
 
 #include "catalog/schema_catalog.hpp"
+#include "log/logger.hpp"
 #include "metrics/registry.hpp"
 #include "net/report_failure.hpp"
 #include "publish/storage.hpp"
 #include "redis/client.hpp"
+#include "redis/error.hpp"
+#include "redis/script.hpp"
 #include "streams/groups.hpp"
 
 namespace sluice::streams {
@@ -26,11 +29,46 @@ struct group_stats::state : std::enable_shared_from_this<state> {
     redis::client& redis;
     catalog_source catalog;
     metrics::registry& metrics;
+    std::size_t max_reply_bytes;
     std::optional<net::steady_timer> timer;
     bool stopped = false;
 
-    state(redis::client& r, catalog_source c, metrics::registry& m)
-        : redis(r), catalog(std::move(c)), metrics(m) {}
+    state(redis::client& r, catalog_source c, metrics::registry& m, std::size_t max_reply)
+        : redis(r), catalog(std::move(c)), metrics(m), max_reply_bytes(max_reply) {}
+
+    // The list_groups_script replies of `keys`, in order: EVALSHA for all of them in
+    // one pipelined request, then EVAL for those Redis did not have the script for.
+    net::awaitable<std::optional<std::vector<redis::reply>>> list_groups(
+        const std::vector<std::string>& keys, const std::string& most) {
+        const auto& script = list_groups_script();
+        redis::request req;
+        for (const auto& key : keys) req.push_command("EVALSHA", script.sha1(), "1", key, most);
+        auto [ec, r] = co_await redis.async_exec(std::move(req), use_tuple);
+        std::optional<std::vector<redis::reply>> out;
+        if (ec) {
+            if (ec == redis::error::reply_too_large)
+                log::warn("group stats: a reply over redis.max_reply_bytes, types skipped",
+                          {{"detail", r.str}});
+            co_return out;
+        }
+        if (keys.size() == 1) {
+            out.emplace();
+            out->push_back(std::move(r));
+        } else if (r.elements.size() == keys.size()) {
+            out = std::move(r.elements);
+        } else {
+            co_return out;
+        }
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+            auto& reply = (*out)[i];
+            if (!reply.is_error() || !reply.str.starts_with("NOSCRIPT")) continue;
+            auto one = redis::args(keys[i]);
+            auto argv = redis::args(most);
+            auto [ec2, r2] = co_await redis::eval(redis, script, one, argv);
+            reply = ec2 ? redis::reply{} : std::move(r2);
+        }
+        co_return out;
+    }
 
     // Sets the gauges of one type's groups; returns their names.
     std::vector<std::string> record(const std::string& type, const std::vector<group_info>& gs) {
@@ -65,32 +103,40 @@ struct group_stats::state : std::enable_shared_from_this<state> {
             if (stopped) break;
             auto c = catalog();
             if (!c || c->types.empty()) continue;
-            // Every type's XINFO GROUPS in one pipelined request.
             std::vector<std::string> types, keys;
-            redis::request req;
             for (const auto& [type, versions] : c->types) {
                 types.push_back(type);
                 keys.push_back(publish::stream_key(type));
-                req.push_command("XINFO", "GROUPS", keys.back());
             }
-            auto [ec, r] = co_await redis.async_exec(std::move(req), use_tuple);
-            if (stopped || ec) continue;
-            if (types.size() > 1 && r.elements.size() != types.size()) continue;
-            for (std::size_t i = 0; i < types.size() && !stopped; ++i) {
-                const auto& reply = types.size() == 1 ? r : r.elements[i];
-                if (reply.is_error()) continue;  // a missing stream has no groups
-                auto groups = groups_from_xinfo(reply);
-                if (!groups) continue;
-                auto names = record(types[i], *groups);
-                if (round % 12 != 0) continue;  // consumers: once a minute
-                for (const auto& g : names) co_await forget_idle_consumers(keys[i], g);
+            // Types per request: their replies together stay within half the cap.
+            auto most = groups_to_list(max_reply_bytes);
+            auto per_request =
+                std::max<std::size_t>(1, max_reply_bytes / 2 / (most * group_reply_bytes));
+            std::string most_text = std::to_string(most);
+            for (std::size_t first = 0; first < types.size() && !stopped; first += per_request) {
+                auto last = std::min(types.size(), first + per_request);
+                std::vector<std::string> batch(keys.begin() + static_cast<std::ptrdiff_t>(first),
+                                               keys.begin() + static_cast<std::ptrdiff_t>(last));
+                auto replies = co_await list_groups(batch, most_text);
+                if (stopped || !replies) continue;
+                for (std::size_t i = first; i < last && !stopped; ++i) {
+                    const auto& reply = (*replies)[i - first];
+                    if (reply.is_error()) continue;  // a missing stream has no groups
+                    long long total = 0;
+                    auto groups = groups_from_listing(reply, total);
+                    if (!groups) continue;
+                    auto names = record(types[i], *groups);
+                    if (round % 12 != 0) continue;  // consumers: once a minute
+                    for (const auto& g : names) co_await forget_idle_consumers(keys[i], g);
+                }
             }
         }
     }
 };
 
-group_stats::group_stats(redis::client& redis, catalog_source catalog, metrics::registry& metrics)
-    : state_(std::make_shared<state>(redis, std::move(catalog), metrics)) {}
+group_stats::group_stats(redis::client& redis, catalog_source catalog, metrics::registry& metrics,
+                         std::size_t max_reply_bytes)
+    : state_(std::make_shared<state>(redis, std::move(catalog), metrics, max_reply_bytes)) {}
 
 group_stats::~group_stats() = default;
 

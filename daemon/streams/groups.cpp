@@ -1,5 +1,6 @@
 #include "streams/groups.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include "deliver/position.hpp"
@@ -28,12 +29,13 @@ long long integer_of(const redis::reply& r) {
     return n;
 }
 
-}  // namespace
-
-std::optional<std::vector<group_info>> groups_from_xinfo(const redis::reply& r) {
-    if (r.type != kind::array) return std::nullopt;
+// The groups described by the XINFO GROUPS items [first, last).
+std::optional<std::vector<group_info>> groups_from_items(const redis::reply* first,
+                                                         const redis::reply* last) {
     std::vector<group_info> out;
-    for (const auto& item : r.elements) {
+    out.reserve(static_cast<std::size_t>(last - first));
+    for (const auto* it = first; it != last; ++it) {
+        const auto& item = *it;
         group_info g;
         bool ok = for_each_pair(item, [&](std::string_view name, const redis::reply& v) {
             if (name == "name")
@@ -51,6 +53,37 @@ std::optional<std::vector<group_info>> groups_from_xinfo(const redis::reply& r) 
         out.push_back(std::move(g));
     }
     return out;
+}
+
+}  // namespace
+
+std::optional<std::vector<group_info>> groups_from_xinfo(const redis::reply& r) {
+    if (r.type != kind::array) return std::nullopt;
+    return groups_from_items(r.elements.data(), r.elements.data() + r.elements.size());
+}
+
+const redis::script& list_groups_script() {
+    static const redis::script s(R"lua(
+local groups = redis.pcall('XINFO', 'GROUPS', KEYS[1])
+if groups.err then return groups end
+local out = {#groups}
+for i = 1, math.min(#groups, tonumber(ARGV[1])) do out[i + 1] = groups[i] end
+return out
+)lua");
+    return s;
+}
+
+std::size_t groups_to_list(std::size_t max_reply_bytes) {
+    return std::clamp<std::size_t>(max_reply_bytes / 2 / group_reply_bytes, 1, max_groups_per_type);
+}
+
+std::optional<std::vector<group_info>> groups_from_listing(const redis::reply& r,
+                                                           long long& total) {
+    if (r.type != kind::array || r.elements.empty() || r.elements[0].type != kind::integer)
+        return std::nullopt;
+    auto groups = groups_from_items(r.elements.data() + 1, r.elements.data() + r.elements.size());
+    if (groups) total = r.elements[0].integer;
+    return groups;
 }
 
 bool read_consumers(const redis::reply& r, group_info& g) {
@@ -94,7 +127,7 @@ std::optional<std::uint64_t> ms_from_time(const redis::reply& r) {
 }
 
 std::string groups_json(std::string_view type, const std::vector<group_info>& groups,
-                        std::uint64_t now_ms) {
+                        std::uint64_t now_ms, long long total) {
     std::string out = R"({"type":)";
     log::append_json_string(out, type);
     out += R"(,"groups":[)";
@@ -123,7 +156,10 @@ std::string groups_json(std::string_view type, const std::vector<group_info>& gr
             out += "null";
         out += '}';
     }
-    out += "]}";
+    out += ']';
+    if (total > static_cast<long long>(groups.size()))
+        out += R"(,"truncated":true,"total":)" + std::to_string(total);
+    out += '}';
     return out;
 }
 

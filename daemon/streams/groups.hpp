@@ -1,5 +1,7 @@
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -7,6 +9,7 @@
 #include <vector>
 
 #include "redis/resp.hpp"
+#include "redis/script.hpp"
 
 namespace sluice::streams {
 
@@ -32,6 +35,28 @@ struct group_info {
 // The groups of an XINFO GROUPS reply, or nothing when it has another shape.
 std::optional<std::vector<group_info>> groups_from_xinfo(const redis::reply& r);
 
+// XINFO GROUPS has no COUNT, and anyone who may create groups can create many, so
+// groups are listed by a script that returns only the first ones (in name order,
+// XINFO's order) and how many there are in all:
+//   KEYS[1] the stream; ARGV[1] at most this many groups
+// Returns {total, group, group, ...}, each group as XINFO GROUPS gives it, or XINFO's
+// error reply (no such key).
+const redis::script& list_groups_script();
+
+// What one group costs in that reply at most (as the decoder charges it: 12 strings
+// and integers, a name of up to 128 bytes): bounds how many are asked for.
+inline constexpr std::size_t group_reply_bytes = 512;
+// Most groups one listing reads per type, whatever the reply cap allows.
+inline constexpr std::size_t max_groups_per_type = 1000;
+
+// How many groups a listing asks for: as many as fit in half of `max_reply_bytes` at
+// group_reply_bytes each, at least 1 and at most max_groups_per_type.
+std::size_t groups_to_list(std::size_t max_reply_bytes);
+
+// The groups of a list_groups_script reply, and in `total` how many the stream has;
+// nothing when the reply has another shape.
+std::optional<std::vector<group_info>> groups_from_listing(const redis::reply& r, long long& total);
+
 // Fills `g.consumer_list` from an XINFO CONSUMERS reply. False on another shape.
 bool read_consumers(const redis::reply& r, group_info& g);
 
@@ -45,7 +70,15 @@ std::optional<std::uint64_t> ms_from_time(const redis::reply& r);
 // {"type":..., "groups":[{"name","consumers":{"count","list":[{"name","pending",
 // "idle_ms"}]},"pending","lag","last_delivered","age_ms"}, ...]}; `age_ms` is `now_ms`
 // minus the time in the oldest pending entry's id (0 at least), null when none pends.
+// When the stream has more groups than listed (`total` above the list's size), the
+// answer ends with "truncated":true,"total":<total>.
 std::string groups_json(std::string_view type, const std::vector<group_info>& groups,
-                        std::uint64_t now_ms);
+                        std::uint64_t now_ms, long long total = -1);
+
+// What the XINFO CONSUMERS and XPENDING replies of a group may cost at most, by its
+// consumer count: the groups endpoint splits its pipelined requests by this.
+inline std::size_t group_details_bytes(const group_info& g) {
+    return 512 + 512 * static_cast<std::size_t>(std::max(0LL, g.consumers));
+}
 
 }  // namespace sluice::streams

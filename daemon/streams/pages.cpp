@@ -16,10 +16,9 @@ void append_field(std::string& out, const deliver::stream_entry& e, std::string_
     out += "null";
 }
 
-void append_next(std::string& out, const std::vector<deliver::stream_entry>& entries,
-                 std::size_t limit) {
+void append_next(std::string& out, const std::vector<deliver::stream_entry>& entries, bool more) {
     out += R"(,"next":)";
-    if (entries.empty() || entries.size() < limit)
+    if (entries.empty() || !more)
         out += "null";
     else
         log::append_json_string(out, id_after(entries.back().id));
@@ -61,7 +60,7 @@ std::string id_after(std::string_view id) {
 }
 
 std::string replay_page_json(std::string_view type,
-                             const std::vector<deliver::stream_entry>& entries, std::size_t limit) {
+                             const std::vector<deliver::stream_entry>& entries, bool more) {
     std::string out = R"({"type":)";
     log::append_json_string(out, type);
     out += R"(,"events":[)";
@@ -74,13 +73,12 @@ std::string replay_page_json(std::string_view type,
         out += '}';
     }
     out += ']';
-    append_next(out, entries, limit);
+    append_next(out, entries, more);
     return out;
 }
 
 std::string dead_letter_page_json(std::string_view type,
-                                  const std::vector<deliver::stream_entry>& entries,
-                                  std::size_t limit) {
+                                  const std::vector<deliver::stream_entry>& entries, bool more) {
     std::string out = R"({"type":)";
     log::append_json_string(out, type);
     out += R"(,"dead_letters":[)";
@@ -110,8 +108,59 @@ std::string dead_letter_page_json(std::string_view type,
         out += '}';
     }
     out += ']';
-    append_next(out, entries, limit);
+    append_next(out, entries, more);
     return out;
+}
+
+std::size_t entry_charge(const deliver::stream_entry& e) {
+    std::size_t n = e.id.size() + 16 * (2 + 2 * e.fields.size());
+    for (const auto& [k, v] : e.fields) n += k.size() + v.size();
+    return n;
+}
+
+page_reader::page_reader(const page_query& q, const page_limits& limits)
+    : limit_(q.limit)
+    , step_bytes_(limits.step_bytes())
+    , ask_(std::max<std::size_t>(1, step_bytes_ / std::max<std::size_t>(1, limits.max_entry_bytes)))
+    , from_(q.first) {}
+
+std::size_t page_reader::next_count() const {
+    if (done_) return 0;
+    return std::min(ask_, limit_ - entries_.size());
+}
+
+void page_reader::take(std::vector<deliver::stream_entry> entries) {
+    std::size_t asked = next_count();
+    if (asked == 0) return;
+    bool ended = entries.size() < asked;
+    for (auto& e : entries) {
+        bytes_ += entry_charge(e);
+        entries_.push_back(std::move(e));
+    }
+    if (entries_.size() >= limit_) {
+        done_ = more_ = true;
+        return;
+    }
+    if (ended || entries_.empty()) {
+        done_ = true;
+        return;
+    }
+    from_ = id_after(entries_.back().id);
+    if (from_.empty()) {
+        done_ = true;  // not an entry id: nothing can follow it
+        return;
+    }
+    if (bytes_ >= step_bytes_) done_ = more_ = true;
+}
+
+bool page_reader::too_large() {
+    if (ask_ > 1) {
+        ask_ = std::max<std::size_t>(1, std::min(ask_, next_count()) / 2);
+        return true;
+    }
+    if (entries_.empty()) return false;
+    done_ = more_ = true;
+    return true;
 }
 
 }  // namespace sluice::streams

@@ -2,6 +2,7 @@
 // real redis-server, real HTTP.
 #include <simdjson.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <ctime>
 #include <string>
@@ -23,9 +24,14 @@ constexpr const char* dlq = "sluice:{user.created}:dlq";
 
 struct running_broker {
     test::redis_server redis;
-    test::broker_config cfg{redis.url()};
-    std::unique_ptr<test::child_process> process = test::start_broker(cfg);
-    running_broker() { REQUIRE(test::wait_for_status(cfg.port, "/readyz", 200, 5s).status == 200); }
+    test::broker_config cfg;
+    std::unique_ptr<test::child_process> process;
+    // `redis_settings`: more lines of the config's redis section ("\n  key: value"),
+    // written after its url; `extra`: more sections.
+    explicit running_broker(const std::string& redis_settings = {}, const std::string& extra = {})
+        : cfg(redis.url() + redis_settings, extra), process(test::start_broker(cfg)) {
+        REQUIRE(test::wait_for_status(cfg.port, "/readyz", 200, 5s).status == 200);
+    }
 
     test::http_reply call(const std::string& method, const std::string& target,
                           const std::string& body = {},
@@ -548,4 +554,161 @@ TEST_CASE("with Redis down every stream endpoint answers 503 with Retry-After, t
     test::wait_for_status(b.cfg.port, "/readyz", 200, 5s);
     CHECK(b.call("GET", "/v1/streams/user.created/events").status == 200);
     CHECK(b.call("PUT", "/v1/streams/user.created/groups/billing").status == 201);
+}
+
+namespace {
+
+// An order.placed event whose data holds about `bytes` bytes (one line's sku).
+std::string big_order(int n, std::size_t bytes) {
+    return R"({"specversion":"1.0","type":"order.placed","source":"/tests","id":"big-)" +
+           std::to_string(n) +
+           R"(","data":{"order_id":"o","customer_id":"0f8c3e2a-6b1d-4c9e-9a57-3d2b1f0e8a41",)"
+           R"("lines":[{"sku":")" +
+           std::string(bytes, 's') + R"(","quantity":1,"unit_price":1}],"total":1}})";
+}
+
+// The value of the first sample of `name` (with its labels, e.g. `x{a="b"}`) in a
+// Prometheus text answer, or -1 when it is absent.
+double metric(const std::string& text, const std::string& name) {
+    auto at = text.find("\n" + name + " ");
+    if (at == std::string::npos) return -1;
+    return std::stod(text.substr(at + name.size() + 2));
+}
+
+}  // namespace
+
+TEST_CASE("a replay of events larger than one reply pages by bytes while publishes keep working",
+          "[streams][redis]") {
+    // 40 events of 60 KB behind a 1 MiB reply cap: one XRANGE for all of them would be
+    // 2.4 MB. Entries are at most 64 KiB of body + 16 KiB of headers + 4 KiB, so each
+    // step asks for 6 and a page stops at 512 KiB.
+    running_broker b("\n  max_reply_bytes: 1MiB", "threads: 1\nhttp:\n  max_body_bytes: 64KiB\n");
+    std::vector<std::string> entries;
+    for (int i = 0; i < 40; ++i) {
+        auto r = b.call("POST", "/v1/events", big_order(i, 60'000), "application/cloudevents+json");
+        INFO(r.body);
+        REQUIRE(r.status == 201);
+        auto at = r.body.find(R"("entry":")") + 9;
+        entries.push_back(r.body.substr(at, r.body.find('"', at) - at));
+    }
+
+    // Publishes on the same I/O thread, and so the same Redis connection, meanwhile.
+    std::atomic<bool> stop{false};
+    std::atomic<int> published{0}, failed{0};
+    std::thread publisher([&] {
+        test::http_connection c(b.cfg.port);
+        for (int i = 0; !stop; ++i) {
+            try {
+                auto r = c.request(
+                    "POST", "/v1/events",
+                    R"({"specversion":"1.0","type":"user.created","source":"/tests","id":"p-)" +
+                        std::to_string(i) +
+                        R"(","data":{"user_id":"0f8c3e2a-6b1d-4c9e-9a57-3d2b1f0e8a41",)"
+                        R"("email":"ada@example.com"}})",
+                    "Content-Type: application/cloudevents+json\r\n");
+                (r.status == 201 ? published : failed)++;
+            } catch (const std::exception&) {  // a timeout: counted, not thrown across
+                ++failed;
+            }
+        }
+    });
+
+    std::vector<std::string> seen;
+    std::vector<std::size_t> page_sizes;
+    std::string target = "/v1/streams/order.placed/events?limit=40";
+    for (int pages = 0; pages < 20; ++pages) {
+        auto r = b.call("GET", target);
+        INFO(r.body.substr(0, 300));
+        CHECK(r.status == 200);
+        if (r.status != 200) break;  // not REQUIRE: the publisher thread must be joined
+        CHECK(r.body.size() < (1u << 20));
+        json page(r.body);
+        auto got = page_entries(page, "events", "entry");
+        page_sizes.push_back(got.size());
+        seen.insert(seen.end(), got.begin(), got.end());
+        if (page.root["next"].is_null()) break;
+        target = "/v1/streams/order.placed/events?limit=40&from=" + str(page.root["next"]);
+    }
+    stop = true;
+    publisher.join();
+    CHECK(seen == entries);
+    // Full pages (cut by bytes, not by the limit), each with a next cursor.
+    REQUIRE(page_sizes.size() >= 4);
+    CHECK(page_sizes[0] == 12);
+    CHECK(failed == 0);
+    CHECK(published > 0);
+
+    // The dead-letter list pages the same way: 20 events copied to the dead letters.
+    b.redis.cli(
+        {"EVAL",
+         "for _, e in ipairs(redis.call(\"XRANGE\", KEYS[1], \"-\", \"+\", \"COUNT\", 20)) do "
+         "local f = e[2]; f[#f + 1] = \"dlq_entry\"; f[#f + 1] = e[1]; "
+         "redis.call(\"XADD\", KEYS[2], \"*\", unpack(f)) end",
+         "2", "sluice:{order.placed}:events", "sluice:{order.placed}:dlq"});
+    auto dl = b.call("GET", "/v1/dlq/order.placed?limit=40");
+    REQUIRE(dl.status == 200);
+    json dead(dl.body);
+    CHECK(page_entries(dead, "dead_letters", "entry") ==
+          std::vector<std::string>(entries.begin(), entries.begin() + 12));
+    CHECK_FALSE(dead.root["next"].is_null());
+}
+
+TEST_CASE("an entry larger than the reply cap ends the page before it, then answers 502",
+          "[streams][redis]") {
+    running_broker b("\n  max_reply_bytes: 1MiB", "threads: 1\nhttp:\n  max_body_bytes: 64KiB\n");
+    auto first = b.publish("small-1");
+    // Stored behind the broker's back, as if under a larger http.max_body_bytes
+    // (double quotes in the scripts: cli() quotes each argument with single ones).
+    auto big = b.redis.cli({"EVAL",
+                            "return redis.call(\"XADD\", KEYS[1], \"*\", \"specversion\", \"1.0\", "
+                            "\"data\", string.rep(\"x\", 1200000))",
+                            "1", stream});
+    auto last = b.publish("small-2");
+    auto r = b.call("GET", "/v1/streams/user.created/events");
+    REQUIRE(r.status == 200);
+    json page(r.body);
+    CHECK(page_entries(page, "events", "entry") == std::vector<std::string>{first});
+    REQUIRE_FALSE(page.root["next"].is_null());
+    auto at_big = b.call("GET", "/v1/streams/user.created/events?from=" + str(page.root["next"]));
+    check_problem(at_big, 502, "redis_reply_too_large");
+    CHECK_THAT(at_big.body, Contains("redis.max_reply_bytes (1048576)"));
+    CHECK(at_big.header("Retry-After").empty());
+    // The connection it came on still serves: publishes and the page after it.
+    b.publish("small-3");
+    auto after = b.call("GET", "/v1/streams/user.created/events?from=" + next_id(big));
+    REQUIRE(after.status == 200);
+    json rest(after.body);
+    CHECK(page_entries(rest, "events", "entry").front() == last);
+}
+
+TEST_CASE("many groups: listings are capped and the poller never drops the main client",
+          "[streams][redis]") {
+    // A 64 KiB reply cap, and 600 groups: XINFO GROUPS alone would be about 160 KB.
+    running_broker b("\n  max_reply_bytes: 64KiB");
+    b.publish("g-0");
+    b.redis.cli({"EVAL",
+                 "for i = 1, 600 do redis.call(\"XGROUP\", \"CREATE\", KEYS[1], "
+                 "string.format(\"g%03d\", i), \"$\") end",
+                 "1", stream});
+    // The poller reads every 5 s: wait for the gauges of the first groups.
+    std::string text;
+    auto until = std::chrono::steady_clock::now() + 8s;
+    while (std::chrono::steady_clock::now() < until) {
+        text = b.call("GET", "/metrics").body;
+        if (text.find(R"(group="g001")") != std::string::npos) break;
+        std::this_thread::sleep_for(200ms);
+    }
+    CHECK_THAT(text, Contains(R"(group="g001")"));
+    CHECK_THAT(text, Contains(R"(group="g064")"));
+    CHECK_FALSE(text.find(R"(group="g065")") != std::string::npos);
+    CHECK(metric(text, R"(sluice_redis_reconnects_total{client="main"})") == 0);
+    CHECK(b.call("GET", "/readyz").status == 200);
+
+    auto r = b.call("GET", "/v1/streams/user.created/groups");
+    INFO(r.body.substr(0, 300));
+    REQUIRE(r.status == 200);
+    json listing(r.body);
+    CHECK(listing.root["groups"].get_array().size() == 64);
+    CHECK(bool(listing.root["truncated"]));
+    CHECK(int64_t(listing.root["total"]) == 600);
 }

@@ -65,3 +65,22 @@ TEST_CASE("consumers and the oldest pending entry complete a group, then its JSO
     CHECK_FALSE(read_pending_summary(num(0), g));
     CHECK_FALSE(ms_from_time(list(str("x"), str("1"))));
 }
+
+TEST_CASE("a group listing holds the first groups and how many there are in all",
+          "[unit][streams]") {
+    auto reply = list(num(5000), list(str("name"), str("a"), str("consumers"), num(0),
+                                      str("pending"), num(0), str("last-delivered-id"), str("0-0"),
+                                      str("entries-read"), nil(), str("lag"), nil()));
+    long long total = 0;
+    auto groups = groups_from_listing(reply, total);
+    REQUIRE(groups);
+    CHECK(total == 5000);
+    REQUIRE(groups->size() == 1);
+    CHECK((*groups)[0].name == "a");
+    CHECK_FALSE(groups_from_listing(list(str("x")), total));
+    CHECK_FALSE(groups_from_listing(list(), total));
+    // As many as fit in half the reply cap, within 1..1000.
+    CHECK(groups_to_list(64 * 1024) == 64);
+    CHECK(groups_to_list(1024) == 1);
+    CHECK(groups_to_list(64 * 1024 * 1024) == 1000);
+}
