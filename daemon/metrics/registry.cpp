@@ -87,6 +87,13 @@ registry::registry() : registry_(std::make_shared<prometheus::Registry>()) {
                           .Name("sluice_redis_pending_requests")
                           .Help("Redis requests queued, in flight or waiting for a connection")
                           .Register(*registry_);
+    redis_replies_too_large_ =
+        &BuildCounter()
+             .Name("sluice_redis_replies_too_large_total")
+             .Help(
+                 "Redis replies over redis.max_reply_bytes, skipped: each failed only its "
+                 "own request")
+             .Register(*registry_);
     publishes_ = &BuildCounter()
                       .Name("sluice_publish_events_total")
                       .Help(
@@ -324,6 +331,7 @@ redis_client_metrics registry::redis_client(const std::string& role) {
     m.reconnects_ = &redis_reconnects_->Add({{"client", role}});
     m.rtt_ = &redis_rtt_->Add({{"client", role}}, latency_buckets());
     m.pending_ = &redis_pending_->Add({{"client", role}});
+    m.replies_too_large_ = &redis_replies_too_large_->Add({{"client", role}});
     return m;
 }
 
@@ -338,6 +346,9 @@ void redis_client_metrics::observe_rtt(double seconds) const {
 }
 void redis_client_metrics::set_pending(std::size_t requests) const {
     if (pending_) pending_->Set(static_cast<double>(requests));
+}
+void redis_client_metrics::count_reply_too_large() const {
+    if (replies_too_large_) replies_too_large_->Increment();
 }
 
 void registry::count_reload(bool ok) {

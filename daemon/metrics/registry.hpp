@@ -34,6 +34,7 @@ class redis_client_metrics {
     void count_reconnect() const;
     void observe_rtt(double seconds) const;
     void set_pending(std::size_t requests) const;
+    void count_reply_too_large() const;
 
   private:
     friend class registry;
@@ -41,6 +42,7 @@ class redis_client_metrics {
     prometheus::Counter* reconnects_ = nullptr;
     prometheus::Histogram* rtt_ = nullptr;
     prometheus::Gauge* pending_ = nullptr;
+    prometheus::Counter* replies_too_large_ = nullptr;
 };
 
 // The delivery series of one (type, group), looked up once per reader: deliveries
@@ -146,6 +148,7 @@ class registry {
     prometheus::Family<prometheus::Counter>* redis_reconnects_;
     prometheus::Family<prometheus::Histogram>* redis_rtt_;
     prometheus::Family<prometheus::Gauge>* redis_pending_;
+    prometheus::Family<prometheus::Counter>* redis_replies_too_large_;
     prometheus::Counter* reloads_ok_;
     prometheus::Counter* reloads_failed_;
 

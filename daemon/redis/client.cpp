@@ -53,6 +53,12 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     impl(executor_type e, client_options o, metrics::registry* m)
         : ex(std::move(e)), options(std::move(o)), sleep(ex) {
         if (m) series = m->redis_client(options.role);
+        // Chained, not replaced: the caller's own callback still runs.
+        options.connection.on_reply_too_large = [s = series,
+                                                 next = options.connection.on_reply_too_large] {
+            s.count_reply_too_large();
+            if (next) next();
+        };
     }
 
     bool connected() const { return current && current->is_open(); }

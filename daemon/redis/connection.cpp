@@ -229,6 +229,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
                     log::warn("Redis reply over the cap skipped",
                               {{"bytes", static_cast<std::uint64_t>(skipped.bytes)},
                                {"limit", static_cast<std::uint64_t>(options.limits.max_bytes)}});
+                    if (options.on_reply_too_large) options.on_reply_too_large();
                     if (front.too_large.empty())
                         front.too_large = "Redis's reply was not read: " + skipped.reason;
                     r = reply{};

@@ -28,6 +28,9 @@ struct connection_options {
     std::size_t max_pending_requests = 100'000;
     std::size_t max_pending_bytes = 64 * 1024 * 1024;
     reply_limits limits;
+    // Called on the connection's executor for each reply skipped over `limits`
+    // (the client counts them in sluice_redis_replies_too_large_total).
+    std::function<void()> on_reply_too_large;
     struct tls_options {
         std::string ca_file;    // empty: the system's trust store
         std::string cert_file;  // client certificate (optional)

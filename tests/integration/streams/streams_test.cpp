@@ -675,6 +675,9 @@ TEST_CASE("an entry larger than the reply cap ends the page before it, then answ
     check_problem(at_big, 502, "redis_reply_too_large");
     CHECK_THAT(at_big.body, Contains("redis.max_reply_bytes (1048576)"));
     CHECK(at_big.header("Retry-After").empty());
+    auto counted = b.call("GET", "/metrics").body;
+    CHECK(metric(counted, R"(sluice_redis_replies_too_large_total{client="io-0"})") >= 1);
+    CHECK(metric(counted, R"(sluice_redis_reconnects_total{client="io-0"})") == 0);
     // The connection it came on still serves: publishes and the page after it.
     b.publish("small-3");
     auto after = b.call("GET", "/v1/streams/user.created/events?from=" + next_id(big));
