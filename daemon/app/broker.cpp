@@ -51,11 +51,15 @@ http::limits to_limits(const config::settings::http_settings& h) {
     return l;
 }
 
-publish::publish_options to_publish_options(const config::settings::publish_settings& p) {
+publish::publish_options to_publish_options(const config::settings& s) {
+    const auto& p = s.publish;
     publish::publish_options o;
     o.source = p.source;
     o.idempotency_window = p.idempotency_window;
     o.max_batch = p.max_batch;
+    o.evaluation.regex_match_limit = s.schemas.regex_match_limit;
+    o.evaluation.regex_depth_limit = s.schemas.regex_depth_limit;
+    o.evaluation.max_steps = s.schemas.max_evaluation_steps;
     return o;
 }
 
@@ -142,7 +146,7 @@ struct running {
         , ready(redis)
         , publisher(
               [this](const net::any_io_executor& ex) -> redis::client& { return client_for(ex); },
-              [this] { return ready.catalog(); }, metrics, to_publish_options(settings.publish))
+              [this] { return ready.catalog(); }, metrics, to_publish_options(settings))
         , trimmer(
               redis, [this] { return ready.catalog(); }, &metrics)
         , group_stats(
@@ -248,7 +252,7 @@ struct running {
         log::configure(next.log.level, next.log.format);
         server.set_limits(to_limits(next.http));
         for (auto& h : hubs) h->set_limits(to_websocket_limits(next.websocket));
-        publisher.set_options(to_publish_options(next.publish));
+        publisher.set_options(to_publish_options(next));
         ready.set_catalog(next_catalog);
         settings.http = next.http;
         settings.websocket = next.websocket;

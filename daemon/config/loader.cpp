@@ -426,11 +426,18 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
     s.log.format = logs.read_choice("format", {"json", "text"}, 0) == 0 ? log::format::json
                                                                         : log::format::text;
 
-    section schemas(top.child("schemas"), "schemas", source, {"dir"});
+    section schemas(top.child("schemas"), "schemas", source,
+                    {"dir", "regex_match_limit", "regex_depth_limit", "max_evaluation_steps"});
     schemas.read_string("dir", s.schemas.dir);
     if (s.schemas.dir.empty())
         schemas.fail(schemas.child("dir"), "'schemas.dir' is empty",
                      "expected the folder that holds <type>/v<N>.json");
+    schemas.read_int<std::uint32_t>("regex_match_limit", s.schemas.regex_match_limit, 1'000,
+                                    100'000'000);
+    schemas.read_int<std::uint32_t>("regex_depth_limit", s.schemas.regex_depth_limit, 100,
+                                    10'000'000);
+    schemas.read_int<std::uint64_t>("max_evaluation_steps", s.schemas.max_evaluation_steps, 10'000,
+                                    1'000'000'000'000);
 
     section publish(top.child("publish"), "publish", source,
                     {"source", "idempotency_window", "max_batch"});

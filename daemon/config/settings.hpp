@@ -81,6 +81,12 @@ struct settings {
 
     struct schema_settings {
         std::string dir = "schemas";  // relative paths resolve against the config file's folder
+        // Bounds on checking one request's events, so one event cannot hold an I/O
+        // thread: a `pattern` search gives up past these (a regex_limit violation)...
+        std::uint32_t regex_match_limit = 100'000;  // backtracking steps per search
+        std::uint32_t regex_depth_limit = 10'000;   // nested backtracking levels per search
+        // ...and a request's events share this many evaluation steps (evaluation_budget).
+        std::uint64_t max_evaluation_steps = 1'000'000;
     } schemas;
 
     // Per event type; a type without an entry gets `type_defaults`.

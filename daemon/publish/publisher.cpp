@@ -81,9 +81,11 @@ http::problem problem_of(const event_error& e) {
 }
 
 // Checks one incoming event against the catalog and builds what Redis will store.
+// `steps` is the request's evaluation budget, shared by all its events.
 item prepare(const incoming_event& in, const catalog::schema_catalog& cat,
-             const publish_options& opts, std::string_view header_traceparent,
-             std::string_view header_tracestate, encoded_events& enc) {
+             const publish_options& opts, schema::evaluation_budget& steps,
+             std::string_view header_traceparent, std::string_view header_tracestate,
+             encoded_events& enc) {
     item out;
     std::string type(in.type);
     auto t = cat.types.find(type);
@@ -132,8 +134,9 @@ item prepare(const incoming_event& in, const catalog::schema_catalog& cat,
                        {}};
         return out;
     }
-    if (!contract->validator->validate(in.data)) {
-        auto violations = contract->validator->explain(in.data, 20);
+    auto verdict = contract->validator->evaluate(in.data, steps, opts.evaluation, 20);
+    if (!verdict.valid) {
+        const auto& violations = verdict.violations;
         std::string list;
         for (const auto& v : violations) {
             if (!list.empty()) list += ',';
@@ -141,14 +144,20 @@ item prepare(const incoming_event& in, const catalog::schema_catalog& cat,
                     R"(,"keywordLocation":)" + log::json_string(v.keyword_location) +
                     R"(,"absoluteKeywordLocation":)" +
                     log::json_string(v.absolute_keyword_location) + R"(,"message":)" +
-                    log::json_string(v.message) + "}";
+                    log::json_string(v.message) +
+                    // The engine gave up here: regex_limit, evaluation_budget...
+                    (v.code.empty() ? "" : R"(,"code":)" + log::json_string(v.code)) + "}";
         }
         std::string detail =
             "the data does not match " + type + " v" + std::to_string(version) + ": " +
             (violations.empty() ? std::string("invalid") : violations.front().message) +
             (violations.size() > 1 ? " (and " + std::to_string(violations.size() - 1) + " more)"
                                    : "");
-        out.problem = {422, "schema_violation", "The event does not match its contract",
+        // Out of steps, the event was not decided: said apart from a violation.
+        bool undecided = verdict.budget_exhausted;
+        out.problem = {422, undecided ? "evaluation_budget" : "schema_violation",
+                       undecided ? "The request used up its evaluation budget"
+                                 : "The event does not match its contract",
                        std::move(detail),
                        R"("eventType":)" + log::json_string(type) + R"(,"eventVersion":)" +
                            std::to_string(version) + R"(,"violations":[)" + list + "]"};
@@ -197,8 +206,8 @@ item prepare(const incoming_event& in, const catalog::schema_catalog& cat,
     if (!traceparent.empty() && is_valid_traceparent(traceparent)) {
         add("traceparent", traceparent);
         thread_local std::string cut;
-        auto tracestate = bound_tracestate(
-            in.traceparent.empty() ? header_tracestate : in.tracestate, cut);
+        auto tracestate =
+            bound_tracestate(in.traceparent.empty() ? header_tracestate : in.tracestate, cut);
         if (!tracestate.empty()) add("tracestate", tracestate);
     }
     // Minified through a builder kept per thread: its buffer is reused, not regrown
@@ -287,12 +296,13 @@ std::optional<http::problem> read_events(const http::request& req, const header_
     std::string_view header_traceparent, header_tracestate;
     if (auto v = headers.get("traceparent")) header_traceparent = *v;
     if (auto v = headers.get("tracestate")) header_tracestate = *v;
+    schema::evaluation_budget steps{opts.evaluation.max_steps};
     auto take = [&](std::optional<incoming_event> in, const event_error& error) {
         if (!in) {
             items.emplace_back().problem = problem_of(error);
             return;
         }
-        items.push_back(prepare(*in, cat, opts, header_traceparent, header_tracestate, enc));
+        items.push_back(prepare(*in, cat, opts, steps, header_traceparent, header_tracestate, enc));
     };
     event_error error;
     if (mode == body_mode::batch) {

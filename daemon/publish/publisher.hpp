@@ -7,6 +7,7 @@
 #include <string>
 
 #include "http/message.hpp"
+#include "schema/schema.hpp"
 
 namespace sluice::catalog {
 struct schema_catalog;
@@ -24,6 +25,7 @@ struct publish_options {
     std::string source = "sluice";  // CloudEvents `source` when the publisher gives none
     std::chrono::milliseconds idempotency_window{86'400'000};
     std::size_t max_batch = 1000;
+    schema::evaluation_limits evaluation;  // regex limits and steps per request
 };
 
 // POST /v1/events: reads CloudEvents in structured, binary and batch mode or the

@@ -224,3 +224,26 @@ TEST_CASE("connection and queue limits against abuse are read and bounded", "[un
     CHECK_THAT(error_of("websocket:\n  max_queued_bytes: 1KiB\n"),
                Contains("'websocket.max_queued_bytes' is out of range"));
 }
+
+TEST_CASE("the contract engine's limits are read and bounded", "[unit][config]") {
+    auto s = parse(
+        "schemas:\n  regex_match_limit: 5000\n  regex_depth_limit: 200\n"
+        "  max_evaluation_steps: 50000\n",
+        "test.yaml", "/etc/sluice", no_env());
+    CHECK(s.schemas.regex_match_limit == 5000);
+    CHECK(s.schemas.regex_depth_limit == 200);
+    CHECK(s.schemas.max_evaluation_steps == 50000);
+    auto d = parse("", "test.yaml", "/etc/sluice", no_env());
+    CHECK(d.schemas.regex_match_limit == 100'000);
+    CHECK(d.schemas.regex_depth_limit == 10'000);
+    CHECK(d.schemas.max_evaluation_steps == 1'000'000);
+    auto example = load_file(SLUICE_SOURCE_DIR "/config/sluice.yaml", no_env());
+    CHECK(example.schemas.regex_match_limit == d.schemas.regex_match_limit);
+    CHECK(example.schemas.regex_depth_limit == d.schemas.regex_depth_limit);
+    CHECK(example.schemas.max_evaluation_steps == d.schemas.max_evaluation_steps);
+    CHECK_THAT(error_of("schemas:\n  regex_match_limit: 10\n"),
+               Contains("'schemas.regex_match_limit' is out of range: 10; expected an integer "
+                        "from 1000 to 100000000"));
+    CHECK_THAT(error_of("schemas:\n  max_evaluation_steps: lots\n"),
+               Contains("'schemas.max_evaluation_steps' must be an integer"));
+}
