@@ -25,6 +25,7 @@
 #include "log/logger.hpp"
 #include "metrics/registry.hpp"
 #include "net/report_failure.hpp"
+#include "net/run_loop.hpp"
 #include "publish/publisher.hpp"
 #include "publish/retention.hpp"
 #include "redis/client.hpp"
@@ -57,6 +58,8 @@ publish::publish_options to_publish_options(const config::settings& s) {
     o.source = p.source;
     o.idempotency_window = p.idempotency_window;
     o.max_batch = p.max_batch;
+    o.max_violations = p.max_violations;
+    o.max_answer_bytes = p.max_answer_bytes;
     o.evaluation.regex_match_limit = s.schemas.regex_match_limit;
     o.evaluation.regex_depth_limit = s.schemas.regex_depth_limit;
     o.evaluation.max_steps = s.schemas.max_evaluation_steps;
@@ -501,7 +504,13 @@ int broker::run() {
             net::co_spawn(r.ctx, r.watchdog(*period),
                           sluice::net::report_failure("systemd watchdog"));
     }
-    r.ctx.run();
+    // The control thread runs the main Redis client, retention, group stats and the
+    // signals: a defect in one of them is logged and counted, and the rest run on.
+    sluice::net::run_catching(r.ctx, [&r](std::string_view what) {
+        log::error("control thread handler failed; the thread serves on",
+                   {{"where", "control_loop"}, {"error", what}});
+        r.metrics.count_internal_error("control_loop");
+    });
     log::info("stopped");
     return 0;
 }

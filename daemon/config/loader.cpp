@@ -439,14 +439,17 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
     schemas.read_int<std::uint64_t>("max_evaluation_steps", s.schemas.max_evaluation_steps, 10'000,
                                     1'000'000'000'000);
 
-    section publish(top.child("publish"), "publish", source,
-                    {"source", "idempotency_window", "max_batch"});
+    section publish(
+        top.child("publish"), "publish", source,
+        {"source", "idempotency_window", "max_batch", "max_violations", "max_answer_bytes"});
     publish.read_string("source", s.publish.source);
     if (s.publish.source.empty())
         publish.fail(publish.child("source"), "'publish.source' is empty",
                      "expected a URI reference such as /my-broker");
     publish.read_duration("idempotency_window", s.publish.idempotency_window, 1s, 30 * 24h);
     publish.read_int<std::size_t>("max_batch", s.publish.max_batch, 1, 100'000);
+    publish.read_int<std::size_t>("max_violations", s.publish.max_violations, 1, 1000);
+    publish.read_size("max_answer_bytes", s.publish.max_answer_bytes, 1024, 64 << 20);
 
     read_type(top.child("type_defaults"), "type_defaults", source, s.type_defaults,
               s.type_defaults);

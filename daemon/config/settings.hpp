@@ -96,8 +96,12 @@ struct settings {
     struct publish_settings {
         std::string source = "sluice";  // CloudEvents `source` when the publisher gives none
         duration idempotency_window{
-            86'400'000};               // a repeated (source, id) within this is stored once
-        std::size_t max_batch = 1000;  // events in one batch request
+            86'400'000};                  // a repeated (source, id) within this is stored once
+        std::size_t max_batch = 1000;     // events in one batch request
+        std::size_t max_violations = 20;  // listed per event that breaks its contract
+        // Violations listed in one answer, in bytes: a batch of bad events cannot earn
+        // an answer many times its size.
+        std::size_t max_answer_bytes = 256 * 1024;
     } publish;
 
     struct shutdown_settings {

@@ -81,7 +81,8 @@ class registry {
     void count_first_byte_timeout();
 
     // An exception that escaped a connection's work or an I/O thread's handlers, caught
-    // so the thread keeps serving. `where` is a fixed name ("http_session", "io_loop").
+    // so the thread keeps serving. `where` is a fixed name ("http_session", "io_loop",
+    // "control_loop").
     void count_internal_error(std::string_view where);
 
     // The series of the Redis client with this role (created on first use).

@@ -56,12 +56,50 @@ struct prepared_event {
 struct item {
     std::optional<prepared_event> event;  // set when it passed every check
     http::problem problem;                // else why not
+    // For a schema_violation: what the contract found, rendered into `problem` only
+    // when the answer is written, within the answer's byte budget.
+    std::vector<schema::violation> violations;
+    bool more_violations = false;  // the contract found more than publish.max_violations
     std::string entry;
     bool duplicate = false;
     std::string_view type;  // for metrics, once known (the catalog's name)
     unsigned version = 0;   // likewise
     bool retry = false;     // a 503 the client should retry (Retry-After)
 };
+
+// The `violations` and `truncated` members of a schema_violation answer, appended to
+// its problem. Violations are listed while `budget` (bytes of answer left) lasts;
+// those that do not fit are counted in `left_out`. `truncated` says the list is not
+// all the contract found.
+void append_violations(std::string& extra, const item& it, std::size_t& budget,
+                       std::size_t& left_out) {
+    extra += R"(,"violations":[)";
+    std::size_t listed = 0;
+    std::string one;
+    for (const auto& v : it.violations) {
+        one.clear();
+        one += R"({"instanceLocation":)";
+        log::append_json_string(one, v.instance_location);
+        one += R"(,"keywordLocation":)";
+        log::append_json_string(one, v.keyword_location);
+        one += R"(,"absoluteKeywordLocation":)";
+        log::append_json_string(one, v.absolute_keyword_location);
+        one += R"(,"message":)";
+        log::append_json_string(one, v.message);
+        if (!v.code.empty()) {  // the engine gave up here: regex_limit, evaluation_budget...
+            one += R"(,"code":)";
+            log::append_json_string(one, v.code);
+        }
+        one += '}';
+        if (one.size() + 1 > budget) break;
+        budget -= one.size() + 1;
+        if (listed++) extra += ',';
+        extra += one;
+    }
+    left_out += it.violations.size() - listed;
+    extra += R"(],"truncated":)";
+    extra += it.more_violations || listed < it.violations.size() ? "true" : "false";
+}
 
 class beast_headers final : public header_source {
   public:
@@ -134,25 +172,18 @@ item prepare(const incoming_event& in, const catalog::schema_catalog& cat,
                        {}};
         return out;
     }
-    auto verdict = contract->validator->evaluate(in.data, steps, opts.evaluation, 20);
+    auto verdict =
+        contract->validator->evaluate(in.data, steps, opts.evaluation, opts.max_violations);
     if (!verdict.valid) {
-        const auto& violations = verdict.violations;
-        std::string list;
-        for (const auto& v : violations) {
-            if (!list.empty()) list += ',';
-            list += R"({"instanceLocation":)" + log::json_string(v.instance_location) +
-                    R"(,"keywordLocation":)" + log::json_string(v.keyword_location) +
-                    R"(,"absoluteKeywordLocation":)" +
-                    log::json_string(v.absolute_keyword_location) + R"(,"message":)" +
-                    log::json_string(v.message) +
-                    // The engine gave up here: regex_limit, evaluation_budget...
-                    (v.code.empty() ? "" : R"(,"code":)" + log::json_string(v.code)) + "}";
-        }
+        auto& violations = verdict.violations;
+        out.more_violations = verdict.truncated;
         std::string detail =
             "the data does not match " + type + " v" + std::to_string(version) + ": " +
             (violations.empty() ? std::string("invalid") : violations.front().message) +
-            (violations.size() > 1 ? " (and " + std::to_string(violations.size() - 1) + " more)"
-                                   : "");
+            (violations.size() > 1 || out.more_violations
+                 ? " (and " + std::to_string(violations.size() - 1) +
+                       (out.more_violations ? " or more)" : " more)")
+                 : "");
         // Out of steps, the event was not decided: said apart from a violation.
         bool undecided = verdict.budget_exhausted;
         out.problem = {422, undecided ? "evaluation_budget" : "schema_violation",
@@ -160,7 +191,8 @@ item prepare(const incoming_event& in, const catalog::schema_catalog& cat,
                                  : "The event does not match its contract",
                        std::move(detail),
                        R"("eventType":)" + log::json_string(type) + R"(,"eventVersion":)" +
-                           std::to_string(version) + R"(,"violations":[)" + list + "]"};
+                           std::to_string(version)};
+        out.violations = std::move(violations);
         return out;
     }
     prepared_event e;
@@ -494,13 +526,22 @@ boost::asio::awaitable<http::response> publisher::handle(const http::request_con
             auto res = answer(it.duplicate ? 200 : 201, std::move(body));
             co_return res;
         }
-        auto res = http::make_problem(it.problem);
+        auto p = it.problem;
+        std::size_t budget = opts->max_answer_bytes, left_out = 0;
+        if (!it.violations.empty()) append_violations(p.extra_json, it, budget, left_out);
+        auto res = http::make_problem(p);
         if (it.retry) res.set(beast_http::field::retry_after, "1");
         co_return res;
     }
+    // Explanations are what makes an answer large (a few bytes of bad event can earn
+    // a kilobyte of violations): details and violations share one byte budget across
+    // the batch, and the answer says what it left out. The rest of an item's answer is
+    // a few constant fields, at most publish.max_batch times.
     std::string body = R"({"results":[)";
     body.reserve(64 + items.size() * 200);
-    std::size_t stored = 0;
+    std::size_t stored = 0, budget = opts->max_answer_bytes, left_out = 0;
+    bool cut = false;  // some item's detail was left out
+    http::problem p;
     for (std::size_t i = 0; i < items.size(); ++i) {
         const auto& it = items[i];
         if (i) body += ',';
@@ -510,12 +551,24 @@ boost::asio::awaitable<http::response> publisher::handle(const http::request_con
             append_success_json(body, it, enc);
             body += '}';
         } else {
-            body += R"({"status":)" + std::to_string(it.problem.status) + R"(,"problem":)" +
-                    http::to_json(it.problem) + "}";
+            p = it.problem;
+            // Past the budget an item keeps its status and code, not its prose.
+            if (p.detail.size() > budget) {
+                p.detail.clear();
+                cut = true;
+            } else {
+                budget -= p.detail.size();
+            }
+            if (!it.violations.empty()) append_violations(p.extra_json, it, budget, left_out);
+            body += R"({"status":)" + std::to_string(p.status) + R"(,"problem":)" +
+                    http::to_json(p) + "}";
         }
     }
     body += R"(],"stored":)" + std::to_string(stored) + R"(,"failed":)" +
-            std::to_string(items.size() - stored) + "}";
+            std::to_string(items.size() - stored);
+    if (left_out > 0 || cut)
+        body += R"(,"truncated":true,"violations_left_out":)" + std::to_string(left_out);
+    body += '}';
     auto res = answer(stored == items.size() ? 200 : 207, std::move(body));
     co_return res;
 }

@@ -25,7 +25,9 @@ struct publish_options {
     std::string source = "sluice";  // CloudEvents `source` when the publisher gives none
     std::chrono::milliseconds idempotency_window{86'400'000};
     std::size_t max_batch = 1000;
-    schema::evaluation_limits evaluation;  // regex limits and steps per request
+    std::size_t max_violations = 20;            // listed per event that breaks its contract
+    std::size_t max_answer_bytes = 256 * 1024;  // of violations in one answer
+    schema::evaluation_limits evaluation;       // regex limits and steps per request
 };
 
 // POST /v1/events: reads CloudEvents in structured, binary and batch mode or the

@@ -112,3 +112,76 @@ TEST_CASE("abuse: silent sockets cannot lock other clients out", "[abuse]") {
                Contains(R"(sluice_http_connections_refused_total{reason="per_client_limit"} 5)"));
     CHECK(test::healthz_ms(cfg.port) < 1000);
 }
+
+namespace {
+
+// The data of a user.created event that breaks its contract `extra` times:
+// additionalProperties is false.
+std::string bad_data(int extra) {
+    std::string data =
+        R"({"user_id":"0f8c3e2a-6b1d-4c9e-9a57-3d2b1f0e8a41","email":"a@example.com")";
+    for (int i = 0; i < extra; ++i) data += ",\"x" + std::to_string(i) + "\":" + std::to_string(i);
+    return data + "}";
+}
+
+// In the simple envelope, for a single publish.
+std::string bad_event(int extra) {
+    return R"({"type":"user.created","data":)" + bad_data(extra) + "}";
+}
+
+// A batch of `n` such CloudEvents.
+std::string bad_batch(int n, int extra) {
+    std::string batch = "[";
+    for (int i = 0; i < n; ++i)
+        batch += std::string(i ? "," : "") +
+                 R"({"specversion":"1.0","type":"user.created","source":"/t","id":"e-)" +
+                 std::to_string(i) + R"(","data":)" + bad_data(extra) + "}";
+    return batch + "]";
+}
+
+std::size_t count_of(const std::string& text, const std::string& needle) {
+    std::size_t n = 0;
+    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("abuse: bad events earn answers of bounded size, and say what was left out", "[abuse]") {
+    test::redis_server redis;
+    SECTION("the caps from the config") {
+        test::broker_config cfg(redis.url(),
+                                "publish:\n  max_violations: 3\n  max_answer_bytes: 4KiB\n");
+        auto broker = test::start_broker(cfg);
+        test::http_connection c(cfg.port);
+        auto one =
+            c.request("POST", "/v1/events", bad_event(10), "Content-Type: application/json\r\n");
+        CHECK(one.status == 422);
+        CHECK(count_of(one.body, R"("instanceLocation")") == 3);
+        CHECK_THAT(one.body, Contains(R"("truncated":true)"));
+        auto few =
+            c.request("POST", "/v1/events", bad_event(2), "Content-Type: application/json\r\n");
+        CHECK(count_of(few.body, R"("instanceLocation")") == 2);
+        CHECK_THAT(few.body, Contains(R"("truncated":false)"));
+
+        auto r = c.request("POST", "/v1/events", bad_batch(1000, 10),
+                           "Content-Type: application/cloudevents-batch+json\r\n");
+        CHECK(r.status == 207);
+        CHECK_THAT(r.body,
+                   Contains(R"("stored":0,"failed":1000,"truncated":true,"violations_left_out":)"));
+        // 4 KiB of explanations, then each item's status and code.
+        CHECK(r.body.size() < 4096 + 1000 * 300);
+    }
+    SECTION("the defaults") {
+        test::broker_config cfg(redis.url(), "");
+        auto broker = test::start_broker(cfg);
+        auto batch = bad_batch(1000, 20);
+        test::http_connection c(cfg.port);
+        auto r = c.request("POST", "/v1/events", batch,
+                           "Content-Type: application/cloudevents-batch+json\r\n");
+        CHECK(r.status == 207);
+        INFO("a batch of " << batch.size() << " bytes got an answer of " << r.body.size());
+        CHECK(r.body.size() < 256 * 1024 + 1000 * 400);
+        CHECK(r.body.size() < 4 * batch.size());
+    }
+}
