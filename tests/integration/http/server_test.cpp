@@ -92,6 +92,19 @@ struct test_server {
     }
 };
 
+// With a limit of two connections: two are served, a third gets 503 with `code` and
+// Retry-After. All three are closed on return.
+void two_served_third_refused(std::uint16_t port, const std::string& code) {
+    http_connection a(port), b(port);
+    CHECK(a.request("GET", "/hello").status == 200);
+    CHECK(b.request("GET", "/hello").status == 200);
+    http_connection third(port);
+    auto r = third.read_reply();
+    CHECK(r.status == 503);
+    CHECK_THAT(r.body, Contains(R"("code":")" + code + "\""));
+    CHECK(r.header("Retry-After") == "1");
+}
+
 }  // namespace
 
 TEST_CASE("keep-alive: several requests share one connection", "[http]") {
@@ -279,13 +292,7 @@ TEST_CASE("connections above max_connections get 503", "[http]") {
     auto l = test_server::small_limits();
     l.max_connections = 2;
     test_server s(l);
-    http_connection a(s.port()), b(s.port());
-    CHECK(a.request("GET", "/hello").status == 200);
-    CHECK(b.request("GET", "/hello").status == 200);
-    http_connection third(s.port());
-    auto r = third.read_reply();
-    CHECK(r.status == 503);
-    CHECK_THAT(r.body, Contains(R"("code":"too_many_connections")"));
+    two_served_third_refused(s.port(), "too_many_connections");
 }
 
 TEST_CASE("drain closes idle connections and lets in-flight requests finish", "[http]") {
@@ -453,24 +460,13 @@ TEST_CASE("one client address may hold max_connections_per_client connections", 
     auto l = test_server::small_limits();
     l.max_connections_per_client = 2;
     test_server s(l);
-    {
-        http_connection a(s.port()), b(s.port());
-        CHECK(a.request("GET", "/hello").status == 200);
-        CHECK(b.request("GET", "/hello").status == 200);
-        http_connection third(s.port());
-        auto r = third.read_reply();
-        CHECK(r.status == 503);
-        CHECK_THAT(r.body, Contains(R"("code":"too_many_client_connections")"));
-        CHECK(r.header("Retry-After") == "1");
-    }
+    two_served_third_refused(s.port(), "too_many_client_connections");
     // Closed connections give their slots back.
     std::this_thread::sleep_for(100ms);
-    http_connection a(s.port()), b(s.port());
-    CHECK(a.request("GET", "/hello").status == 200);
-    CHECK(b.request("GET", "/hello").status == 200);
+    two_served_third_refused(s.port(), "too_many_client_connections");
     CHECK_THAT(
-        s.metrics_with(R"(sluice_http_connections_refused_total{reason="per_client_limit"} 1)"),
-        Contains(R"(sluice_http_connections_refused_total{reason="per_client_limit"} 1)"));
+        s.metrics_with(R"(sluice_http_connections_refused_total{reason="per_client_limit"} 2)"),
+        Contains(R"(sluice_http_connections_refused_total{reason="per_client_limit"} 2)"));
 }
 
 TEST_CASE("a 404 for a path that is not UTF-8 is still valid JSON", "[http]") {
