@@ -1,6 +1,7 @@
 #include "support/broker_process.hpp"
 
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <fstream>
 #include <thread>
 
@@ -31,6 +32,17 @@ void broker_config::write(const std::string& redis_url, const std::string& extra
     if (extra.find("shutdown:") == std::string::npos)
         out << "shutdown:\n  drain_delay: 0ms\n  grace_period: 2s\n";
     out << extra;
+    // `make tsan` sets SLUICE_TEST_THREADS=2 so that every broker runs two I/O threads
+    // beside its control thread, and ThreadSanitizer sees them share state. A test that
+    // sets `threads` itself keeps its own. Written last, so the lines tests point at in
+    // error messages stay where they are.
+    const char* threads = std::getenv("SLUICE_TEST_THREADS");
+    bool own_threads =
+        extra.starts_with("threads:") || extra.find("\nthreads:") != std::string::npos;
+    if (threads && *threads && !own_threads) {
+        if (!extra.empty() && extra.back() != '\n') out << '\n';
+        out << "threads: " << threads << "\n";
+    }
 }
 
 std::unique_ptr<child_process> start_broker(const broker_config& c) {

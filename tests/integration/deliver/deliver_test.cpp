@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <catch2/catch.hpp>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -125,17 +126,21 @@ TEST_CASE("competing consumers of a group get disjoint sets that cover every eve
     std::set<std::string> published;
     for (int n = 0; n < total; ++n) published.insert(b.publish(n));
 
+    // Catch2's assertions are not thread-safe: the drains count repeats, checked after.
     std::set<std::string> got_one, got_two;
-    auto drain = [](test::ws_client& c, std::set<std::string>& got) {
+    int repeats_one = 0, repeats_two = 0;
+    auto drain = [](test::ws_client& c, std::set<std::string>& got, int& repeats) {
         while (auto f = c.receive_op("event", 500ms)) {
             auto entry = test::json_string(*f, "entry");
-            CHECK(got.insert(entry).second);
+            if (!got.insert(entry).second) ++repeats;
             c.send(ack_frame("s", entry));
         }
     };
-    std::thread t([&] { drain(two, got_two); });
-    drain(one, got_one);
+    std::thread t([&] { drain(two, got_two, repeats_two); });
+    drain(one, got_one, repeats_one);
     t.join();
+    CHECK(repeats_one == 0);
+    CHECK(repeats_two == 0);
     CHECK_FALSE(got_one.empty());
     CHECK_FALSE(got_two.empty());
     for (const auto& e : got_one) CHECK(got_two.count(e) == 0);
@@ -358,13 +363,21 @@ TEST_CASE(
 
     // a's consumer never acks; b's acks everything it gets.
     std::set<std::string> published, acked_by_b;
+    std::mutex acked_mutex;  // acked_by_b: written by the consumer, read by the wait below
+    auto acked = [&] {
+        std::lock_guard lock(acked_mutex);
+        return acked_by_b.size();
+    };
     std::atomic<bool> done{false};
     std::thread consumer([&] {
         while (!done) {
             auto f = on_b.receive_op("event", 200ms);
             if (!f) continue;
             auto entry = test::json_string(*f, "entry");
-            acked_by_b.insert(entry);
+            {
+                std::lock_guard lock(acked_mutex);
+                acked_by_b.insert(entry);
+            }
             on_b.send(ack_frame("s", entry));
         }
     });
@@ -378,7 +391,7 @@ TEST_CASE(
     auto deadline = std::chrono::steady_clock::now() + 15s;
     while (std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(200ms);
-        if (pending_of(redis, "shared") == 0 && acked_by_b.size() >= published.size()) break;
+        if (pending_of(redis, "shared") == 0 && acked() >= published.size()) break;
     }
     done = true;
     consumer.join();
