@@ -1,5 +1,6 @@
 #include "deliver/fanout.hpp"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -9,8 +10,10 @@
 #include "deliver/position.hpp"
 #include "deliver/protocol.hpp"
 #include "deliver/redis_entries.hpp"
+#include "log/logger.hpp"
 #include "net/report_failure.hpp"
 #include "publish/storage.hpp"
+#include "redis/error.hpp"
 
 namespace sluice::deliver {
 namespace {
@@ -51,6 +54,18 @@ void tail_watch::notify() {
     for (auto* t : waiting) t->cancel();
 }
 
+namespace {
+
+// A fan-out read's reply was over redis.max_reply_bytes (it failed alone): read fewer
+// entries at a time from now on, down to one, instead of asking the same again.
+void shrink_fanout_reads(unsigned& cap, std::string_view key, std::string_view why) {
+    cap = std::max(1u, cap / 2);
+    log::warn("fan-out read over redis.max_reply_bytes; reading fewer entries at a time",
+              {{"stream", key}, {"count", static_cast<std::uint64_t>(cap)}, {"detail", why}});
+}
+
+}  // namespace
+
 net::awaitable<void> tail_watch::run() {
     auto self = shared_from_this();
     net::steady_timer pause(ex_);
@@ -72,10 +87,12 @@ net::awaitable<void> tail_watch::run() {
         }
         auto block = std::to_string(block_time.count());
         auto [ec, r] = co_await blocking_.async_exec(
-            redis::command("XREAD", "COUNT", "100", "BLOCK", block, "STREAMS", key_, last),
+            redis::command("XREAD", "COUNT", std::to_string(read_cap_), "BLOCK", block, "STREAMS",
+                           key_, last),
             use_tuple, block_time);
         if (stopped_) break;
         if (ec || r.is_error()) {
+            if (ec == redis::error::reply_too_large) shrink_fanout_reads(read_cap_, key_, r.str);
             pause.expires_after(std::chrono::milliseconds(250));
             co_await pause.async_wait(use_tuple);
             continue;
@@ -127,6 +144,7 @@ net::awaitable<void> feed_fanout(std::shared_ptr<subscription> s, std::string cu
     net::steady_timer wait(co_await net::this_coro::executor);
     s->on_credit = [&wait] { wait.cancel(); };
     net::steady_timer pause(wait.get_executor());
+    unsigned read_cap = 1000;  // entries per read; halved by a reply over the cap
     while (s->open()) {
         auto credit = s->credit();
         if (credit == 0 || !tail->ready()) {
@@ -145,11 +163,12 @@ net::awaitable<void> feed_fanout(std::shared_ptr<subscription> s, std::string cu
             continue;
         }
         auto seen = tail->generation();
-        auto count = std::to_string(std::min(credit, 1000u));
+        auto count = std::to_string(std::min(credit, read_cap));
         auto [ec, r] = co_await io.async_exec(
             redis::command("XREAD", "COUNT", count, "STREAMS", key, cursor), use_tuple);
         if (!s->open()) break;
         if (ec || r.is_error()) {
+            if (ec == redis::error::reply_too_large) shrink_fanout_reads(read_cap, key, r.str);
             pause.expires_after(std::chrono::milliseconds(250));
             co_await pause.async_wait(use_tuple);
             continue;

@@ -58,6 +58,7 @@ class tail_watch : public std::enable_shared_from_this<tail_watch> {
     std::uint64_t generation_ = 0;
     bool ready_ = false;
     bool stopped_ = false;
+    unsigned read_cap_ = 100;  // entries per tail read; halved by a reply over the cap
 };
 
 // Delivers one fan-out subscription from `cursor` onward (an entry id to read

@@ -754,3 +754,28 @@ TEST_CASE("a group read over the reply cap reads fewer at a time and delivers ev
     CHECK(metric(b.call("GET", "/metrics").body,
                  R"(sluice_redis_reconnects_total{client="io-0"})") == 0);
 }
+
+TEST_CASE("a fan-out read over the reply cap reads fewer at a time and delivers every event",
+          "[streams][redis]") {
+    // 30 events of 60 KB from the start, for a window of 100: one XREAD of them all is
+    // 1.8 MB, over the 1 MiB cap. The feed halves its COUNT until a reply fits.
+    running_broker b("\n  max_reply_bytes: 1MiB", "threads: 1\nhttp:\n  max_body_bytes: 64KiB\n");
+    std::set<std::string> published;
+    for (int i = 0; i < 30; ++i) {
+        auto r = b.call("POST", "/v1/events", big_order(i, 60'000), "application/cloudevents+json");
+        REQUIRE(r.status == 201);
+        published.insert(test::json_string(r.body, "entry"));
+    }
+    test::ws_client c(b.cfg.port);
+    c.send(R"({"op":"subscribe","id":"s","type":"order.placed","from":"start","window":100})");
+    REQUIRE(c.receive_op("subscribed"));
+    std::set<std::string> delivered;
+    auto until = std::chrono::steady_clock::now() + 20s;
+    while (delivered.size() < published.size() && std::chrono::steady_clock::now() < until) {
+        auto frame = c.receive_op("event", 1s);
+        if (frame) delivered.insert(test::json_string(*frame, "entry"));
+    }
+    CHECK(delivered == published);
+    CHECK(metric(b.call("GET", "/metrics").body,
+                 R"(sluice_redis_reconnects_total{client="io-0"})") == 0);
+}
