@@ -33,7 +33,7 @@ asan:
 # libFuzzer targets (tests/fuzz) built by clang with ASan and UBSan, each run for
 # FUZZ_SECONDS; fails when one finds something (docs/testing.md).
 fuzz: deps
-	@scripts/install-fuzz-deps.sh
+	@scripts/install-deps.sh --fuzz
 	@cmake --preset fuzz >/dev/null
 	@cmake --build --preset fuzz -j $(JOBS)
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/run-fuzz.sh build/fuzz

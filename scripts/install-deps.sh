@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs what Sluice needs to build, test and run on Debian 12, and nothing else.
+# Installs what Sluice needs to build, test and run on Debian 12, and nothing else;
+# with --fuzz, also what `make fuzz` needs (clang 14, its sanitizer and libFuzzer
+# runtimes, llvm-symbolizer), which `make test` does not.
 # Idempotent: packages already present are not touched, and apt is not called at all
 # when everything is there. Needs root (or sudo) only when something is missing.
 set -euo pipefail
@@ -10,6 +12,9 @@ packages=(
   prometheus-cpp-dev catch2 libssl-dev libpcre2-dev
   redis-server redis-tools openssl curl clang-format
 )
+if [ "${1:-}" = "--fuzz" ]; then
+  packages=(clang-14 libclang-rt-14-dev llvm-14)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
