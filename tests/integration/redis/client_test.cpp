@@ -294,7 +294,8 @@ TEST_CASE("a blocking read on its own client does not stall the pipeline or trip
     });
 }
 
-TEST_CASE("a reply over the size cap fails alone; the client's connection serves on", "[redis]") {
+TEST_CASE("a reply over the size cap fails alone, and the client's connection serves on",
+          "[redis]") {
     test::redis_server server;
     server.cli({"SET", "big", std::string(8192, 'x')});
     net::io_context ctx;

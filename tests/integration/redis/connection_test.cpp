@@ -224,7 +224,7 @@ TEST_CASE("connecting to a port nobody listens on fails with the reason", "[redi
     });
 }
 
-TEST_CASE("a reply over the cap fails only its own request; the requests around it succeed",
+TEST_CASE("a reply over the cap fails only its own request, and the requests around it succeed",
           "[redis]") {
     test::redis_server server;
     run_coroutine([&](net::io_context& ctx) -> net::awaitable<void> {

@@ -47,7 +47,7 @@ TEST_CASE("a request comes out whole however the bytes are split", "[unit][http]
     }
 }
 
-TEST_CASE("a chunked body with a trailer is read; its trailer is bounded", "[unit][http]") {
+TEST_CASE("a chunked body with a trailer is read, and its trailer is bounded", "[unit][http]") {
     std::string head = "POST /e HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
     {
         request_reader r(small());
