@@ -38,12 +38,19 @@ request_reader::status request_reader::feed(beast::flat_buffer& buffer) {
         // piece by piece; a header, a chunk header or the trailer section must fit one
         // window whole, so none of them can grow past the limit.
         while (!parser_.is_done() && buffer.size() > 0) {
+            // Beast asserts that a final chunk it has begun is seen again with at
+            // least 5 bytes; no chunked body can end in fewer ("0\r\n\r\n"), so
+            // fewer wait for the rest.
+            if (parser_.is_header_done() && parser_.chunked() && buffer.size() < 5) break;
             auto window = std::min(buffer.size(), window_max);
             auto used = parser_.put(boost::asio::const_buffer(buffer.data().data(), window), ec);
             buffer.consume(used);
             if (ec == beast::http::error::need_more) {
                 ec = {};
-                if (used > 0) continue;
+                // Go on only with bytes the parser has not seen: it must not be
+                // handed what it already said is too little (Beast asserts on that).
+                if (used > 0 && buffer.size() > window - used) continue;
+                if (used > 0) break;
                 if (window == window_max && parser_.is_header_done())
                     return fail(headers_too_large("a chunk header or the trailer section exceeds " +
                                                   std::to_string(window_max) + " bytes"));

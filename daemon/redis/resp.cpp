@@ -133,6 +133,10 @@ redisReplyObjectFunctions reply_functions{create_string, create_array, create_in
 
 // The signed decimal of a RESP length line, or nothing when it is not one.
 std::optional<long long> length_of(std::string_view digits_text) {
+    // As strict as hiredis, which reads the whole reply later: no leading zeros, no
+    // "-0", so both judge the same bytes alike.
+    auto digits = digits_text.substr(!digits_text.empty() && digits_text[0] == '-' ? 1 : 0);
+    if (digits.empty() || (digits[0] == '0' && digits_text.size() > 1)) return std::nullopt;
     long long n = 0;
     auto [end, ec] =
         std::from_chars(digits_text.data(), digits_text.data() + digits_text.size(), n);
@@ -273,6 +277,10 @@ frame_step reply_decoder::state::header(bool& ended) {
         return frame_step::done;
     }
     line_scanned = 0;
+    // The same bytes must be judged the same however they arrive: a number line too
+    // long to wait for is too long once whole, too.
+    if (!is_text && cr - pos > max_header_line)
+        return fail("a RESP length line longer than " + std::to_string(max_header_line) + " bytes");
     std::string_view line(in.data() + pos + 1, cr - pos - 1);
     pos = cr + 2;
     ended = true;
@@ -280,8 +288,14 @@ frame_step reply_decoder::state::header(bool& ended) {
         charge(line.size());
         return frame_step::done;
     }
-    if (kind == ':') return frame_step::done;  // hiredis reads the value
     auto n = length_of(line);
+    if (kind == ':') {
+        // Checked here, not left to hiredis: it sees a reply only once it is whole, so
+        // a bad integer would otherwise fail early or late by how the bytes arrived.
+        if (!n)
+            return fail("a RESP integer that is not a number: " + std::string(line.substr(0, 24)));
+        return frame_step::done;
+    }
     if (!n || *n < -1)
         return fail(std::string("a RESP ") + (kind == '$' ? "bulk" : "array") +
                     " length that is not a number: " + std::string(line.substr(0, 24)));

@@ -320,3 +320,29 @@ TEST_CASE("bytes that are not RESP are bad input", "[unit][redis]") {
     CHECK(d.next(r) == reply_decoder::result::bad_input);
     CHECK_FALSE(d.error().empty());
 }
+
+TEST_CASE("a bad number line is bad input however its bytes arrive", "[unit][redis]") {
+    // Found by fuzzing: fed whole these waited for more, fed byte by byte they broke.
+    for (std::string wire :
+         {std::string("*3\r\n:z\r\n*65\r\n"),
+          std::string("*1\r\n$") + std::string(40, '0') + "1\r\nx\r\n",
+          std::string("*2\r\n:-00\r\n:1\r\n"), std::string("*1\r\n$01\r\nx\r\n")}) {
+        for (bool byte_by_byte : {false, true}) {
+            INFO(wire << (byte_by_byte ? " byte by byte" : " whole"));
+            reply_decoder d;
+            reply r;
+            auto got = reply_decoder::result::need_more;
+            if (byte_by_byte) {
+                for (std::size_t i = 0; i < wire.size() && got == reply_decoder::result::need_more;
+                     ++i) {
+                    d.feed(wire.data() + i, 1);
+                    got = d.next(r);
+                }
+            } else {
+                d.feed(wire.data(), wire.size());
+                got = d.next(r);
+            }
+            CHECK(got == reply_decoder::result::bad_input);
+        }
+    }
+}
