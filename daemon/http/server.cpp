@@ -197,6 +197,20 @@ void server::start() {
         address = results.begin()->endpoint().address();
     }
     std::uint16_t port = d.options.port;
+    if (d.workers.size() > 1 && port != 0) {
+        // SO_REUSEPORT would let these acceptors join a port another process of the
+        // same user already listens on, and the broker would start serving half its
+        // connections: a plain bind first says whether the port is free.
+        tcp::acceptor probe(d.workers.front()->ctx);
+        tcp::endpoint ep(address, port);
+        probe.open(ep.protocol(), ec);
+        if (!ec) probe.set_option(tcp::acceptor::reuse_address(true), ec);
+        if (!ec) probe.bind(ep, ec);
+        if (ec)
+            throw std::system_error(
+                ec, "cannot listen on " + d.options.address + ":" + std::to_string(port));
+        probe.close(ec);
+    }
     for (auto& w : d.workers) {
         d.open_acceptor(*w, tcp::endpoint(address, port));
         port =

@@ -156,9 +156,15 @@ TEST_CASE("the example config passes --check-config", "[daemon]") {
 
 TEST_CASE("a port already in use is a clear start-up failure", "[daemon][redis]") {
     test::redis_server redis;
-    broker_config cfg(redis.url());
-    auto first = start_broker(cfg);
-    test::child_process second({SLUICE_BINARY, "--config", cfg.file.string()});
-    CHECK(second.wait(5s) == 1);
-    CHECK_THAT(second.output(), Contains("cannot listen on 127.0.0.1:" + std::to_string(cfg.port)));
+    // With several I/O threads the acceptors share the port (SO_REUSEPORT), which must
+    // not let a second broker join the first.
+    for (std::string threads : {"threads: 1\n", "threads: 2\n"}) {
+        INFO(threads);
+        broker_config cfg(redis.url(), threads);
+        auto first = start_broker(cfg);
+        test::child_process second({SLUICE_BINARY, "--config", cfg.file.string()});
+        CHECK(second.wait(5s) == 1);
+        CHECK_THAT(second.output(),
+                   Contains("cannot listen on 127.0.0.1:" + std::to_string(cfg.port)));
+    }
 }
