@@ -577,6 +577,32 @@ double metric(const std::string& text, const std::string& name) {
     return std::stod(text.substr(at + name.size() + 2));
 }
 
+// Publishes `n` order.placed events of 60 KB each; returns their stream entries.
+std::set<std::string> publish_big_orders(running_broker& b, int n) {
+    std::set<std::string> published;
+    for (int i = 0; i < n; ++i) {
+        auto r = b.call("POST", "/v1/events", big_order(i, 60'000), "application/cloudevents+json");
+        REQUIRE(r.status == 201);
+        published.insert(test::json_string(r.body, "entry"));
+    }
+    return published;
+}
+
+// The entries subscription "s" of `c` receives until it has `want` of them (20 s at
+// most), acking each when `ack`.
+std::set<std::string> receive_entries(test::ws_client& c, std::size_t want, bool ack) {
+    std::set<std::string> delivered;
+    auto until = std::chrono::steady_clock::now() + 20s;
+    while (delivered.size() < want && std::chrono::steady_clock::now() < until) {
+        auto frame = c.receive_op("event", 1s);
+        if (!frame) continue;
+        auto entry = test::json_string(*frame, "entry");
+        delivered.insert(entry);
+        if (ack) c.send(R"({"op":"ack","sub":"s","entries":[")" + entry + R"("]})");
+    }
+    return delivered;
+}
+
 }  // namespace
 
 TEST_CASE("a replay of events larger than one reply pages by bytes while publishes keep working",
@@ -730,26 +756,12 @@ TEST_CASE("a group read over the reply cap reads fewer at a time and delivers ev
                      "      retry_backoff_max: 100ms\n      max_deliveries: 20\n");
     REQUIRE(b.call("PUT", "/v1/streams/order.placed/groups/big", R"({"from":"start"})").status ==
             201);
-    std::set<std::string> published;
-    for (int i = 0; i < 30; ++i) {
-        auto r = b.call("POST", "/v1/events", big_order(i, 60'000), "application/cloudevents+json");
-        REQUIRE(r.status == 201);
-        published.insert(test::json_string(r.body, "entry"));
-    }
+    auto published = publish_big_orders(b, 30);
     test::ws_client c(b.cfg.port);
     c.send(R"({"op":"subscribe","id":"s","type":"order.placed","group":"big","window":100,)"
            R"("ack_timeout_ms":300})");
     REQUIRE(c.receive_op("subscribed"));
-    std::set<std::string> delivered;
-    auto until = std::chrono::steady_clock::now() + 20s;
-    while (delivered.size() < published.size() && std::chrono::steady_clock::now() < until) {
-        auto frame = c.receive_op("event", 1s);
-        if (!frame) continue;
-        auto entry = test::json_string(*frame, "entry");
-        delivered.insert(entry);
-        c.send(R"({"op":"ack","sub":"s","entries":[")" + entry + R"("]})");
-    }
-    CHECK(delivered == published);
+    CHECK(receive_entries(c, published.size(), true) == published);
     // The broker's own connection to Redis never dropped.
     CHECK(metric(b.call("GET", "/metrics").body,
                  R"(sluice_redis_reconnects_total{client="io-0"})") == 0);
@@ -760,22 +772,11 @@ TEST_CASE("a fan-out read over the reply cap reads fewer at a time and delivers 
     // 30 events of 60 KB from the start, for a window of 100: one XREAD of them all is
     // 1.8 MB, over the 1 MiB cap. The feed halves its COUNT until a reply fits.
     running_broker b("\n  max_reply_bytes: 1MiB", "threads: 1\nhttp:\n  max_body_bytes: 64KiB\n");
-    std::set<std::string> published;
-    for (int i = 0; i < 30; ++i) {
-        auto r = b.call("POST", "/v1/events", big_order(i, 60'000), "application/cloudevents+json");
-        REQUIRE(r.status == 201);
-        published.insert(test::json_string(r.body, "entry"));
-    }
+    auto published = publish_big_orders(b, 30);
     test::ws_client c(b.cfg.port);
     c.send(R"({"op":"subscribe","id":"s","type":"order.placed","from":"start","window":100})");
     REQUIRE(c.receive_op("subscribed"));
-    std::set<std::string> delivered;
-    auto until = std::chrono::steady_clock::now() + 20s;
-    while (delivered.size() < published.size() && std::chrono::steady_clock::now() < until) {
-        auto frame = c.receive_op("event", 1s);
-        if (frame) delivered.insert(test::json_string(*frame, "entry"));
-    }
-    CHECK(delivered == published);
+    CHECK(receive_entries(c, published.size(), false) == published);
     CHECK(metric(b.call("GET", "/metrics").body,
                  R"(sluice_redis_reconnects_total{client="io-0"})") == 0);
 }
