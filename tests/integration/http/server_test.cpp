@@ -69,7 +69,9 @@ struct test_server {
         http::limits l;
         l.max_body_bytes = 1024;
         l.max_header_bytes = 2048;
-        l.idle_timeout = 400ms;
+        // Long enough that a keep-alive connection outlives a slow (sanitized, loaded)
+        // test between its requests; the idle-timeout test sets its own.
+        l.idle_timeout = 10s;
         l.read_timeout = 300ms;
         l.write_timeout = 1s;
         l.max_connections = 100;
@@ -272,7 +274,9 @@ TEST_CASE("a request that stalls midway is 408 after the read timeout", "[http]"
 }
 
 TEST_CASE("an idle keep-alive connection is closed after the idle timeout", "[http]") {
-    test_server s;
+    auto l = test_server::small_limits();
+    l.idle_timeout = 400ms;
+    test_server s(l);
     http_connection c(s.port());
     CHECK(c.request("GET", "/hello").status == 200);
     CHECK_FALSE(c.closed_by_peer(100ms));  // still open shortly after
