@@ -17,6 +17,7 @@
 #include "app/config_watch.hpp"
 #include "app/endpoints.hpp"
 #include "app/readiness.hpp"
+#include "app/redis_options.hpp"
 #include "app/systemd_notify.hpp"
 #include "catalog/schema_catalog.hpp"
 #include "deliver/hub.hpp"
@@ -74,29 +75,6 @@ deliver::websocket_limits to_websocket_limits(const config::settings::websocket_
     l.ping_interval = w.ping_interval;
     l.max_queued_bytes = w.max_queued_bytes;
     return l;
-}
-
-redis::client_options to_client_options(const config::settings::redis_settings& r,
-                                        std::string role) {
-    redis::client_options o;
-    o.role = std::move(role);
-    o.connection.endpoint = r.endpoint;
-    o.connection.client_name = r.client_name;
-    o.connection.connect_timeout = r.connect_timeout;
-    o.connection.dead_after = r.dead_after;
-    o.connection.max_pending_requests = r.max_pending_requests;
-    o.connection.max_pending_bytes = r.max_pending_bytes;
-    o.connection.limits.max_bytes = r.max_reply_bytes;
-    o.connection.tls.ca_file = r.tls.ca_file;
-    o.connection.tls.cert_file = r.tls.cert_file;
-    o.connection.tls.key_file = r.tls.key_file;
-    o.connection.tls.server_name = r.tls.server_name;
-    o.connection.tls.verify = r.tls.verify;
-    o.health_check_interval = r.health_check_interval;
-    o.reconnect_min = r.reconnect_min;
-    o.reconnect_max = r.reconnect_max;
-    o.wait_when_disconnected = r.wait_when_disconnected;
-    return o;
 }
 
 // What bounds a page's Redis replies: the reply cap, and the largest entry a publish

@@ -269,7 +269,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
 
     net::awaitable<error_code> open_transport(std::string& detail) {
         const auto& ep = options.endpoint;
-        if (ep.kind == config::redis_endpoint::transport::unix_socket) {
+        if (ep.kind == redis::endpoint::transport::unix_socket) {
             auto& s = stream.emplace<unix_socket>(ex);
             auto [ec] =
                 co_await s.async_connect(net::local::stream_protocol::endpoint(ep.path), use_tuple);
@@ -285,14 +285,14 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
         }
         // The socket lives in `stream` while it connects, so the deadline can close it.
         auto& socket = stream.emplace<tcp::socket>(ex);
-        auto [cec, endpoint] = co_await net::async_connect(socket, results, use_tuple);
+        auto [cec, peer] = co_await net::async_connect(socket, results, use_tuple);
         if (cec) {
             detail = "cannot connect to " + ep.display() + ": " + cec.message();
             co_return cec;
         }
         error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
-        if (ep.kind == config::redis_endpoint::transport::tcp) co_return error_code{};
+        if (ep.kind == redis::endpoint::transport::tcp) co_return error_code{};
 
         tls_context = std::make_unique<ssl::context>(ssl::context::tls_client);
         error_code ec;

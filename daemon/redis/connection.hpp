@@ -12,13 +12,13 @@
 #include <string_view>
 #include <vector>
 
-#include "config/redis_url.hpp"
+#include "redis/endpoint.hpp"
 #include "redis/resp.hpp"
 
 namespace sluice::redis {
 
 struct connection_options {
-    config::redis_endpoint endpoint;
+    redis::endpoint endpoint;
     std::string client_name = "sluice";
     std::chrono::milliseconds connect_timeout{2000};  // TCP/TLS connect and handshake together
     // A reply (or write) older than this kills the connection.
@@ -31,13 +31,7 @@ struct connection_options {
     // Called on the connection's executor for each reply skipped over `limits`
     // (the client counts them in sluice_redis_replies_too_large_total).
     std::function<void()> on_reply_too_large;
-    struct tls_options {
-        std::string ca_file;    // empty: the system's trust store
-        std::string cert_file;  // client certificate (optional)
-        std::string key_file;
-        std::string server_name;  // SNI and certificate check; empty: the endpoint's host
-        bool verify = true;
-    } tls;
+    tls_options tls;  // for endpoint.kind == tls
 };
 
 // One connection to Redis over TCP, TLS or a unix socket, with automatic pipelining:

@@ -348,7 +348,7 @@ TEST_CASE("TLS: rediss with a CA and a client certificate, a wrong CA is refused
                                "--tls-ca-cert-file", d + "/ca.crt", "--tls-auth-clients", "yes"});
     net::io_context ctx;
     auto opts = client_for(tls_port);
-    opts.connection.endpoint.kind = config::redis_endpoint::transport::tls;
+    opts.connection.endpoint.kind = redis::endpoint::transport::tls;
     opts.connection.endpoint.host = "localhost";
     opts.connection.tls.ca_file = d + "/ca.crt";
     opts.connection.tls.cert_file = d + "/client.crt";

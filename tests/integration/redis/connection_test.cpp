@@ -138,7 +138,7 @@ TEST_CASE("a unix socket connection works", "[redis]") {
         test::redis_server server({"--unixsocket", path, "--unixsocketperm", "700"});
         run_coroutine([&](net::io_context& ctx) -> net::awaitable<void> {
             redis::connection_options o;
-            o.endpoint.kind = config::redis_endpoint::transport::unix_socket;
+            o.endpoint.kind = redis::endpoint::transport::unix_socket;
             o.endpoint.path = path;
             auto conn = co_await open_connection(ctx, o);
             auto [ec, r] = co_await conn->async_exec(redis::command("PING"), use_tuple);

@@ -1,0 +1,50 @@
+#include "app/redis_options.hpp"
+
+namespace sluice::app {
+
+redis::endpoint to_redis_endpoint(const config::redis_endpoint& e) {
+    redis::endpoint out;
+    switch (e.kind) {
+        case config::redis_endpoint::transport::tcp:
+            out.kind = redis::endpoint::transport::tcp;
+            break;
+        case config::redis_endpoint::transport::tls:
+            out.kind = redis::endpoint::transport::tls;
+            break;
+        case config::redis_endpoint::transport::unix_socket:
+            out.kind = redis::endpoint::transport::unix_socket;
+            break;
+    }
+    out.host = e.host;
+    out.port = e.port;
+    out.path = e.path;
+    out.username = e.username;
+    out.password = e.password;
+    out.db = e.db;
+    return out;
+}
+
+redis::client_options to_client_options(const config::settings::redis_settings& r,
+                                        std::string role) {
+    redis::client_options o;
+    o.role = std::move(role);
+    o.connection.endpoint = to_redis_endpoint(r.endpoint);
+    o.connection.client_name = r.client_name;
+    o.connection.connect_timeout = r.connect_timeout;
+    o.connection.dead_after = r.dead_after;
+    o.connection.max_pending_requests = r.max_pending_requests;
+    o.connection.max_pending_bytes = r.max_pending_bytes;
+    o.connection.limits.max_bytes = r.max_reply_bytes;
+    o.connection.tls.ca_file = r.tls.ca_file;
+    o.connection.tls.cert_file = r.tls.cert_file;
+    o.connection.tls.key_file = r.tls.key_file;
+    o.connection.tls.server_name = r.tls.server_name;
+    o.connection.tls.verify = r.tls.verify;
+    o.health_check_interval = r.health_check_interval;
+    o.reconnect_min = r.reconnect_min;
+    o.reconnect_max = r.reconnect_max;
+    o.wait_when_disconnected = r.wait_when_disconnected;
+    return o;
+}
+
+}  // namespace sluice::app

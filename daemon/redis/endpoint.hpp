@@ -1,0 +1,35 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace sluice::redis {
+
+// Where Redis is and how to reach it. A plain value: the config layer fills it from a
+// redis://, rediss:// or unix:// URL (app/redis_options.hpp), tests and benches set it
+// by hand, so this layer needs nothing of the config.
+struct endpoint {
+    enum class transport { tcp, tls, unix_socket };
+
+    transport kind = transport::tcp;
+    std::string host = "127.0.0.1";  // tcp and tls
+    std::uint16_t port = 6379;       // tcp and tls
+    std::string path;                // unix_socket
+    std::string username;            // empty: the default user
+    std::string password;            // empty: no AUTH
+    int db = 0;                      // SELECT after connecting when not 0
+
+    // host:port or the socket path, without credentials: safe to log.
+    std::string display() const;
+};
+
+// How a `transport::tls` endpoint is verified and how we prove who we are.
+struct tls_options {
+    std::string ca_file;      // empty: the system's trust store
+    std::string cert_file;    // client certificate (optional)
+    std::string key_file;     // its private key (with cert_file)
+    std::string server_name;  // SNI and certificate check; empty: the endpoint's host
+    bool verify = true;
+};
+
+}  // namespace sluice::redis
