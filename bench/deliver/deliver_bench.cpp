@@ -37,8 +37,8 @@
 #include <vector>
 
 #include "log/logger.hpp"
-#include "publish/storage.hpp"
 #include "redis/client.hpp"
+#include "store/keys.hpp"
 
 namespace net = boost::asio;
 namespace beast = boost::beast;
@@ -62,6 +62,7 @@ struct options {
     int pid = 0;
     unsigned short redis_port = 6379;
     std::string type = "user.created";
+    std::string trace;  // latency: a file for one line per event (sent offset, latency)
 };
 
 options parse(int argc, char** argv) {
@@ -91,6 +92,8 @@ options parse(int argc, char** argv) {
             o.ack_batch = static_cast<unsigned>(std::stoul(v));
         else if (k == "--type")
             o.type = v;
+        else if (k == "--trace")
+            o.trace = v;
         else
             throw std::runtime_error("unknown option " + k);
     }
@@ -245,6 +248,19 @@ int run_latency(const options& o) {
     });
     ctx.run();
     guard.detach();
+    if (!o.trace.empty()) {
+        // seq, when it was sent (ms after the first), its latency (ms; -1: never came)
+        std::ofstream t(o.trace);
+        for (std::size_t i = 0; i < o.events; ++i) {
+            if (sent[i] == clock_type::time_point{}) continue;
+            t << i << ' '
+              << std::chrono::duration<double, std::milli>(sent[i] - sent[0]).count() << ' '
+              << (got[i] == clock_type::time_point{}
+                      ? -1.0
+                      : std::chrono::duration<double, std::milli>(got[i] - sent[i]).count())
+              << '\n';
+        }
+    }
     std::vector<double> ms;
     for (std::size_t i = 0; i < o.events; ++i)
         if (got[i] != clock_type::time_point{})
@@ -354,7 +370,7 @@ int run_reference(const options& o) {
     ro.connection.endpoint.port = o.redis_port;
     sluice::redis::client redis(ctx.get_executor(), ro);
     redis.start();
-    auto key = sluice::publish::stream_key(o.type);
+    auto key = sluice::store::stream_key(o.type);
     auto group = "ref-" + tag();
     std::size_t received = 0;
     clock_type::time_point started, finished;

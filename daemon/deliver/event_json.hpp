@@ -5,20 +5,11 @@
 #include <utility>
 #include <vector>
 
+#include "store/entry.hpp"
+
 namespace sluice::deliver {
 
-// One stream entry as Redis returned it: its id and its fields, name then value.
-struct stream_entry {
-    std::string id;
-    std::vector<std::pair<std::string, std::string>> fields;
-
-    // The value of `name`, or an empty view.
-    std::string_view field(std::string_view name) const {
-        for (const auto& [k, v] : fields)
-            if (k == name) return v;
-        return {};
-    }
-};
+using store::stream_entry;
 
 // Appends the CloudEvent JSON of a stored event: every CloudEvents attribute as a JSON
 // string, `version` as a number, `data` as the JSON it holds, byte for byte. Fields

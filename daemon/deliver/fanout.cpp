@@ -9,11 +9,10 @@
 #include "deliver/group_reader.hpp"
 #include "deliver/position.hpp"
 #include "deliver/protocol.hpp"
-#include "deliver/redis_entries.hpp"
 #include "log/logger.hpp"
 #include "net/report_failure.hpp"
-#include "publish/storage.hpp"
 #include "redis/error.hpp"
+#include "store/stream_store.hpp"
 
 namespace sluice::deliver {
 namespace {
@@ -31,10 +30,7 @@ redis::client_options tail_options(redis::client_options o, const std::string& t
 }  // namespace
 
 tail_watch::tail_watch(net::any_io_executor ex, reader_context& ctx, std::string type)
-    : ex_(ex)
-    , type_(std::move(type))
-    , key_(publish::stream_key(type_))
-    , blocking_(ex, tail_options(ctx.blocking, type_), nullptr) {}
+    : ex_(ex), type_(std::move(type)), blocking_(ex, tail_options(ctx.blocking, type_), nullptr) {}
 
 void tail_watch::start() {
     blocking_.start();
@@ -58,10 +54,10 @@ namespace {
 
 // A fan-out read's reply was over redis.max_reply_bytes (it failed alone): read fewer
 // entries at a time from now on, down to one, instead of asking the same again.
-void shrink_fanout_reads(unsigned& cap, std::string_view key, std::string_view why) {
+void shrink_fanout_reads(unsigned& cap, std::string_view type, std::string_view why) {
     cap = std::max(1u, cap / 2);
     log::warn("fan-out read over redis.max_reply_bytes; reading fewer entries at a time",
-              {{"stream", key}, {"count", static_cast<std::uint64_t>(cap)}, {"detail", why}});
+              {{"type", type}, {"count", static_cast<std::uint64_t>(cap)}, {"detail", why}});
 }
 
 }  // namespace
@@ -69,35 +65,31 @@ void shrink_fanout_reads(unsigned& cap, std::string_view key, std::string_view w
 net::awaitable<void> tail_watch::run() {
     auto self = shared_from_this();
     net::steady_timer pause(ex_);
+    store::stream_store store(blocking_);
     std::string last;
     while (!stopped_) {
         if (last.empty()) {
-            auto [ec, r] = co_await blocking_.async_exec(
-                redis::command("XREVRANGE", key_, "+", "-", "COUNT", "1"), use_tuple);
+            auto r = co_await store.last_entry_id(type_);
             if (stopped_) break;
-            if (ec || r.is_error()) {
+            if (!r.ok()) {
                 pause.expires_after(std::chrono::milliseconds(250));
                 co_await pause.async_wait(use_tuple);
                 continue;
             }
-            auto newest = entries_of(r);
-            last = newest.empty() ? "0-0" : newest.front().id;
+            last = std::move(r.value);
             ready_ = true;
             notify();  // subscriptions waiting for the watch to be ready read now
         }
-        auto block = std::to_string(block_time.count());
-        auto [ec, r] = co_await blocking_.async_exec(
-            redis::command("XREAD", "COUNT", std::to_string(read_cap_), "BLOCK", block, "STREAMS",
-                           key_, last),
-            use_tuple, block_time);
+        auto r = co_await store.read_after(type_, last, read_cap_, block_time);
         if (stopped_) break;
-        if (ec || r.is_error()) {
-            if (ec == redis::error::reply_too_large) shrink_fanout_reads(read_cap_, key_, r.str);
+        if (!r.ok()) {
+            if (r.error.ec == redis::error::reply_too_large)
+                shrink_fanout_reads(read_cap_, type_, r.error.text);
             pause.expires_after(std::chrono::milliseconds(250));
             co_await pause.async_wait(use_tuple);
             continue;
         }
-        auto entries = entries_of_read(r);
+        auto& entries = r.value;
         if (entries.empty()) continue;
         batch_after_ = std::move(last);
         batch_.clear();
@@ -140,7 +132,7 @@ net::awaitable<void> sleep_until_woken(net::steady_timer& wait, tail_watch& tail
 
 net::awaitable<void> feed_fanout(std::shared_ptr<subscription> s, std::string cursor,
                                  std::shared_ptr<tail_watch> tail, redis::client& io) {
-    auto key = publish::stream_key(s->type);
+    store::stream_store store(io);
     net::steady_timer wait(co_await net::this_coro::executor);
     s->on_credit = [&wait] { wait.cancel(); };
     net::steady_timer pause(wait.get_executor());
@@ -163,17 +155,17 @@ net::awaitable<void> feed_fanout(std::shared_ptr<subscription> s, std::string cu
             continue;
         }
         auto seen = tail->generation();
-        auto count = std::to_string(std::min(credit, read_cap));
-        auto [ec, r] = co_await io.async_exec(
-            redis::command("XREAD", "COUNT", count, "STREAMS", key, cursor), use_tuple);
+        auto count = static_cast<unsigned>(std::min<std::size_t>(credit, read_cap));
+        auto r = co_await store.read_after(s->type, cursor, count, std::nullopt);
         if (!s->open()) break;
-        if (ec || r.is_error()) {
-            if (ec == redis::error::reply_too_large) shrink_fanout_reads(read_cap, key, r.str);
+        if (!r.ok()) {
+            if (r.error.ec == redis::error::reply_too_large)
+                shrink_fanout_reads(read_cap, s->type, r.error.text);
             pause.expires_after(std::chrono::milliseconds(250));
             co_await pause.async_wait(use_tuple);
             continue;
         }
-        auto entries = entries_of_read(r);
+        auto& entries = r.value;
         for (auto& e : entries) {
             auto body = std::make_shared<std::string>();
             append_event_json(*body, e);

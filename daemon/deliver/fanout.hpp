@@ -50,7 +50,7 @@ class tail_watch : public std::enable_shared_from_this<tail_watch> {
     void notify();
 
     boost::asio::any_io_executor ex_;
-    std::string type_, key_;
+    std::string type_;
     redis::client blocking_;
     std::vector<boost::asio::steady_timer*> waiters_;
     std::string batch_after_;

@@ -7,18 +7,14 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <map>
 
+#include "deliver/event_json.hpp"
 #include "deliver/position.hpp"
 #include "deliver/protocol.hpp"
-#include "deliver/redis_entries.hpp"
-#include "deliver/scripts.hpp"
 #include "log/logger.hpp"
 #include "metrics/registry.hpp"
 #include "net/report_failure.hpp"
-#include "publish/storage.hpp"
 #include "redis/error.hpp"
-#include "redis/script.hpp"
 
 namespace sluice::deliver {
 namespace {
@@ -67,10 +63,9 @@ group_reader::group_reader(net::any_io_executor ex, reader_context& ctx, std::st
     , ctx_(ctx)
     , type_(std::move(type))
     , group_(std::move(group))
-    , key_(publish::stream_key(type_))
-    , reasons_key_(publish::nack_reasons_key(type_))
-    , dlq_key_(publish::dead_letter_key(type_))
     , blocking_(ex, blocking_options(ctx.blocking, type_, group_), nullptr)
+    , store_(ctx.io)
+    , blocking_store_(blocking_)
     , wake_(ex)
     , sweep_timer_(ex)
     , counters_(ctx.counters(type_, group_))
@@ -137,7 +132,7 @@ unsigned group_reader::want() const {
     return free > ready_.size() ? static_cast<unsigned>(free - ready_.size()) : 0;
 }
 
-void group_reader::push(stream_entry&& e, std::uint64_t delivery) {
+void group_reader::push(store::stream_entry&& e, std::uint64_t delivery) {
     auto event = std::make_shared<std::string>();
     event->reserve(256);
     append_event_json(*event, e);
@@ -176,9 +171,8 @@ void group_reader::dispatch() {
 
 net::awaitable<void> group_reader::ensure_group() {
     // The stream or group was deleted under us: start again from new entries.
-    auto [ec, r] = co_await ctx_.io.async_exec(
-        redis::command("XGROUP", "CREATE", key_, group_, "$", "MKSTREAM"), use_tuple);
-    if (!ec && !r.is_error())
+    auto r = co_await store_.create_group(type_, group_, "$");
+    if (r.ok() && r.value)
         log::warn("consumer group was missing; created it at the stream's end",
                   {{"type", type_}, {"group", group_}});
 }
@@ -193,27 +187,21 @@ net::awaitable<void> group_reader::read_loop() {
             co_await wake_.async_wait(use_tuple);
             continue;
         }
-        auto count = std::to_string(n);
-        auto block = std::to_string(block_time.count());
-        auto [ec, r] = co_await blocking_.async_exec(
-            redis::command("XREADGROUP", "GROUP", group_, ctx_.consumer, "COUNT", count, "BLOCK",
-                           block, "STREAMS", key_, ">"),
-            use_tuple, block_time);
+        auto r = co_await blocking_store_.read_group(type_, group_, ctx_.consumer, n, block_time);
         if (stopped_) {
             // Read just as the last member left: hand the entries back at once.
-            if (!ec && !r.is_error())
-                for (auto& e : entries_of_read(r)) push(std::move(e), 1);
+            for (auto& e : r.value) push(std::move(e), 1);
             give_back_if_alone();
             break;
         }
-        if (ec || r.is_error()) {
-            if (!ec && std::string_view(r.str).starts_with("NOGROUP")) co_await ensure_group();
-            if (ec == redis::error::reply_too_large) shrink_reads(n, r.str);
+        if (!r.ok()) {
+            if (r.error.text.starts_with("NOGROUP")) co_await ensure_group();
+            if (r.error.ec == redis::error::reply_too_large) shrink_reads(n, r.error.text);
             pause.expires_after(std::chrono::milliseconds(250));
             co_await pause.async_wait(use_tuple);
             continue;
         }
-        for (auto& e : entries_of_read(r)) push(std::move(e), 1);
+        for (auto& e : r.value) push(std::move(e), 1);
         dispatch();
         give_back_if_alone();
     }
@@ -268,30 +256,29 @@ net::awaitable<void> group_reader::sweep_loop() {
         unsigned n = std::min(want(), read_cap_);
         if (n == 0) continue;
         auto p = ctx_.policy(type_);
-        auto timeout = std::to_string(p.ack_timeout.count());
-        auto base = std::to_string(p.retry_backoff.count());
-        auto cap = std::to_string(p.retry_backoff_max.count());
-        auto max_deliveries = std::to_string(p.max_deliveries_for(group_));
-        auto count = std::to_string(n);
         std::string now;
         log::append_timestamp(now);
-        auto [ec, r] =
-            co_await redis::eval(ctx_.io, claim_script(), redis::args(key_, dlq_key_, reasons_key_),
-                                 redis::args(group_, ctx_.consumer, timeout, base, cap,
-                                             max_deliveries, count, now, claim_from_));
+        store::stream_store::claim_request ask{group_,
+                                               ctx_.consumer,
+                                               p.ack_timeout,
+                                               p.retry_backoff,
+                                               p.retry_backoff_max,
+                                               p.max_deliveries_for(group_),
+                                               n,
+                                               now,
+                                               claim_from_};
+        auto r = co_await store_.claim(type_, ask);
         if (stopped_) {
-            if (!ec && !r.is_error())
-                for (auto& c : claim_result_of(r).claimed) push(std::move(c.entry), c.delivery);
+            for (auto& c : r.value.claimed) push(std::move(c.entry), c.delivery);
             give_back_if_alone();
             break;
         }
-        if (ec || r.is_error()) {
-            if (!ec && std::string_view(r.str).find("NOGROUP") != std::string_view::npos)
-                co_await ensure_group();
-            if (ec == redis::error::reply_too_large) shrink_reads(n, r.str);
+        if (!r.ok()) {
+            if (r.error.text.find("NOGROUP") != std::string::npos) co_await ensure_group();
+            if (r.error.ec == redis::error::reply_too_large) shrink_reads(n, r.error.text);
             continue;
         }
-        auto result = claim_result_of(r);
+        auto& result = r.value;
         claim_from_ = std::move(result.next);
         bump(counters_.dead_lettered, static_cast<double>(result.dead.size()));
         for (const auto& id : result.dead)
@@ -304,22 +291,7 @@ net::awaitable<void> group_reader::sweep_loop() {
 }
 
 void group_reader::set_idle(const std::vector<std::pair<std::string, std::uint64_t>>& ids_idle) {
-    if (ids_idle.empty()) return;
-    // One XCLAIM per distinct idle time, naming every id that gets it (usually all).
-    std::map<std::uint64_t, std::vector<std::string_view>> by_idle;
-    for (const auto& [id, idle] : ids_idle) by_idle[idle].push_back(id);
-    redis::request req;
-    std::vector<std::string_view> argv;
-    for (const auto& [idle, ids] : by_idle) {
-        auto ms = std::to_string(idle);
-        argv.assign({"XCLAIM", key_, group_, ctx_.consumer, "0"});
-        argv.insert(argv.end(), ids.begin(), ids.end());
-        argv.insert(argv.end(), {"IDLE", ms, "JUSTID"});
-        req.push(argv);
-    }
-    ctx_.io.async_exec(std::move(req), [](boost::system::error_code, redis::reply) {
-        // Best effort: without it the entries still come back, after the ack timeout.
-    });
+    store_.set_idle(type_, group_, ctx_.consumer, ids_idle);
 }
 
 void group_reader::ack(subscription& s, const std::vector<std::string>& ids) {
@@ -343,28 +315,9 @@ void group_reader::ack(subscription& s, const std::vector<std::string>& ids) {
 
 void group_reader::flush_acks() {
     flush_posted_ = false;
-    if (acks_.empty()) return;
-    std::vector<std::string_view> argv;
-    argv.reserve(acks_.size() + 3);
-    argv.push_back("XACK");
-    argv.push_back(key_);
-    argv.push_back(group_);
-    for (const auto& id : acks_) argv.push_back(id);
-    redis::request req(argv);
-    if (!ack_reasons_.empty()) {
-        argv.clear();
-        argv.push_back("HDEL");
-        argv.push_back(reasons_key_);
-        for (const auto& f : ack_reasons_) argv.push_back(f);
-        req.push(argv);
-    }
+    store_.ack(type_, group_, acks_, ack_reasons_);
     acks_.clear();
     ack_reasons_.clear();
-    ctx_.io.async_exec(std::move(req), [type = type_](boost::system::error_code ec, redis::reply) {
-        if (ec)
-            log::warn("acks not written; the events will be delivered again",
-                      {{"type", type}, {"error", ec.message()}});
-    });
 }
 
 std::vector<std::string> group_reader::nack(subscription& s, const std::vector<std::string>& ids,
@@ -389,12 +342,7 @@ std::vector<std::string> group_reader::nack(subscription& s, const std::vector<s
         s.inflight.erase(it);
     }
     bump(counters_.nacked, static_cast<double>(release.size()));
-    if (!reason_fields.empty()) {
-        // One HSET for all of them: every field gets the same reason.
-        std::vector<std::string_view> argv{"HSET", reasons_key_};
-        for (const auto& f : reason_fields) argv.insert(argv.end(), {f, reason});
-        ctx_.io.async_exec(redis::request(argv), [](boost::system::error_code, redis::reply) {});
-    }
+    store_.save_nack_reasons(type_, reason_fields, reason);
     set_idle(release);
     dispatch();
     wake_.cancel();

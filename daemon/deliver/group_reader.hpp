@@ -13,6 +13,7 @@
 #include "deliver/subscription.hpp"
 #include "redis/client.hpp"
 #include "registry/type_policy.hpp"
+#include "store/stream_store.hpp"
 
 namespace sluice::metrics {
 struct delivery_series;
@@ -32,7 +33,7 @@ struct reader_context {
 // Feeds the local members of one consumer group of one type, on one I/O thread.
 // Reads new entries with XREADGROUP (its own blocking connection, COUNT = the
 // members' free window, never more), takes over due redeliveries with the claim
-// script (deliver/scripts.hpp) five times a second, and hands each entry to one
+// script (store/scripts.hpp) five times a second, and hands each entry to one
 // member with room, round robin. Acks from all members are coalesced into one XACK
 // per event-loop turn. Deadlines live in Redis's PEL idle time, so another instance
 // redelivers what this one handed out if this one dies (docs/architecture.md).
@@ -69,7 +70,7 @@ class group_reader : public std::enable_shared_from_this<group_reader> {
     boost::asio::awaitable<void> read_loop();
     boost::asio::awaitable<void> sweep_loop();
     boost::asio::awaitable<void> ensure_group();
-    void push(struct stream_entry&& e, std::uint64_t delivery);
+    void push(store::stream_entry&& e, std::uint64_t delivery);
     void dispatch();
     void give_back_if_alone();
     void shrink_reads(unsigned asked, std::string_view why);
@@ -84,8 +85,10 @@ class group_reader : public std::enable_shared_from_this<group_reader> {
 
     boost::asio::any_io_executor ex_;
     reader_context& ctx_;
-    std::string type_, group_, key_, reasons_key_, dlq_key_;
+    std::string type_, group_;
     redis::client blocking_;
+    store::stream_store store_;           // on the I/O thread's pipelined client
+    store::stream_store blocking_store_;  // on this reader's blocking client
     boost::asio::steady_timer wake_;
     boost::asio::steady_timer sweep_timer_;
     std::vector<std::shared_ptr<subscription>> members_;

@@ -13,11 +13,10 @@
 
 #include "catalog/schema_catalog.hpp"
 #include "deliver/fanout.hpp"
-#include "deliver/redis_entries.hpp"
 #include "log/logger.hpp"
 #include "metrics/registry.hpp"
 #include "net/report_failure.hpp"
-#include "publish/storage.hpp"
+#include "store/stream_store.hpp"
 
 namespace sluice::deliver {
 namespace {
@@ -472,7 +471,6 @@ net::awaitable<void> ws_session::subscribe(const client_frame& f) {
                         " (its delivery.ack_timeout)"});
         co_return;
     }
-    auto key = publish::stream_key(f.type);
     auto s = std::make_shared<subscription>();
     s->id = f.id;
     s->type = f.type;
@@ -482,26 +480,25 @@ net::awaitable<void> ws_session::subscribe(const client_frame& f) {
 
     bool created = false;
     std::string cursor;
+    store::stream_store store(hub_.io());
     if (!f.group.empty()) {
-        auto after = f.from.after();
-        auto [ec, r] = co_await hub_.io().async_exec(
-            redis::command("XGROUP", "CREATE", key, f.group, after, "MKSTREAM"), use_tuple);
-        if (ec || (r.is_error() && !std::string_view(r.str).starts_with("BUSYGROUP"))) {
+        auto r = co_await store.create_group(f.type, f.group, f.from.after());
+        if (!r.ok()) {
             send_error({f.id, "redis_unavailable",
-                        "cannot create the consumer group: " + (ec ? ec.message() : r.str)});
+                        "cannot create the consumer group: " +
+                            (r.error.ec ? r.error.ec.message() : r.error.text)});
             co_return;
         }
-        created = !r.is_error();
+        created = r.value;
     } else if (f.from.where == start_position::kind::newest) {
-        auto [ec, r] = co_await hub_.io().async_exec(
-            redis::command("XREVRANGE", key, "+", "-", "COUNT", "1"), use_tuple);
-        if (ec || r.is_error()) {
+        auto r = co_await store.last_entry_id(f.type);
+        if (!r.ok()) {
             send_error({f.id, "redis_unavailable",
-                        "cannot read the stream's end: " + (ec ? ec.message() : r.str)});
+                        "cannot read the stream's end: " +
+                            (r.error.ec ? r.error.ec.message() : r.error.text)});
             co_return;
         }
-        auto newest = entries_of(r);
-        cursor = newest.empty() ? "0-0" : newest.front().id;
+        cursor = std::move(r.value);
     } else {
         cursor = f.from.after();
     }

@@ -6,6 +6,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/field.hpp>
+#include <boost/container/small_vector.hpp>
 #include <charconv>
 #include <optional>
 #include <vector>
@@ -15,11 +16,11 @@
 #include "metrics/registry.hpp"
 #include "publish/cloudevent.hpp"
 #include "publish/event_id.hpp"
-#include "publish/redis_problem.hpp"
-#include "publish/storage.hpp"
 #include "redis/client.hpp"
-#include "redis/error.hpp"
 #include "schema/schema.hpp"
+#include "store/keys.hpp"
+#include "store/problem.hpp"
+#include "store/stream_store.hpp"
 
 namespace sluice::publish {
 namespace {
@@ -206,7 +207,7 @@ item prepare(const incoming_event& in, const catalog::schema_catalog& cat,
     std::string_view source = in.source.empty() ? std::string_view(opts.source) : in.source;
     // Idempotency is about ids the publisher chose; a fresh UUIDv7 cannot repeat, so
     // such events are a plain XADD, without the script and its key.
-    if (!in.id.empty()) e.idempotency = idempotency_key(type, source, id);
+    if (!in.id.empty()) e.idempotency = store::idempotency_key(type, source, id);
 
     auto& f = enc.fields;
     e.fields.at = f.size();
@@ -277,21 +278,6 @@ void append_success_json(std::string& out, const item& it, const encoded_events&
 
 http::response answer(unsigned status, std::string body) {
     return http::make_response(status, std::move(body), "application/json");
-}
-
-// The XADD (or publish-script call) of `e`: its head, then its encoded fields.
-void push_write(redis::request& writes, const prepared_event& e, const encoded_events& enc,
-                std::string_view verb, std::string_view script, const std::string& window) {
-    thread_local std::string stream;
-    assign_stream_key(stream, e.type);
-    auto tail = e.fields.in(enc.fields);
-    if (e.idempotency.empty()) {
-        const std::string_view head[] = {"XADD", stream, "*"};
-        writes.push(head, std::size(head), tail, e.field_count);
-    } else {
-        const std::string_view head[] = {verb, script, "2", stream, e.idempotency, window};
-        writes.push(head, std::size(head), tail, e.field_count);
-    }
 }
 
 // The simdjson parser of this thread: its buffers are reused from request to request.
@@ -388,7 +374,6 @@ void publisher::set_options(publish_options options) {
 }
 
 boost::asio::awaitable<http::response> publisher::handle(const http::request_context& ctx) const {
-    constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
     auto started = std::chrono::steady_clock::now();
     redis::client& redis = redis_(co_await boost::asio::this_coro::executor);
     auto opts = options_.load();
@@ -426,68 +411,32 @@ boost::asio::awaitable<http::response> publisher::handle(const http::request_con
         co_return res;
     }
 
-    // One pipelined request for every event that passed its checks.
-    redis::request writes;
+    // One pipelined append for every event that passed its checks.
+    boost::container::small_vector<store::stream_store::append_item, 1> appends;
     std::vector<std::size_t> written;
-    const std::string window = std::to_string(opts->idempotency_window.count());
-    const auto& script = publish_script();
-    // Each stored event is its encoded fields plus its command's head.
-    writes.reserve(enc.fields.size() + items.size() * 96);
     for (std::size_t i = 0; i < items.size(); ++i) {
         if (!items[i].event) continue;
-        push_write(writes, *items[i].event, enc, "EVALSHA", script.sha1(), window);
+        const auto& e = *items[i].event;
+        appends.push_back({e.type, e.fields.in(enc.fields), e.field_count, e.idempotency, {}});
         written.push_back(i);
     }
     boost::system::error_code redis_error;
     if (!written.empty()) {
-        // A large batch may take Redis a while: allow for it, so the watchdog does not
-        // cut a connection whose writes are being applied.
-        auto allowance = std::chrono::milliseconds(written.size() / 10);
-        auto [ec, r] = co_await redis.async_exec(std::move(writes), use_tuple, allowance);
-        // One reply per written event: the reply itself for one command.
-        redis::reply* replies = written.size() == 1 ? &r : r.elements.data();
-        if (!ec && written.size() > 1 && r.elements.size() != written.size())
-            ec = make_error_code(redis::error::protocol_error);
-        if (!ec) {
-            // After a Redis restart the script is not cached: send those once as EVAL.
-            redis::request retry;
-            std::vector<std::size_t> retried;
-            for (std::size_t k = 0; k < written.size(); ++k)
-                if (replies[k].is_error() && replies[k].str.starts_with("NOSCRIPT")) {
-                    push_write(retry, *items[written[k]].event, enc, "EVAL", script.source(),
-                               window);
-                    retried.push_back(k);
-                }
-            if (!retried.empty()) {
-                auto [ec2, r2] = co_await redis.async_exec(std::move(retry), use_tuple);
-                ec = ec2;
-                if (!ec && retried.size() > 1 && r2.elements.size() != retried.size())
-                    ec = make_error_code(redis::error::protocol_error);
-                if (!ec) {
-                    if (retried.size() == 1)
-                        replies[retried[0]] = std::move(r2);
-                    else
-                        for (std::size_t k = 0; k < retried.size(); ++k)
-                            replies[retried[k]] = std::move(r2.elements[k]);
-                }
-            }
-        }
-        redis_error = ec;
-        for (std::size_t k = 0; !ec && k < written.size(); ++k) {
+        store::stream_store store(redis);
+        auto stored = co_await store.append(appends, opts->idempotency_window);
+        redis_error = stored.error.ec;
+        for (std::size_t k = 0; stored.ok() && k < written.size(); ++k) {
             auto& it = items[written[k]];
-            auto& rep = replies[k];
-            if (rep.type == redis::reply::kind::string && it.event->idempotency.empty()) {
-                it.entry = std::move(rep.str);  // XADD's entry id
-            } else if (rep.type == redis::reply::kind::array && rep.elements.size() == 2) {
-                it.duplicate = rep.elements[0].integer == 0;
-                it.entry = std::move(rep.elements[1].str);
-            } else {
-                auto failure = problem_for_redis_reply(rep, "the write",
-                                                       "nothing was written; retry", it.type);
-                it.problem = std::move(failure.problem);
-                it.retry = it.problem.status == 503;
-                it.event.reset();
+            auto& one = appends[k].outcome;
+            if (one.ok()) {
+                it.entry = std::move(one.value.entry);
+                it.duplicate = one.value.duplicate;
+                continue;
             }
+            auto failure = store::problem_for(one.error, "nothing was written; retry", it.type);
+            it.problem = std::move(failure.problem);
+            it.retry = it.problem.status == 503;
+            it.event.reset();
         }
     }
     // Counted per run of equal outcomes: a batch is usually one type, one result.
@@ -512,7 +461,7 @@ boost::asio::awaitable<http::response> publisher::handle(const http::request_con
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
             items.size());
     if (redis_error) {
-        auto failure = problem_for_redis_error(redis_error);
+        auto failure = store::problem_for_redis_error(redis_error);
         auto res = http::make_problem(failure.problem);
         res.set(beast_http::field::retry_after, std::to_string(failure.retry_after_seconds));
         co_return res;

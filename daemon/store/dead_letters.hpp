@@ -5,25 +5,10 @@
 #include <vector>
 
 #include "redis/resp.hpp"
-#include "redis/script.hpp"
 
-namespace sluice::streams {
+namespace sluice::store {
 
-// Moves dead letters back onto their source stream: each one's fields without the
-// `dlq_` ones (docs/storage.md) become a new entry, and the dead letter is deleted,
-// all in one script on the type's slot, so a requeue is never half done.
-//   KEYS[1] the dead-letter stream, KEYS[2] the source stream
-//   ARGV[1] "ids": ARGV[3..] the dead-letter entry ids to requeue (<ms>-<seq>)
-//           "all": ARGV[3] the XRANGE start ("-", or "(" .. id to read after an id)
-//   ARGV[2] at most this many dead letters per call (bounds how long Redis blocks)
-// Returns {{dlq id, new id, ...}, {missing ids...}, dead letters examined, last id
-// examined or ""}. A dead letter holding no event fields is reported as missing and
-// left in place.
-const redis::script& requeue_script();
-
-// Deletes the dead-letter stream.  KEYS[1] the dead-letter stream.
-// Returns how many dead letters it held.
-const redis::script& clear_dead_letters_script();
+// The replies of store/scripts.hpp's requeue_script.
 
 // What one requeue call did.
 struct requeue_result {
@@ -36,4 +21,4 @@ struct requeue_result {
 // Appends what the script's reply says to `out`. False when the reply has another shape.
 bool read_requeue_reply(const redis::reply& r, requeue_result& out);
 
-}  // namespace sluice::streams
+}  // namespace sluice::store

@@ -1,6 +1,6 @@
-#include "deliver/redis_entries.hpp"
+#include "store/entries.hpp"
 
-namespace sluice::deliver {
+namespace sluice::store {
 namespace {
 
 bool read_entry(redis::reply& item, stream_entry& out) {
@@ -38,6 +38,26 @@ std::vector<stream_entry> entries_of_read(redis::reply& r) {
     return entries_of(stream.elements[1]);
 }
 
+std::optional<std::vector<stream_entry>> entries_from_xrange(const redis::reply& r) {
+    using kind = redis::reply::kind;
+    if (r.type != kind::array) return std::nullopt;
+    std::vector<stream_entry> out;
+    out.reserve(r.elements.size());
+    for (const auto& e : r.elements) {
+        if (e.type != kind::array || e.elements.size() != 2 || e.elements[0].type != kind::string ||
+            e.elements[1].type != kind::array || e.elements[1].elements.size() % 2 != 0)
+            return std::nullopt;
+        stream_entry entry;
+        entry.id = e.elements[0].str;
+        const auto& fields = e.elements[1].elements;
+        entry.fields.reserve(fields.size() / 2);
+        for (std::size_t i = 0; i < fields.size(); i += 2)
+            entry.fields.emplace_back(fields[i].str, fields[i + 1].str);
+        out.push_back(std::move(entry));
+    }
+    return out;
+}
+
 claim_result claim_result_of(redis::reply& r) {
     claim_result out;
     if (r.type != redis::reply::kind::array || r.elements.size() < 2) return out;
@@ -56,4 +76,4 @@ claim_result claim_result_of(redis::reply& r) {
     return out;
 }
 
-}  // namespace sluice::deliver
+}  // namespace sluice::store

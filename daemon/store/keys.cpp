@@ -1,8 +1,8 @@
-#include "publish/storage.hpp"
+#include "store/keys.hpp"
 
 #include <openssl/sha.h>
 
-namespace sluice::publish {
+namespace sluice::store {
 
 std::string stream_key(std::string_view type) {
     std::string key;
@@ -38,17 +38,4 @@ std::string idempotency_key(std::string_view type, std::string_view source, std:
     return key;
 }
 
-const redis::script& publish_script() {
-    static const redis::script s(R"lua(
-local first = redis.call('GET', KEYS[2])
-if first then
-  return {0, first}
-end
-local entry = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))
-redis.call('SET', KEYS[2], entry, 'PX', ARGV[1])
-return {1, entry}
-)lua");
-    return s;
-}
-
-}  // namespace sluice::publish
+}  // namespace sluice::store

@@ -3,9 +3,7 @@
 #include <string>
 #include <string_view>
 
-#include "redis/script.hpp"
-
-namespace sluice::publish {
+namespace sluice::store {
 
 // Key layout (docs/storage.md). Every key of one type carries the hash tag {<type>},
 // so a type's stream, dead letters, nack reasons and idempotency keys share one
@@ -19,10 +17,4 @@ std::string nack_reasons_key(std::string_view type);
 // the publisher's source and id are.
 std::string idempotency_key(std::string_view type, std::string_view source, std::string_view id);
 
-// Appends an event unless its idempotency key exists; atomic on the type's slot.
-//   KEYS[1] stream, KEYS[2] idempotency key
-//   ARGV[1] idempotency window in ms, ARGV[2..] field, value, field, value...
-// Returns {1, entry id} when stored, {0, first entry id} for a repeat.
-const redis::script& publish_script();
-
-}  // namespace sluice::publish
+}  // namespace sluice::store

@@ -1,10 +1,10 @@
-#include "publish/redis_problem.hpp"
+#include "store/problem.hpp"
 
 #include "log/logger.hpp"
 #include "redis/error.hpp"
 #include "redis/resp.hpp"
 
-namespace sluice::publish {
+namespace sluice::store {
 
 redis_failure problem_for_redis_error(const boost::system::error_code& ec, std::string_view why) {
     redis_failure f;
@@ -61,4 +61,18 @@ redis_failure problem_for_redis_reply(const redis::reply& r, std::string_view wh
     return f;
 }
 
-}  // namespace sluice::publish
+redis_failure problem_for(const failure& f, std::string_view effect, std::string_view type) {
+    if (f.what == failure::kind::no_reply) {
+        auto out = problem_for_redis_error(f.ec, f.text);
+        if (f.ec != redis::error::reply_too_large)
+            out.problem.detail =
+                "Redis did not answer: " + f.ec.message() + "; " + std::string(effect);
+        return out;
+    }
+    redis::reply r;
+    r.type = f.text.empty() ? redis::reply::kind::nil : redis::reply::kind::error;
+    r.str = f.text;
+    return problem_for_redis_reply(r, f.op, effect, type);
+}
+
+}  // namespace sluice::store

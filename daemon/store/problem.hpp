@@ -4,12 +4,9 @@
 #include <string_view>
 
 #include "http/problem.hpp"
+#include "store/result.hpp"
 
-namespace sluice::redis {
-struct reply;
-}
-
-namespace sluice::publish {
+namespace sluice::store {
 
 // The HTTP answer to a Redis request that got no reply: 503 with a stable code
 // (`redis_overloaded` when our own queue is full, `redis_unavailable` otherwise) and
@@ -32,4 +29,9 @@ redis_failure problem_for_redis_error(const boost::system::error_code& ec,
 redis_failure problem_for_redis_reply(const redis::reply& r, std::string_view what,
                                       std::string_view effect, std::string_view type);
 
-}  // namespace sluice::publish
+// The answer to a failed store operation: problem_for_redis_error for no reply (its
+// detail "Redis did not answer: ...; <effect>" unless the reply was too large), else
+// problem_for_redis_reply with the failure's op.
+redis_failure problem_for(const failure& f, std::string_view effect, std::string_view type);
+
+}  // namespace sluice::store

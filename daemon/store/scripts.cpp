@@ -1,6 +1,19 @@
-#include "deliver/scripts.hpp"
+#include "store/scripts.hpp"
 
-namespace sluice::deliver {
+namespace sluice::store {
+
+const redis::script& append_script() {
+    static const redis::script s(R"lua(
+local first = redis.call('GET', KEYS[2])
+if first then
+  return {0, first}
+end
+local entry = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))
+redis.call('SET', KEYS[2], entry, 'PX', ARGV[1])
+return {1, entry}
+)lua");
+    return s;
+}
 
 const redis::script& claim_script() {
     static const redis::script s(R"lua(
@@ -47,4 +60,133 @@ return {claimed, dead, next}
     return s;
 }
 
-}  // namespace sluice::deliver
+const redis::script& requeue_script() {
+    static const redis::script s(R"lua(
+local requeued, missing = {}, {}
+local function requeue(id, fields)
+  local event = {}
+  for i = 1, #fields, 2 do
+    if string.sub(fields[i], 1, 4) ~= 'dlq_' then
+      event[#event + 1] = fields[i]
+      event[#event + 1] = fields[i + 1]
+    end
+  end
+  if #event == 0 then
+    missing[#missing + 1] = id
+    return
+  end
+  local entry = redis.call('XADD', KEYS[2], '*', unpack(event))
+  redis.call('XDEL', KEYS[1], id)
+  requeued[#requeued + 1] = id
+  requeued[#requeued + 1] = entry
+end
+if ARGV[1] == 'all' then
+  local batch = redis.call('XRANGE', KEYS[1], ARGV[3], '+', 'COUNT', ARGV[2])
+  for _, e in ipairs(batch) do
+    requeue(e[1], e[2])
+  end
+  local last = ''
+  if #batch > 0 then last = batch[#batch][1] end
+  return {requeued, missing, #batch, last}
+end
+for i = 3, math.min(#ARGV, 2 + tonumber(ARGV[2])) do
+  local found = redis.call('XRANGE', KEYS[1], ARGV[i], ARGV[i])
+  if #found == 0 then
+    missing[#missing + 1] = ARGV[i]
+  else
+    requeue(found[1][1], found[1][2])
+  end
+end
+return {requeued, missing, 0, ''}
+)lua");
+    return s;
+}
+
+const redis::script& clear_dead_letters_script() {
+    static const redis::script s(R"lua(
+local n = redis.call('XLEN', KEYS[1])
+redis.call('DEL', KEYS[1])
+return n
+)lua");
+    return s;
+}
+
+const redis::script& list_groups_script() {
+    static const redis::script s(R"lua(
+local groups = redis.pcall('XINFO', 'GROUPS', KEYS[1])
+if groups.err then return groups end
+local out = {#groups}
+for i = 1, math.min(#groups, tonumber(ARGV[1])) do out[i + 1] = groups[i] end
+return out
+)lua");
+    return s;
+}
+
+const redis::script& trim_script() {
+    // KEYS[1] stream; ARGV[1] max length (0: none); ARGV[2] oldest id to keep by age
+    // ("0": none); ARGV[3] most entries to drop by length in one call; ARGV[4] "1" to
+    // ignore consumer groups (the operator's explicit `unsafe`).
+    // Returns {entries trimmed, group, id it needs, group, id...} for every group that
+    // held the cutoff back.
+    static const redis::script s(R"lua(
+local function parse(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return tonumber(ms), tonumber(seq)
+end
+local function less(a, b)
+  local am, as = parse(a)
+  local bm, bs = parse(b)
+  return am < bm or (am == bm and as < bs)
+end
+local function after(id)
+  local ms, seq = parse(id)
+  return string.format('%.0f-%.0f', ms, seq + 1)
+end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
+local per_round = tonumber(ARGV[3])
+local cutoff = nil
+if ARGV[2] ~= '0' then cutoff = ARGV[2] end
+local max_length = tonumber(ARGV[1])
+if max_length > 0 then
+  local excess = redis.call('XLEN', KEYS[1]) - max_length
+  if excess > 0 then
+    local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', math.min(excess, per_round))
+    local by_length = after(oldest[#oldest][1])
+    if cutoff == nil or less(cutoff, by_length) then cutoff = by_length end
+  end
+end
+if cutoff == nil then return {0} end
+-- At most per_round entries go in one call, so one round never blocks Redis long.
+local head = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', per_round)
+if #head == per_round then
+  local cap = after(head[#head][1])
+  if less(cap, cutoff) then cutoff = cap end
+end
+local first = head[1] and head[1][1] or cutoff
+local wanted = cutoff
+local holding = {}
+for _, group in ipairs(ARGV[4] == '1' and {} or redis.call('XINFO', 'GROUPS', KEYS[1])) do
+  local name, delivered
+  for i = 1, #group, 2 do
+    if group[i] == 'name' then name = group[i + 1] end
+    if group[i] == 'last-delivered-id' then delivered = group[i + 1] end
+  end
+  local needed = after(delivered)
+  local pending = redis.call('XPENDING', KEYS[1], name)
+  if pending[1] > 0 and less(pending[2], needed) then needed = pending[2] end
+  if less(needed, wanted) then
+    -- Every group that holds the policy's cutoff back is reported, with the oldest
+    -- entry it keeps (not older than the stream itself), for its age.
+    table.insert(holding, name)
+    table.insert(holding, less(needed, first) and first or needed)
+    if less(needed, cutoff) then cutoff = needed end
+  end
+end
+local result = {redis.call('XTRIM', KEYS[1], 'MINID', cutoff)}
+for _, v in ipairs(holding) do table.insert(result, v) end
+return result
+)lua");
+    return s;
+}
+
+}  // namespace sluice::store

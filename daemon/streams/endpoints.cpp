@@ -2,21 +2,16 @@
 
 #include "deliver/protocol.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/field.hpp>
 
 #include "catalog/schema_catalog.hpp"
 #include "http/message.hpp"
 #include "http/service.hpp"
 #include "log/logger.hpp"
-#include "publish/redis_problem.hpp"
-#include "publish/storage.hpp"
-#include "redis/client.hpp"
 #include "redis/error.hpp"
-#include "redis/script.hpp"
-#include "streams/dead_letter_scripts.hpp"
+#include "store/problem.hpp"
+#include "store/stream_store.hpp"
 #include "streams/groups.hpp"
 #include "streams/pages.hpp"
 #include "streams/query.hpp"
@@ -27,7 +22,6 @@ namespace {
 
 namespace net = boost::asio;
 using http::response;
-constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 constexpr std::string_view json = "application/json";
 
 // Most requeue script calls one `{"all": true}` request makes (1,000 dead letters
@@ -65,26 +59,15 @@ response bad_body(const body_error& e) {
     return http::make_problem(p);
 }
 
-// No reply from Redis: 503 with Retry-After. `effect` says what may have happened.
-// A reply over redis.max_reply_bytes is a 502 whose detail (from `r`) gives its size.
-response redis_failed(const boost::system::error_code& ec, std::string_view effect,
-                      const redis::reply& r = {}) {
-    auto f = publish::problem_for_redis_error(ec, r.str);
-    if (ec != redis::error::reply_too_large)
-        f.problem.detail = "Redis did not answer: " + ec.message() + "; " + std::string(effect);
-    auto res = http::make_problem(f.problem);
-    if (f.retry_after_seconds > 0)
-        res.set(http::beast_http::field::retry_after, std::to_string(f.retry_after_seconds));
-    return res;
-}
-
-// Redis answered with an error, or with a reply of the wrong shape: 503 (retry in a
-// second) when Redis says "not now", else 500.
-response redis_refused(const redis::reply& r, std::string_view what, const std::string& type) {
-    auto f = publish::problem_for_redis_reply(r, what, "retry", type);
-    auto res = http::make_problem(f.problem);
-    if (f.problem.status == 503)
-        res.set(http::beast_http::field::retry_after, std::to_string(f.retry_after_seconds));
+// A store operation that failed: no reply is 503 with Retry-After, saying what may
+// have happened (`effect`), or 502 for a reply over redis.max_reply_bytes; a refusal is
+// 503 (retry in a second) when Redis says "not now", else 500.
+response store_failed(const store::failure& f, std::string_view effect, std::string_view type) {
+    bool refused = f.what == store::failure::kind::refused;
+    auto out = store::problem_for(f, refused ? std::string_view("retry") : effect, type);
+    auto res = http::make_problem(out.problem);
+    if (out.problem.status == 503 && out.retry_after_seconds > 0)
+        res.set(http::beast_http::field::retry_after, std::to_string(out.retry_after_seconds));
     return res;
 }
 
@@ -100,25 +83,19 @@ net::awaitable<response> read_page(const sources& s, const http::request_context
         auto res = bad_query(*bad);
         co_return res;
     }
-    redis::client& redis = s.redis(co_await net::this_coro::executor);
-    std::string key = dead_letters ? publish::dead_letter_key(type) : publish::stream_key(type);
+    store::stream_store store(s.redis(co_await net::this_coro::executor));
+    auto which = dead_letters ? store::stream_store::stream_kind::dead_letters
+                              : store::stream_store::stream_kind::events;
     // In steps whose replies stay within the cap whatever the entries hold.
     page_reader page(q, s.limits);
     while (auto n = page.next_count()) {
-        std::string count = std::to_string(n);
-        auto [ec, r] = co_await redis.async_exec(
-            redis::command("XRANGE", key, page.from(), q.last, "COUNT", count), use_tuple);
-        if (ec == redis::error::reply_too_large && page.too_large()) continue;
-        if (ec) {
-            auto res = redis_failed(ec, "nothing was read", r);
+        auto r = co_await store.range(which, type, page.from(), q.last, n);
+        if (r.error.ec == redis::error::reply_too_large && page.too_large()) continue;
+        if (!r.ok()) {
+            auto res = store_failed(r.error, "nothing was read", type);
             co_return res;
         }
-        auto entries = r.is_error() ? std::nullopt : entries_from_xrange(r);
-        if (!entries) {
-            auto res = redis_refused(r, "XRANGE", type);
-            co_return res;
-        }
-        page.take(std::move(*entries));
+        page.take(std::move(r.value));
     }
     auto body = dead_letters ? dead_letter_page_json(type, page.entries(), page.more())
                              : replay_page_json(type, page.entries(), page.more());
@@ -130,78 +107,40 @@ net::awaitable<response> list_groups(const sources& s, const http::request_conte
     std::string type(ctx.params.get("type"));
     auto unknown = unknown_type(s, type);
     if (unknown) co_return std::move(*unknown);
-    redis::client& redis = s.redis(co_await net::this_coro::executor);
-    std::string key = publish::stream_key(type);
+    store::stream_store store(s.redis(co_await net::this_coro::executor));
     // The first groups only: a stream may have more than one reply can carry.
-    auto keys = redis::args(key);
-    std::string most = std::to_string(groups_to_list(s.limits.max_reply_bytes));
-    auto argv = redis::args(most);
-    auto [ec, r] = co_await redis::eval(redis, list_groups_script(), keys, argv);
-    if (ec) {
-        auto res = redis_failed(ec, "nothing was read", r);
+    auto listed = co_await store.list_groups(type, store::groups_to_list(s.limits.max_reply_bytes));
+    if (!listed.ok()) {
+        auto res = store_failed(listed.error, "nothing was read", type);
         co_return res;
     }
-    std::vector<group_info> groups;
-    long long total = 0;
-    if (!r.is_error() || r.str.find("no such key") == std::string::npos) {
-        auto parsed = r.is_error() ? std::nullopt : groups_from_listing(r, total);
-        if (!parsed) {
-            auto res = redis_refused(r, "the group listing script", type);
-            co_return res;
-        }
-        groups = std::move(*parsed);
-    }
+    auto& groups = listed.value.groups;
+    long long total = listed.value.total;
     // Said in the answer only when the listing left groups out.
     if (total <= static_cast<long long>(groups.size())) total = -1;
     std::uint64_t now_ms = 0;
     // Every group's consumers and oldest pending entry, in pipelined requests whose
     // replies stay within half the reply cap by the groups' consumer counts; the last
     // one also asks Redis's clock, which also stamped the entry ids.
-    std::vector<group_info> kept;
+    std::vector<store::group_info> kept;
     for (std::size_t first = 0; first < groups.size();) {
         std::size_t last = first, budget = 0;
-        redis::request details;
         while (last < groups.size() &&
                (last == first ||
-                budget + group_details_bytes(groups[last]) <= s.limits.step_bytes())) {
-            budget += group_details_bytes(groups[last]);
-            details.push_command("XINFO", "CONSUMERS", key, groups[last].name);
-            details.push_command("XPENDING", key, groups[last].name);
+                budget + store::group_details_bytes(groups[last]) <= s.limits.step_bytes())) {
+            budget += store::group_details_bytes(groups[last]);
             ++last;
         }
+        std::vector<store::group_info> step(std::make_move_iterator(groups.begin() + first),
+                                            std::make_move_iterator(groups.begin() + last));
         bool with_time = last == groups.size();
-        if (with_time) details.push_command("TIME");
-        std::size_t expected = 2 * (last - first) + (with_time ? 1 : 0);
-        auto [ec2, r2] = co_await redis.async_exec(std::move(details), use_tuple);
-        if (ec2) {
-            auto res = redis_failed(ec2, "nothing was read", r2);
+        auto described = co_await store.describe_groups(type, step, with_time);
+        if (!described.ok()) {
+            auto res = store_failed(described.error, "nothing was read", type);
             co_return res;
         }
-        if (r2.elements.size() != expected) {
-            auto res = redis_refused(r2, "XINFO CONSUMERS / XPENDING / TIME", type);
-            co_return res;
-        }
-        if (with_time) {
-            auto now = ms_from_time(r2.elements.back());
-            if (!now) {
-                auto res = redis_refused(r2.elements.back(), "TIME", type);
-                co_return res;
-            }
-            now_ms = *now;
-        }
-        for (std::size_t i = first; i < last; ++i) {
-            const auto& consumers = r2.elements[2 * (i - first)];
-            const auto& pending = r2.elements[2 * (i - first) + 1];
-            // A group deleted between the round trips is left out.
-            if (consumers.is_error() && consumers.str.starts_with("NOGROUP")) continue;
-            if (!read_consumers(consumers, groups[i]) ||
-                !read_pending_summary(pending, groups[i])) {
-                auto res = redis_refused(consumers.is_error() ? consumers : pending,
-                                         "XINFO CONSUMERS / XPENDING", type);
-                co_return res;
-            }
-            kept.push_back(std::move(groups[i]));
-        }
+        if (with_time) now_ms = described.value;
+        for (auto& g : step) kept.push_back(std::move(g));
         first = last;
     }
     groups = std::move(kept);
@@ -230,31 +169,17 @@ net::awaitable<response> put_group(const sources& s, const http::request_context
         co_return res;
     }
     std::string position = from.after();
-    redis::client& redis = s.redis(co_await net::this_coro::executor);
-    std::string key = publish::stream_key(type);
-    auto [ec, r] = co_await redis.async_exec(
-        redis::command("XGROUP", "CREATE", key, group, position, "MKSTREAM"), use_tuple);
-    if (ec) {
-        auto res = redis_failed(ec, "the group may or may not exist now");
+    store::stream_store store(s.redis(co_await net::this_coro::executor));
+    auto placed = co_await store.place_group(type, group, position);
+    if (!placed.ok()) {
+        auto res =
+            store_failed(placed.error,
+                         placed.error.op == "XGROUP SETID" ? "the group may or may not have moved"
+                                                           : "the group may or may not exist now",
+                         type);
         co_return res;
     }
-    // BUSYGROUP (the group exists) before the transient check: it starts with "BUSY".
-    bool created = !r.is_error();
-    std::string_view command = "XGROUP CREATE";
-    if (r.is_error() && r.str.starts_with("BUSYGROUP")) {
-        command = "XGROUP SETID";
-        auto [ec2, r2] = co_await redis.async_exec(
-            redis::command("XGROUP", "SETID", key, group, position), use_tuple);
-        if (ec2) {
-            auto res = redis_failed(ec2, "the group may or may not have moved");
-            co_return res;
-        }
-        r = std::move(r2);
-    }
-    if (r.is_error()) {
-        auto res = redis_refused(r, command, type);
-        co_return res;
-    }
+    bool created = placed.value;
     std::string body = R"({"type":)";
     log::append_json_string(body, type);
     body += R"(,"group":)";
@@ -276,32 +201,23 @@ net::awaitable<response> requeue(const sources& s, const http::request_context& 
         auto res = bad_body(*bad);
         co_return res;
     }
-    redis::client& redis = s.redis(co_await net::this_coro::executor);
-    std::string dlq = publish::dead_letter_key(type);
-    std::string stream = publish::stream_key(type);
-    auto keys = redis::args(dlq, stream);
-    std::string cap = std::to_string(max_page);
-    requeue_result done;
+    store::stream_store store(s.redis(co_await net::this_coro::executor));
+    store::requeue_result done;
     std::string start = "-";
     for (std::size_t call = 0; call < max_requeue_calls; ++call) {
-        std::vector<std::string_view> argv;
-        if (selection.all) {
-            argv = redis::args("all", cap, start);
-        } else {
-            argv = redis::args("ids", cap);
-            argv.insert(argv.end(), selection.entries.begin(), selection.entries.end());
-        }
-        auto [ec, r] = co_await redis::eval(redis, requeue_script(), keys, argv);
-        if (ec) {
-            auto res = redis_failed(ec,
+        auto r = co_await store.requeue(type, selection.all, start, max_page, selection.entries);
+        if (!r.ok()) {
+            auto res = store_failed(r.error,
                                     "some dead letters may have been requeued: list them "
-                                    "before retrying");
+                                    "before retrying",
+                                    type);
             co_return res;
         }
-        if (r.is_error() || !read_requeue_reply(r, done)) {
-            auto res = redis_refused(r, "the requeue script", type);
-            co_return res;
-        }
+        auto& one = r.value;
+        done.requeued.insert(done.requeued.end(), one.requeued.begin(), one.requeued.end());
+        done.missing.insert(done.missing.end(), one.missing.begin(), one.missing.end());
+        done.examined = one.examined;
+        done.last = one.last;
         if (!selection.all || done.examined < static_cast<long long>(max_page)) break;
         start = "(" + done.last;
     }
@@ -346,30 +262,15 @@ net::awaitable<response> delete_dead_letters(const sources& s, const http::reque
             co_return res;
         }
     }
-    redis::client& redis = s.redis(co_await net::this_coro::executor);
-    std::string dlq = publish::dead_letter_key(type);
-    redis::reply r;
-    boost::system::error_code ec;
-    if (selection.all) {
-        auto keys = redis::args(dlq);
-        std::vector<std::string_view> none;
-        std::tie(ec, r) = co_await redis::eval(redis, clear_dead_letters_script(), keys, none);
-    } else {
-        auto argv = redis::args("XDEL", dlq);
-        argv.insert(argv.end(), selection.entries.begin(), selection.entries.end());
-        std::tie(ec, r) = co_await redis.async_exec(redis::request(argv), use_tuple);
-    }
-    if (ec) {
-        auto res = redis_failed(ec, "some dead letters may have been deleted");
-        co_return res;
-    }
-    if (r.type != redis::reply::kind::integer) {
-        auto res = redis_refused(r, selection.all ? "the clear script" : "XDEL", type);
+    store::stream_store store(s.redis(co_await net::this_coro::executor));
+    auto r = co_await store.delete_dead_letters(type, selection.all, selection.entries);
+    if (!r.ok()) {
+        auto res = store_failed(r.error, "some dead letters may have been deleted", type);
         co_return res;
     }
     std::string body = R"({"type":)";
     log::append_json_string(body, type);
-    body += R"(,"deleted":)" + std::to_string(r.integer) + '}';
+    body += R"(,"deleted":)" + std::to_string(r.value) + '}';
     auto res = http::make_response(200, std::move(body), json);
     co_return res;
 }

@@ -11,11 +11,9 @@
 #include "log/logger.hpp"
 #include "metrics/registry.hpp"
 #include "net/report_failure.hpp"
-#include "publish/storage.hpp"
 #include "redis/client.hpp"
 #include "redis/error.hpp"
-#include "redis/script.hpp"
-#include "streams/groups.hpp"
+#include "store/stream_store.hpp"
 
 namespace sluice::streams {
 namespace {
@@ -36,42 +34,9 @@ struct group_stats::state : std::enable_shared_from_this<state> {
     state(redis::client& r, catalog_source c, metrics::registry& m, std::size_t max_reply)
         : redis(r), catalog(std::move(c)), metrics(m), max_reply_bytes(max_reply) {}
 
-    // The list_groups_script replies of `keys`, in order: EVALSHA for all of them in
-    // one pipelined request, then EVAL for those Redis did not have the script for.
-    net::awaitable<std::optional<std::vector<redis::reply>>> list_groups(
-        const std::vector<std::string>& keys, const std::string& most) {
-        const auto& script = list_groups_script();
-        redis::request req;
-        for (const auto& key : keys) req.push_command("EVALSHA", script.sha1(), "1", key, most);
-        auto [ec, r] = co_await redis.async_exec(std::move(req), use_tuple);
-        std::optional<std::vector<redis::reply>> out;
-        if (ec) {
-            if (ec == redis::error::reply_too_large)
-                log::warn("group stats: a reply over redis.max_reply_bytes, types skipped",
-                          {{"detail", r.str}});
-            co_return out;
-        }
-        if (keys.size() == 1) {
-            out.emplace();
-            out->push_back(std::move(r));
-        } else if (r.elements.size() == keys.size()) {
-            out = std::move(r.elements);
-        } else {
-            co_return out;
-        }
-        for (std::size_t i = 0; i < keys.size(); ++i) {
-            auto& reply = (*out)[i];
-            if (!reply.is_error() || !reply.str.starts_with("NOSCRIPT")) continue;
-            auto one = redis::args(keys[i]);
-            auto argv = redis::args(most);
-            auto [ec2, r2] = co_await redis::eval(redis, script, one, argv);
-            reply = ec2 ? redis::reply{} : std::move(r2);
-        }
-        co_return out;
-    }
-
     // Sets the gauges of one type's groups; returns their names.
-    std::vector<std::string> record(const std::string& type, const std::vector<group_info>& gs) {
+    std::vector<std::string> record(const std::string& type,
+                                    const std::vector<store::group_info>& gs) {
         std::vector<std::string> names;
         for (const auto& g : gs) {
             metrics.set_group_backlog(type, g.name, g.pending, g.lag.value_or(-1));
@@ -82,52 +47,50 @@ struct group_stats::state : std::enable_shared_from_this<state> {
 
     // Every broker start adds consumers (one per I/O thread); those that hold nothing
     // and have been idle a day are removed so group listings stay readable.
-    net::awaitable<void> forget_idle_consumers(const std::string& key, const std::string& group) {
-        auto [ec, r] =
-            co_await redis.async_exec(redis::command("XINFO", "CONSUMERS", key, group), use_tuple);
-        group_info g;
-        if (ec || r.is_error() || !read_consumers(r, g)) co_return;
-        for (const auto& c : g.consumer_list) {
+    net::awaitable<void> forget_idle_consumers(store::stream_store& store, const std::string& type,
+                                               const std::string& group) {
+        auto r = co_await store.consumers(type, group);
+        if (!r.ok()) co_return;
+        for (const auto& c : r.value) {
             if (c.name.empty() || c.pending != 0 || c.idle_ms < forget_after_ms) continue;
-            auto [dec, dr] = co_await redis.async_exec(
-                redis::command("XGROUP", "DELCONSUMER", key, group, c.name), use_tuple);
-            if (dec) co_return;
+            auto gone = co_await store.delete_consumer(type, group, c.name);
+            if (gone.error.what == store::failure::kind::no_reply) co_return;
         }
     }
 
     net::awaitable<void> run() {
         auto self = shared_from_this();
+        store::stream_store store(redis);
         for (std::uint64_t round = 1; !stopped; ++round) {
             timer->expires_after(every);
             co_await timer->async_wait(use_tuple);
             if (stopped) break;
             auto c = catalog();
             if (!c || c->types.empty()) continue;
-            std::vector<std::string> types, keys;
-            for (const auto& [type, versions] : c->types) {
-                types.push_back(type);
-                keys.push_back(publish::stream_key(type));
-            }
+            std::vector<std::string> types;
+            for (const auto& [type, versions] : c->types) types.push_back(type);
             // Types per request: their replies together stay within half the cap.
-            auto most = groups_to_list(max_reply_bytes);
+            auto most = store::groups_to_list(max_reply_bytes);
             auto per_request =
-                std::max<std::size_t>(1, max_reply_bytes / 2 / (most * group_reply_bytes));
-            std::string most_text = std::to_string(most);
+                std::max<std::size_t>(1, max_reply_bytes / 2 / (most * store::group_reply_bytes));
             for (std::size_t first = 0; first < types.size() && !stopped; first += per_request) {
                 auto last = std::min(types.size(), first + per_request);
-                std::vector<std::string> batch(keys.begin() + static_cast<std::ptrdiff_t>(first),
-                                               keys.begin() + static_cast<std::ptrdiff_t>(last));
-                auto replies = co_await list_groups(batch, most_text);
-                if (stopped || !replies) continue;
+                std::span<const std::string> batch(types.data() + first, last - first);
+                auto listed = co_await store.list_groups(batch, most);
+                if (stopped) continue;
+                if (!listed.ok()) {
+                    if (listed.error.ec == redis::error::reply_too_large)
+                        log::warn("group stats: a reply over redis.max_reply_bytes, types skipped",
+                                  {{"detail", listed.error.text}});
+                    continue;
+                }
                 for (std::size_t i = first; i < last && !stopped; ++i) {
-                    const auto& reply = (*replies)[i - first];
-                    if (reply.is_error()) continue;  // a missing stream has no groups
-                    long long total = 0;
-                    auto groups = groups_from_listing(reply, total);
-                    if (!groups) continue;
-                    auto names = record(types[i], *groups);
+                    // A missing stream has no groups; a failed listing keeps the gauges.
+                    const auto& one = listed.value[i - first];
+                    if (!one.ok()) continue;
+                    auto names = record(types[i], one.value.groups);
                     if (round % 12 != 0) continue;  // consumers: once a minute
-                    for (const auto& g : names) co_await forget_idle_consumers(keys[i], g);
+                    for (const auto& g : names) co_await forget_idle_consumers(store, types[i], g);
                 }
             }
         }

@@ -27,26 +27,6 @@ void append_next(std::string& out, const std::vector<deliver::stream_entry>& ent
 
 }  // namespace
 
-std::optional<std::vector<deliver::stream_entry>> entries_from_xrange(const redis::reply& r) {
-    using kind = redis::reply::kind;
-    if (r.type != kind::array) return std::nullopt;
-    std::vector<deliver::stream_entry> out;
-    out.reserve(r.elements.size());
-    for (const auto& e : r.elements) {
-        if (e.type != kind::array || e.elements.size() != 2 || e.elements[0].type != kind::string ||
-            e.elements[1].type != kind::array || e.elements[1].elements.size() % 2 != 0)
-            return std::nullopt;
-        deliver::stream_entry entry;
-        entry.id = e.elements[0].str;
-        const auto& fields = e.elements[1].elements;
-        entry.fields.reserve(fields.size() / 2);
-        for (std::size_t i = 0; i < fields.size(); i += 2)
-            entry.fields.emplace_back(fields[i].str, fields[i + 1].str);
-        out.push_back(std::move(entry));
-    }
-    return out;
-}
-
 std::string id_after(std::string_view id) {
     auto parsed = deliver::parse_entry_id(id);
     if (!parsed) return {};

@@ -13,12 +13,8 @@
 
 namespace sluice::streams {
 
-// Pages of stream entries: XRANGE replies in, the JSON answers of replay and of the
-// dead-letter list out. Sans-I/O.
-
-// The entries of an XRANGE reply (an array of [id, [field, value, ...]]), or nothing
-// when the reply has another shape.
-std::optional<std::vector<deliver::stream_entry>> entries_from_xrange(const redis::reply& r);
+// Pages of stream entries: the JSON answers of replay and of the dead-letter list,
+// and the steps a page is read in. Sans-I/O.
 
 // The entry id just after `id` (seq + 1, or the next millisecond when seq is at its
 // maximum): the `from` of the next page. Empty when `id` is not an entry id.

@@ -1,15 +1,16 @@
-#include "streams/dead_letter_scripts.hpp"
+#include "store/dead_letters.hpp"
+#include "store/scripts.hpp"
 
 #include <catch2/catch.hpp>
 
 #include "support/replies.hpp"
 
 using namespace sluice;
-using namespace sluice::streams;
+using namespace sluice::store;
 using kind = redis::reply::kind;
 using namespace sluice::test;
 
-TEST_CASE("requeue replies accumulate over calls, other shapes are refused", "[unit][streams]") {
+TEST_CASE("requeue replies accumulate over calls, other shapes are refused", "[unit][store]") {
     requeue_result done;
     REQUIRE(read_requeue_reply(list(list(str("9-0"), str("20-0"), str("9-1"), str("20-1")),
                                     list(str("9-5")), num(1000), str("9-999")),
@@ -26,7 +27,7 @@ TEST_CASE("requeue replies accumulate over calls, other shapes are refused", "[u
     CHECK_FALSE(read_requeue_reply(num(3), done));
 }
 
-TEST_CASE("the dead-letter scripts are distinct and known by their SHA1", "[unit][streams]") {
+TEST_CASE("the dead-letter scripts are distinct and known by their SHA1", "[unit][store]") {
     CHECK(requeue_script().sha1().size() == 40);
     CHECK(requeue_script().sha1() != clear_dead_letters_script().sha1());
     CHECK_THAT(requeue_script().source(), Catch::Matchers::Contains("'dlq_'"));

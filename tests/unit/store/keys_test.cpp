@@ -1,11 +1,10 @@
-#include "publish/storage.hpp"
+#include "store/keys.hpp"
 
 #include <catch2/catch.hpp>
 
-using namespace sluice::publish;
+using namespace sluice::store;
 
-TEST_CASE("keys of one type share its hash tag, idempotency keys cannot collide",
-          "[unit][publish]") {
+TEST_CASE("keys of one type share its hash tag, idempotency keys cannot collide", "[unit][store]") {
     CHECK(stream_key("user.created") == "sluice:{user.created}:events");
     CHECK(dead_letter_key("user.created") == "sluice:{user.created}:dlq");
     auto k = idempotency_key("user.created", "/svc", "42");

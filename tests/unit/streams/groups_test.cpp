@@ -6,6 +6,7 @@
 
 using namespace sluice;
 using namespace sluice::streams;
+using namespace sluice::store;
 using kind = redis::reply::kind;
 using namespace sluice::test;
 

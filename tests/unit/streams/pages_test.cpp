@@ -9,23 +9,6 @@ using namespace sluice::streams;
 using kind = redis::reply::kind;
 using namespace sluice::test;
 
-TEST_CASE("XRANGE replies become stream entries, other shapes are refused", "[unit][streams]") {
-    std::vector<redis::reply> items;
-    items.push_back(entry("1-0", {"id", "a", "data", "{}"}));
-    items.push_back(entry("1-1", {"id", "b"}));
-    auto entries = entries_from_xrange(array(std::move(items)));
-    REQUIRE(entries);
-    REQUIRE(entries->size() == 2);
-    CHECK((*entries)[0].id == "1-0");
-    CHECK((*entries)[0].field("data") == "{}");
-    CHECK((*entries)[1].field("id") == "b");
-    CHECK(entries_from_xrange(array({}))->empty());
-    CHECK_FALSE(entries_from_xrange(str("1-0")));
-    std::vector<redis::reply> odd;
-    odd.push_back(entry("1-0", {"id"}));
-    CHECK_FALSE(entries_from_xrange(array(std::move(odd))));
-}
-
 TEST_CASE("the next page starts just after the last entry", "[unit][streams]") {
     CHECK(id_after("5-0") == "5-1");
     CHECK(id_after("5-18446744073709551615") == "6-0");
