@@ -13,7 +13,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <deque>
 #include <optional>
 #include <variant>
 
@@ -21,6 +20,7 @@
 #include "net/executor.hpp"
 #include "net/report_failure.hpp"
 #include "redis/error.hpp"
+#include "redis/multiplexer.hpp"
 
 namespace sluice::redis {
 namespace {
@@ -40,15 +40,12 @@ constexpr std::size_t read_chunk = 16 * 1024;
 }  // namespace
 
 struct connection::impl : std::enable_shared_from_this<connection::impl> {
-    struct pending {
-        std::string wire;
-        net::any_completion_handler<exec_signature> handler;
-        clock_type::time_point sent{};  // when queued, then when written
-        std::size_t bytes = 0;          // wire size, counted in pending_bytes until completion
-        std::size_t expected = 1;       // replies this request waits for
-        std::chrono::milliseconds extra_time{0};
-        reply collected;        // with expected > 1: the replies so far
-        std::string too_large;  // why one of its replies was skipped; empty if none was
+    // How far the session-opening commands have got (see handshake()).
+    struct handshake_progress {
+        std::vector<std::string> names;  // per command, for messages
+        std::size_t answered = 0;
+        error_code failed;
+        std::string detail;
     };
 
     executor_type ex;
@@ -56,23 +53,42 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     std::unique_ptr<ssl::context> tls_context;  // declared first: outlives the stream using it
     std::variant<std::monostate, tcp::socket, unix_socket, std::unique_ptr<tls_stream>> stream;
     std::optional<tcp::resolver> resolver;
-    reply_decoder decoder;
-    std::size_t pending_bytes = 0;  // wire bytes of queued + in_flight
-    std::deque<pending> queued;     // waiting for the next write
-    std::deque<pending> in_flight;  // written, waiting for their replies, in order
+    multiplexer mux;  // the requests and their replies; this class only moves bytes
+    handshake_progress opening;
     net::steady_timer wake_writer;
     net::steady_timer watchdog;
-    clock_type::time_point write_started{};
-    bool writing = false;
     bool open = false;
     std::function<void(error_code)> closed_callback;
 
     impl(executor_type e, connection_options o)
         : ex(std::move(e))
         , options(std::move(o))
-        , decoder(options.limits)
+        , mux(multiplexer_options{options.max_pending_requests, options.max_pending_bytes,
+                                  options.limits,
+                                  [this](const skipped_reply& skipped) { reply_skipped(skipped); }})
         , wake_writer(ex)
         , watchdog(ex) {}
+
+    void reply_skipped(const skipped_reply& skipped) {
+        log::warn("Redis reply over the cap skipped",
+                  {{"bytes", static_cast<std::uint64_t>(skipped.bytes)},
+                   {"limit", static_cast<std::uint64_t>(options.limits.max_bytes)}});
+        if (options.on_reply_too_large) options.on_reply_too_large();
+    }
+
+    // A caller's handler as the multiplexer's completion. A request that got its reply
+    // completes inline when its caller lives on this thread (the common case), which
+    // saves a trip through the scheduler per reply; one that failed without a reply
+    // (refused, or the connection ended) completes through the scheduler, never
+    // inline, so its caller never re-enters while the connection shuts.
+    completion completes(net::any_completion_handler<exec_signature> handler) {
+        return [self = this, h = std::move(handler)](error_code ec, reply r) mutable {
+            if (!ec || ec == error::reply_too_large)
+                net::dispatch(net::append(std::move(h), ec, std::move(r)));
+            else
+                net::post(self->ex, net::append(std::move(h), ec, std::move(r)));
+        };
+    }
 
     net::awaitable<std::tuple<error_code, std::size_t>> read_some(net::mutable_buffer b) {
         if (auto* s = std::get_if<tcp::socket>(&stream))
@@ -104,59 +120,17 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
             (*s)->lowest_layer().close(ignored);
     }
 
-    // Completes a request on its caller's executor, never inline: used where the
-    // caller may not re-enter (shutting down, refusing).
-    void complete(pending& p, error_code ec, reply r) {
-        pending_bytes -= std::min(pending_bytes, p.bytes);
-        net::post(ex, net::append(std::move(p.handler), ec, std::move(r)));
-    }
-
-    // Completes a request from the reader: inline when the caller lives on this thread
-    // (the common case), which saves a trip through the scheduler per reply. The
-    // request is already off `in_flight`, so a caller that queues its next request
-    // from the completion is safe.
-    // A request one of whose replies was skipped fails with error::reply_too_large,
-    // and its reply is an error reply saying why.
-    void complete_reply(pending& p, reply r) {
-        pending_bytes -= std::min(pending_bytes, p.bytes);
-        error_code ec;
-        if (!p.too_large.empty()) {
-            ec = make_error_code(error::reply_too_large);
-            r = reply{reply::kind::error, std::move(p.too_large), 0, {}};
-        }
-        net::dispatch(net::append(std::move(p.handler), ec, std::move(r)));
-    }
-
     // On the executor: queue one request for the writer, or refuse it.
     void enqueue(request req, net::any_completion_handler<exec_signature> handler,
                  std::chrono::milliseconds extra_time) {
-        // Built in place, never assigned: Asio 1.81's any_completion_handler move
-        // assignment wraps the handler in itself until the stack overflows.
-        auto expected = std::max<std::size_t>(1, req.commands());
-        auto wire = req.release_wire();
-        auto bytes = wire.size();
-        pending p{std::move(wire),
-                  std::move(handler),
-                  clock_type::now(),
-                  bytes,
-                  expected,
-                  extra_time,
-                  {},
-                  {}};
         if (!open) {
-            net::post(ex, net::append(std::move(p.handler), make_error_code(error::not_connected),
+            net::post(ex, net::append(std::move(handler), make_error_code(error::not_connected),
                                       reply{}));
             return;
         }
-        if (queued.size() + in_flight.size() >= options.max_pending_requests ||
-            pending_bytes + p.wire.size() > options.max_pending_bytes) {
-            net::post(
-                ex, net::append(std::move(p.handler), make_error_code(error::overloaded), reply{}));
-            return;
-        }
-        pending_bytes += p.wire.size();
-        queued.push_back(std::move(p));
-        if (!writing) wake_writer.cancel();
+        if (mux.add(std::move(req), completes(std::move(handler)), clock_type::now(), extra_time) &&
+            !mux.is_writing())
+            wake_writer.cancel();
     }
 
     // Ends the connection: every request still waiting fails with `why`.
@@ -165,43 +139,29 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
         close_socket();
         wake_writer.cancel();
         watchdog.cancel();
-        auto failed_in_flight = std::move(in_flight);
-        auto failed_queued = std::move(queued);
-        in_flight.clear();
-        queued.clear();
-        for (auto& p : failed_in_flight) complete(p, why, {});
-        for (auto& p : failed_queued) complete(p, why, {});
+        mux.cancel_all(why);
         if (auto f = std::move(closed_callback))
             net::post(ex, [f = std::move(f), why] { f(make_error_code(why)); });
     }
 
+    // Waits for work, then writes everything queued since the last write in one write.
     net::awaitable<void> writer() {
         auto self = shared_from_this();
-        std::string buffer;
         while (open) {
-            if (queued.empty()) {
+            if (!mux.has_unwritten()) {
                 wake_writer.expires_at(clock_type::time_point::max());
                 co_await wake_writer.async_wait(use_tuple);
                 continue;
             }
-            // Coalesce everything queued into one write: this is the pipelining.
-            buffer.clear();
-            auto now = clock_type::now();
-            for (auto& p : queued) {
-                buffer += p.wire;
-                p.wire = std::string();
-                p.sent = now;
-                in_flight.push_back(std::move(p));
-            }
-            queued.clear();
-            writing = true;
-            write_started = now;
-            auto [ec, n] = co_await write_all(net::buffer(buffer));
-            writing = false;
+            auto bytes = mux.prepare_write(clock_type::now());
+            auto [ec, n] = co_await write_all(net::buffer(bytes.data(), bytes.size()));
+            mux.commit_write(n);
             if (ec && open) shut(error::connection_lost);
         }
     }
 
+    // Reads whatever Redis sends and hands it to the multiplexer, which completes the
+    // requests whose replies are in.
     net::awaitable<void> reader() {
         auto self = shared_from_this();
         std::vector<char> buffer(read_chunk);
@@ -211,45 +171,15 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
                 if (open) shut(error::connection_lost);
                 co_return;
             }
-            decoder.feed(buffer.data(), n);
-            for (;;) {
-                reply r;
-                auto res = decoder.next(r);
-                if (res == reply_decoder::result::need_more) break;
-                if (res == reply_decoder::result::bad_input || in_flight.empty()) {
-                    // Not RESP, or a reply nobody asked for: the stream can't be trusted.
-                    shut(error::protocol_error);
-                    co_return;
-                }
-                auto& front = in_flight.front();
-                if (res == reply_decoder::result::too_large) {
-                    // Skipped by the decoder: only this request fails; the stream is
-                    // still in step, so the requests behind it are served.
-                    const auto& skipped = decoder.skipped();
-                    log::warn("Redis reply over the cap skipped",
-                              {{"bytes", static_cast<std::uint64_t>(skipped.bytes)},
-                               {"limit", static_cast<std::uint64_t>(options.limits.max_bytes)}});
-                    if (options.on_reply_too_large) options.on_reply_too_large();
-                    if (front.too_large.empty())
-                        front.too_large = "Redis's reply was not read: " + skipped.reason;
-                    r = reply{};
-                }
-                if (front.expected > 1) {
-                    // A request of several commands completes with all its replies.
-                    front.collected.type = reply::kind::array;
-                    front.collected.elements.push_back(std::move(r));
-                    if (front.collected.elements.size() < front.expected) continue;
-                    r = std::move(front.collected);
-                }
-                auto p = std::move(front);
-                in_flight.pop_front();
-                complete_reply(p, std::move(r));
+            if (mux.consume(std::string_view(buffer.data(), n))) {
+                // Not RESP, or a reply nobody asked for: the stream can't be trusted.
+                if (open) shut(error::protocol_error);
+                co_return;
             }
         }
     }
 
-    // Kills the connection when Redis stops answering: the oldest request without a
-    // reply, or a write that cannot finish, older than dead_after.
+    // Kills the connection when Redis stops answering (see multiplexer::is_overdue).
     net::awaitable<void> watch() {
         auto self = shared_from_this();
         auto tick = std::max(std::chrono::milliseconds(5), options.dead_after / 4);
@@ -257,13 +187,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
             watchdog.expires_after(tick);
             co_await watchdog.async_wait(use_tuple);
             if (!open) co_return;
-            auto now = clock_type::now();
-            bool late_reply =
-                !in_flight.empty() &&
-                now - in_flight.front().sent > options.dead_after + in_flight.front().extra_time;
-            bool stuck_write = writing && now - write_started > options.dead_after;
-            bool never_sent = !queued.empty() && now - queued.front().sent > options.dead_after;
-            if (late_reply || stuck_write || never_sent) shut(error::timeout);
+            if (mux.is_overdue(clock_type::now(), options.dead_after)) shut(error::timeout);
         }
     }
 
@@ -324,68 +248,73 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
         co_return hec;
     }
 
-    // The commands that open a session, encoded for one write, and their names for
-    // messages. (Plain function: GCC 12 miscompiles braced lists inside coroutines.)
-    void handshake_commands(std::string& wire, std::vector<std::string>& names) const {
+    // Queues the commands that open a session (AUTH, SELECT, CLIENT SETNAME, PING),
+    // one request each so a refusal names its command. (Plain function: GCC 12
+    // miscompiles braced lists inside coroutines.)
+    void queue_handshake() {
         const auto& ep = options.endpoint;
+        opening = {};
+        std::vector<request> commands;
         if (!ep.password.empty()) {
             if (ep.username.empty())
-                encode_command(wire, {"AUTH", ep.password});
+                commands.push_back(command("AUTH", ep.password));
             else
-                encode_command(wire, {"AUTH", ep.username, ep.password});
-            names.push_back("AUTH");
+                commands.push_back(command("AUTH", ep.username, ep.password));
+            opening.names.push_back("AUTH");
         }
         if (ep.db != 0) {
             auto db = std::to_string(ep.db);
-            encode_command(wire, {"SELECT", db});
-            names.push_back("SELECT " + db);
+            commands.push_back(command("SELECT", db));
+            opening.names.push_back("SELECT " + db);
         }
         if (!options.client_name.empty()) {
-            encode_command(wire, {"CLIENT", "SETNAME", options.client_name});
-            names.push_back("CLIENT SETNAME");
+            commands.push_back(command("CLIENT", "SETNAME", options.client_name));
+            opening.names.push_back("CLIENT SETNAME");
         }
-        encode_command(wire, {"PING"});
-        names.push_back("PING");
+        commands.push_back(command("PING"));
+        opening.names.push_back("PING");
+        auto now = clock_type::now();
+        for (std::size_t i = 0; i < commands.size(); ++i) {
+            mux.add(
+                std::move(commands[i]),
+                [self = this, i](error_code ec, const reply& r) {
+                    auto& o = self->opening;
+                    if (o.failed) return;
+                    if (ec || r.is_error()) {
+                        // A reply over the cap comes as an error reply saying so.
+                        o.failed = make_error_code(error::handshake_failed);
+                        o.detail = o.names[i] + (ec ? " answered: " : " refused: ") + r.str;
+                        return;
+                    }
+                    ++o.answered;
+                },
+                now);
+        }
     }
 
     net::awaitable<error_code> handshake(std::string& detail) {
-        std::string wire;
-        std::vector<std::string> names;
-        handshake_commands(wire, names);
-        auto [wec, wn] = co_await write_all(net::buffer(wire));
+        queue_handshake();
+        auto wire = mux.prepare_write(clock_type::now());
+        auto [wec, wn] = co_await write_all(net::buffer(wire.data(), wire.size()));
+        mux.commit_write(wn);
         if (wec) {
             detail = "lost the connection during the handshake: " + wec.message();
             co_return wec;
         }
         std::vector<char> buffer(read_chunk);
-        std::size_t answered = 0;
-        while (answered < names.size()) {
+        while (opening.answered < opening.names.size() && !opening.failed) {
             auto [ec, n] = co_await read_some(net::buffer(buffer));
             if (ec) {
                 detail = "lost the connection during the handshake: " + ec.message();
                 co_return ec;
             }
-            decoder.feed(buffer.data(), n);
-            reply r;
-            for (;;) {
-                auto res = decoder.next(r);
-                if (res == reply_decoder::result::need_more) break;
-                if (res == reply_decoder::result::bad_input) {
-                    detail = "not a Redis server: " + decoder.error();
-                    co_return make_error_code(error::protocol_error);
-                }
-                if (res == reply_decoder::result::too_large) {
-                    detail = names[answered] + " answered " + decoder.skipped().reason;
-                    co_return make_error_code(error::handshake_failed);
-                }
-                if (r.is_error()) {
-                    detail = names[answered] + " refused: " + r.str;
-                    co_return make_error_code(error::handshake_failed);
-                }
-                ++answered;
+            if (mux.consume(std::string_view(buffer.data(), n)) && !opening.failed) {
+                detail = "not a Redis server: " + mux.broken_reason();
+                co_return make_error_code(error::protocol_error);
             }
         }
-        co_return error_code{};
+        if (opening.failed) detail = opening.detail;
+        co_return opening.failed;
     }
 };
 
@@ -427,6 +356,7 @@ net::awaitable<boost::system::error_code> connection::connect(std::string& detai
     }
     if (ec) {
         d->close_socket();
+        d->mux.cancel_all(error::closed);  // the handshake's requests, if any are left
         co_return ec;
     }
     d->open = true;
@@ -451,7 +381,7 @@ void connection::on_close(std::function<void(boost::system::error_code)> f) {
 }
 
 std::size_t connection::pending() const {
-    return impl_->queued.size() + impl_->in_flight.size();
+    return impl_->mux.pending();
 }
 
 void connection::close() {

@@ -1,0 +1,130 @@
+#include "redis/multiplexer.hpp"
+
+#include <algorithm>
+
+namespace sluice::redis {
+
+multiplexer::multiplexer(multiplexer_options options)
+    : options_(std::move(options)), decoder_(options_.limits) {}
+
+multiplexer::~multiplexer() = default;
+
+bool multiplexer::add(request req, completion done, clock_type::time_point now,
+                      std::chrono::milliseconds extra_time) {
+    if (closed_) {
+        done(make_error_code(closed_why_), reply{});
+        return false;
+    }
+    auto bytes = req.wire().size();
+    if (pending() >= options_.max_pending_requests ||
+        pending_bytes_ + bytes > options_.max_pending_bytes) {
+        done(make_error_code(error::overloaded), reply{});
+        return false;
+    }
+    auto expected = std::max<std::size_t>(1, req.commands());
+    pending_bytes_ += bytes;
+    queued_.push_back(
+        entry{std::move(done), req.release_wire(), bytes, expected, now, extra_time, {}, {}});
+    return true;
+}
+
+std::string_view multiplexer::prepare_write(clock_type::time_point now) {
+    if (written_ > 0) {
+        buffer_.erase(0, written_);
+        written_ = 0;
+    }
+    for (auto& e : queued_) {
+        buffer_ += e.wire;
+        e.wire = std::string();  // its bytes are in the buffer now; free them
+        e.since = now;
+        awaiting_.push_back(std::move(e));
+    }
+    queued_.clear();
+    if (!buffer_.empty()) write_started_ = now;
+    return buffer_;
+}
+
+void multiplexer::commit_write(std::size_t n) {
+    written_ = std::min(buffer_.size(), written_ + n);
+    if (written_ == buffer_.size()) {
+        buffer_.clear();  // keeps its capacity for the next write
+        written_ = 0;
+    }
+}
+
+boost::system::error_code multiplexer::refuse_stream(std::string why) {
+    if (broken_.empty()) broken_ = std::move(why);
+    return make_error_code(error::protocol_error);
+}
+
+// Completes `e`, already off awaiting_ (so a completion that adds the caller's next
+// request is safe). A request one of whose replies was skipped fails with
+// error::reply_too_large, and its reply is an error reply saying why.
+void multiplexer::finish(entry& e, reply r) {
+    pending_bytes_ -= std::min(pending_bytes_, e.bytes);
+    boost::system::error_code ec;
+    if (!e.too_large.empty()) {
+        ec = make_error_code(error::reply_too_large);
+        r = reply{reply::kind::error, std::move(e.too_large), 0, {}};
+    }
+    e.done(ec, std::move(r));
+}
+
+boost::system::error_code multiplexer::consume(std::string_view bytes) {
+    if (closed_) return {};
+    if (!broken_.empty()) return make_error_code(error::protocol_error);
+    if (!decoder_.feed(bytes.data(), bytes.size())) return refuse_stream(decoder_.error());
+    for (;;) {
+        reply r;
+        auto res = decoder_.next(r);
+        if (res == reply_decoder::result::need_more) return {};
+        if (res == reply_decoder::result::bad_input) return refuse_stream(decoder_.error());
+        if (awaiting_.empty()) return refuse_stream("a reply nobody asked for");
+        auto& front = awaiting_.front();
+        if (res == reply_decoder::result::too_large) {
+            // Skipped by the decoder: only this request fails; the stream is still in
+            // step, so the requests behind it are served.
+            const auto& skipped = decoder_.skipped();
+            if (options_.on_reply_too_large) options_.on_reply_too_large(skipped);
+            if (front.too_large.empty())
+                front.too_large = "Redis's reply was not read: " + skipped.reason;
+            r = reply{};
+        }
+        if (front.expected > 1) {
+            // A request of several commands completes with all its replies.
+            front.collected.type = reply::kind::array;
+            front.collected.elements.push_back(std::move(r));
+            if (front.collected.elements.size() < front.expected) continue;
+            r = std::move(front.collected);
+        }
+        auto e = std::move(front);
+        awaiting_.pop_front();
+        finish(e, std::move(r));
+        if (closed_) return {};  // the completion gave up the connection
+    }
+}
+
+void multiplexer::cancel_all(error why) {
+    if (closed_) return;
+    closed_ = true;
+    closed_why_ = why;
+    // Moved out first: a completion that adds a request is refused, not served.
+    auto failed_awaiting = std::move(awaiting_);
+    auto failed_queued = std::move(queued_);
+    awaiting_.clear();
+    queued_.clear();
+    pending_bytes_ = 0;
+    for (auto& e : failed_awaiting) e.done(make_error_code(why), reply{});
+    for (auto& e : failed_queued) e.done(make_error_code(why), reply{});
+}
+
+bool multiplexer::is_overdue(clock_type::time_point now,
+                             std::chrono::milliseconds dead_after) const {
+    bool late_reply = !awaiting_.empty() &&
+                      now - awaiting_.front().since > dead_after + awaiting_.front().extra_time;
+    bool stuck_write = is_writing() && now - write_started_ > dead_after;
+    bool never_sent = !queued_.empty() && now - queued_.front().since > dead_after;
+    return late_reply || stuck_write || never_sent;
+}
+
+}  // namespace sluice::redis
