@@ -11,6 +11,7 @@
 #include "deliver/protocol.hpp"
 #include "log/logger.hpp"
 #include "net/report_failure.hpp"
+#include "net/supervise.hpp"
 #include "redis/error.hpp"
 #include "store/stream_store.hpp"
 
@@ -30,11 +31,25 @@ redis::client_options tail_options(redis::client_options o, const std::string& t
 }  // namespace
 
 tail_watch::tail_watch(net::any_io_executor ex, reader_context& ctx, std::string type)
-    : ex_(ex), type_(std::move(type)), blocking_(ex, tail_options(ctx.blocking, type_), nullptr) {}
+    : ex_(ex)
+    , type_(std::move(type))
+    , blocking_(ex, tail_options(ctx.blocking, type_), nullptr)
+    , restarted_(ctx.restarted) {}
 
 void tail_watch::start() {
     blocking_.start();
-    net::co_spawn(ex_, run(), sluice::net::report_failure("tail watch " + type_));
+    sluice::net::supervision how;
+    how.task = "tail_watch";
+    how.detail = type_;
+    how.stopped = [weak = weak_from_this()] {
+        auto s = weak.lock();
+        return !s || s->stopped_;
+    };
+    how.on_restart = [this] {
+        if (restarted_) restarted_("tail_watch");
+    };
+    sluice::net::supervise(
+        ex_, [self = shared_from_this()] { return self->run(); }, std::move(how));
 }
 
 void tail_watch::stop() {
@@ -66,8 +81,10 @@ net::awaitable<void> tail_watch::run() {
     auto self = shared_from_this();
     net::steady_timer pause(ex_);
     store::stream_store store(blocking_);
-    std::string last;
+    // Where the watch is, kept across a restart: nothing added meanwhile goes unseen.
+    std::string& last = last_;
     while (!stopped_) {
+        sluice::net::fail_point("tail_watch");
         if (last.empty()) {
             auto r = co_await store.last_entry_id(type_);
             if (stopped_) break;
@@ -91,7 +108,7 @@ net::awaitable<void> tail_watch::run() {
         }
         auto& entries = r.value;
         if (entries.empty()) continue;
-        batch_after_ = std::move(last);
+        batch_after_ = last;
         batch_.clear();
         for (auto& e : entries) {
             auto event = std::make_shared<std::string>();

@@ -4,6 +4,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -54,10 +55,12 @@ class tail_watch : public std::enable_shared_from_this<tail_watch> {
     redis::client blocking_;
     std::vector<boost::asio::steady_timer*> waiters_;
     std::string batch_after_;
+    std::string last_;  // the last entry id the watch has seen; empty until it knows
     std::vector<shared_entry> batch_;
     std::uint64_t generation_ = 0;
     bool ready_ = false;
     bool stopped_ = false;
+    std::function<void(std::string_view task)> restarted_;
     unsigned read_cap_ = 100;  // entries per tail read; halved by a reply over the cap
 };
 

@@ -32,11 +32,14 @@ hub::hub(net::any_io_executor ex, redis::client& io, redis::client_options block
     , catalog_(std::move(catalog))
     , metrics_(metrics)
     , limits_(limits)
-    , ctx_{io, std::move(blocking), std::move(consumer),
+    , ctx_{io,
+           std::move(blocking),
+           std::move(consumer),
            [this](const std::string& type) { return policy(type); },
            [this](const std::string& type, const std::string& group) -> metrics::delivery_series& {
                return metrics_.delivery(type, group);
-           }} {}
+           },
+           [this](std::string_view task) { metrics_.count_task_restart(task); }} {}
 
 hub::~hub() = default;
 

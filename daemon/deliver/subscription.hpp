@@ -5,7 +5,6 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -43,15 +42,9 @@ struct subscription {
     std::chrono::milliseconds ack_timeout{30'000};
     frame_sink* sink = nullptr;  // null once the socket or the subscription is gone
 
-    // Consumer groups: delivered, not yet acked; deadlines in delivery order (an entry
-    // acked or extended leaves a stale deadline behind, skipped when it comes up).
-    struct held {
-        std::uint64_t delivery = 0;
-        clock_type::time_point deadline;
-    };
-    std::unordered_map<std::string, held> inflight;
-    std::vector<std::pair<clock_type::time_point, std::string>> deadlines;  // from deadlines_head
-    std::size_t deadlines_head = 0;
+    // Consumer groups: its member id in the group's dispatcher, which holds what it
+    // was delivered and its credit.
+    std::uint64_t member = 0;
 
     // Fan-out: frames handed to the socket and not yet written.
     unsigned queued = 0;
@@ -65,10 +58,8 @@ struct subscription {
         sink = nullptr;
         if (on_credit) on_credit();
     }
-    unsigned used() const {
-        return group.empty() ? queued : static_cast<unsigned>(inflight.size());
-    }
-    unsigned credit() const { return open() && used() < window ? window - used() : 0; }
+    // Fan-out: the window left.
+    unsigned credit() const { return open() && queued < window ? window - queued : 0; }
 };
 
 }  // namespace sluice::deliver

@@ -167,6 +167,12 @@ registry::registry() : registry_(std::make_shared<prometheus::Registry>()) {
                                 "Exceptions caught at a connection's or an I/O thread's boundary; "
                                 "the thread went on serving")
                             .Register(*registry_);
+    task_restarts_ = &BuildCounter()
+                          .Name("sluice_task_restarts_total")
+                          .Help(
+                              "Background tasks that failed and were restarted after a backoff, "
+                              "by task")
+                          .Register(*registry_);
     websocket_overflows_ =
         &BuildCounter()
              .Name("sluice_websocket_send_overflows_total")
@@ -322,6 +328,10 @@ void registry::count_connection_refused(std::string_view reason) {
 void registry::count_first_byte_timeout() {
     first_byte_timeouts_->Increment();
 }
+void registry::count_task_restart(std::string_view task) {
+    task_restarts_->Add({{"task", std::string(task)}}).Increment();
+}
+
 void registry::count_internal_error(std::string_view where) {
     internal_errors_->Add({{"where", std::string(where)}}).Increment();
 }

@@ -84,6 +84,8 @@ class registry {
     // so the thread keeps serving. `where` is a fixed name ("http_session", "io_loop",
     // "control_loop").
     void count_internal_error(std::string_view where);
+    // A background task (group reader, tail watch, poller, trimmer) failed and restarts.
+    void count_task_restart(std::string_view task);
 
     // The series of the Redis client with this role (created on first use).
     redis_client_metrics redis_client(const std::string& role);
@@ -144,6 +146,7 @@ class registry {
     prometheus::Family<prometheus::Counter>* connections_refused_;
     prometheus::Counter* first_byte_timeouts_;
     prometheus::Family<prometheus::Counter>* internal_errors_;
+    prometheus::Family<prometheus::Counter>* task_restarts_;
     prometheus::Counter* websocket_overflows_;
     prometheus::Family<prometheus::Gauge>* redis_up_;
     prometheus::Family<prometheus::Counter>* redis_reconnects_;

@@ -1,7 +1,6 @@
 #include "publish/retention.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -11,7 +10,7 @@
 
 #include "log/logger.hpp"
 #include "metrics/registry.hpp"
-#include "net/report_failure.hpp"
+#include "net/supervise.hpp"
 #include "redis/client.hpp"
 #include "store/stream_store.hpp"
 
@@ -123,7 +122,14 @@ retention_trimmer::~retention_trimmer() {
 
 void retention_trimmer::start(asio::any_io_executor ex) {
     state_->timer = std::make_unique<asio::steady_timer>(ex);
-    asio::co_spawn(ex, state_->run(), sluice::net::report_failure("retention trimmer"));
+    sluice::net::supervision how;
+    how.task = "retention";
+    how.stopped = [s = state_] { return s->stopping; };
+    how.on_restart = [s = state_] {
+        if (s->metrics) s->metrics->count_task_restart("retention");
+    };
+    sluice::net::supervise(
+        ex, [s = state_] { return s->run(); }, std::move(how));
 }
 
 void retention_trimmer::stop() {

@@ -1,7 +1,6 @@
 #include "streams/group_stats.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <optional>
@@ -10,7 +9,7 @@
 #include "catalog/schema_catalog.hpp"
 #include "log/logger.hpp"
 #include "metrics/registry.hpp"
-#include "net/report_failure.hpp"
+#include "net/supervise.hpp"
 #include "redis/client.hpp"
 #include "redis/error.hpp"
 #include "store/stream_store.hpp"
@@ -19,7 +18,6 @@ namespace sluice::streams {
 namespace {
 namespace net = boost::asio;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
-constexpr std::chrono::seconds every{5};
 constexpr long long forget_after_ms = 24LL * 3600 * 1000;
 }  // namespace
 
@@ -28,11 +26,13 @@ struct group_stats::state : std::enable_shared_from_this<state> {
     catalog_source catalog;
     metrics::registry& metrics;
     std::size_t max_reply_bytes;
+    std::chrono::milliseconds every;
     std::optional<net::steady_timer> timer;
     bool stopped = false;
 
-    state(redis::client& r, catalog_source c, metrics::registry& m, std::size_t max_reply)
-        : redis(r), catalog(std::move(c)), metrics(m), max_reply_bytes(max_reply) {}
+    state(redis::client& r, catalog_source c, metrics::registry& m, std::size_t max_reply,
+          std::chrono::milliseconds period)
+        : redis(r), catalog(std::move(c)), metrics(m), max_reply_bytes(max_reply), every(period) {}
 
     // Sets the gauges of one type's groups; returns their names.
     std::vector<std::string> record(const std::string& type,
@@ -98,14 +98,19 @@ struct group_stats::state : std::enable_shared_from_this<state> {
 };
 
 group_stats::group_stats(redis::client& redis, catalog_source catalog, metrics::registry& metrics,
-                         std::size_t max_reply_bytes)
-    : state_(std::make_shared<state>(redis, std::move(catalog), metrics, max_reply_bytes)) {}
+                         std::size_t max_reply_bytes, std::chrono::milliseconds every)
+    : state_(std::make_shared<state>(redis, std::move(catalog), metrics, max_reply_bytes, every)) {}
 
 group_stats::~group_stats() = default;
 
 void group_stats::start(net::any_io_executor ex) {
     state_->timer.emplace(ex);
-    net::co_spawn(ex, state_->run(), sluice::net::report_failure("group stats"));
+    sluice::net::supervision how;
+    how.task = "group_stats";
+    how.stopped = [s = state_] { return s->stopped; };
+    how.on_restart = [s = state_] { s->metrics.count_task_restart("group_stats"); };
+    sluice::net::supervise(
+        ex, [s = state_] { return s->run(); }, std::move(how));
 }
 
 void group_stats::stop() {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -17,7 +18,7 @@ class client;
 
 namespace sluice::streams {
 
-// Every 5 s, reads each registered type's consumer groups and sets
+// Every `every` (5 s unless told), reads each registered type's consumer groups and sets
 // sluice_group_pending and sluice_group_lag; once a minute it also removes the
 // Redis consumers (one per broker I/O thread and start) that hold nothing and have
 // been idle for a day. A type's groups are read by list_groups_script (the first
@@ -30,7 +31,8 @@ class group_stats {
     using catalog_source = std::function<std::shared_ptr<const catalog::schema_catalog>()>;
 
     group_stats(redis::client& redis, catalog_source catalog, metrics::registry& metrics,
-                std::size_t max_reply_bytes = 64 * 1024 * 1024);
+                std::size_t max_reply_bytes = 64 * 1024 * 1024,
+                std::chrono::milliseconds every = std::chrono::seconds(5));
     ~group_stats();
 
     void start(boost::asio::any_io_executor ex);
