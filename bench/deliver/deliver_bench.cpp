@@ -1,9 +1,12 @@
 // Delivery benchmark client: real WebSocket subscribers and HTTP publishers against a
 // running broker. Prints one result line per mode; bench/deliver/run.sh drives it.
 //
-//   latency  --port P --events N --rate R [--connections K]
-//       publishes N events at R per second over K keep-alive connections while one
-//       group subscriber acks each; prints publish->frame latency p50/p99/max.
+//   latency  --port P --events N --rate R [--connections K] [--ack each] [--trace F]
+//       publishes N events at R per second over K keep-alive connections (one thread)
+//       while one group subscriber (its own thread) acks what it has read in one frame
+//       per burst, or every event in its own frame with --ack each; prints the rate
+//       the publishers kept and publish->frame latency p50/p99/max. --trace writes one
+//       line per event (seq, steady-clock send time, latency, POST answer time).
 //   consume  --port P --events N [--consumers C] [--window W]
 //       publishes N events first (batches of 100), then C subscribers of one new
 //       group read them from the start and ack in batches; prints events/s.
@@ -14,6 +17,7 @@
 //       opens N WebSockets with one subscription each; prints the broker's resident
 //       memory per connection.
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -59,6 +63,7 @@ struct options {
     unsigned consumers = 4;
     unsigned window = 1000;
     unsigned ack_batch = 0;  // 0: a quarter of the window, at most 1000 (the protocol's cap)
+    bool ack_each = false;   // latency: one ack frame per event instead of per read burst
     int pid = 0;
     unsigned short redis_port = 6379;
     std::string type = "user.created";
@@ -94,6 +99,8 @@ options parse(int argc, char** argv) {
             o.type = v;
         else if (k == "--trace")
             o.trace = v;
+        else if (k == "--ack")
+            o.ack_each = v == "each";
         else
             throw std::runtime_error("unknown option " + k);
     }
@@ -187,42 +194,27 @@ std::string envelope(const std::string& type, std::size_t seq) {
 }
 
 // ---- latency ----
+// The publishers run on one thread and the subscriber on another, as they would in
+// separate processes: on one shared thread the subscriber's read -> ack -> read chain
+// waits a whole turn of 16 publishers' handlers per event, so the client itself fell
+// behind at moderate rates and the latency measured was its own queue.
 int run_latency(const options& o) {
-    net::io_context ctx(1);
-    std::vector<clock_type::time_point> sent(o.events), got(o.events);
-    std::size_t received = 0, failed = 0;
-    bool done = false;
+    net::io_context sub_ctx(1), pub_ctx(1);
+    std::vector<clock_type::time_point> sent(o.events), got(o.events), answered(o.events);
+    std::size_t received = 0, ack_frames = 0;
+    std::atomic<std::size_t> failed{0};
+    std::atomic<bool> done{false}, subscribed{false};
     auto group = "lat-" + tag();
     net::co_spawn(
-        ctx,
+        sub_ctx,
         [&]() -> net::awaitable<void> {
             auto ws = co_await open_ws(o.port);
             co_await subscribe(*ws, R"({"op":"subscribe","id":"l","type":")" + o.type +
                                         R"(","group":")" + group + R"(","window":1000})");
-            // Publishers start once the subscription is in place.
-            auto ex = co_await net::this_coro::executor;
-            auto start = clock_type::now() + std::chrono::milliseconds(50);
-            auto interval = std::chrono::duration<double>(1.0 / o.rate);
-            for (unsigned c = 0; c < o.connections; ++c) {
-                net::co_spawn(
-                    ex,
-                    [&, c]() -> net::awaitable<void> {
-                        publisher p(co_await net::this_coro::executor);
-                        co_await p.connect(o.port);
-                        net::steady_timer t(co_await net::this_coro::executor);
-                        for (std::size_t seq = c; seq < o.events; seq += o.connections) {
-                            t.expires_at(start + std::chrono::duration_cast<clock_type::duration>(
-                                                     interval * static_cast<double>(seq)));
-                            co_await t.async_wait(use_tuple);
-                            sent[seq] = clock_type::now();
-                            if (co_await p.post(envelope(o.type, seq), "application/json") >= 300)
-                                ++failed;
-                        }
-                    },
-                    net::detached);
-            }
+            subscribed = true;
             beast::flat_buffer b;
             std::string acks;
+            std::size_t batched = 0;
             while (received < o.events) {
                 b.clear();
                 co_await ws->async_read(b, net::use_awaitable);
@@ -232,8 +224,19 @@ int run_latency(const options& o) {
                 if (seq >= o.events) continue;
                 got[seq] = now;
                 ++received;
-                acks = R"({"op":"ack","sub":"l","entries":[")" + entry_of(text) + R"("]})";
-                co_await ws->async_write(net::buffer(acks), net::use_awaitable);
+                acks += acks.empty() ? R"({"op":"ack","sub":"l","entries":[")" : R"(",")";
+                acks += entry_of(text);
+                ++batched;
+                // Per event (--ack each), or everything read once the socket has no more
+                // (the protocol takes up to 1000 ids in one ack).
+                if (o.ack_each || batched >= 1000 || received == o.events ||
+                    ws->next_layer().available() == 0) {
+                    acks += "\"]}";
+                    co_await ws->async_write(net::buffer(acks), net::use_awaitable);
+                    ++ack_frames;
+                    acks.clear();
+                    batched = 0;
+                }
             }
             done = true;
             co_await ws->async_close(websocket::close_code::normal, use_tuple);
@@ -241,39 +244,84 @@ int run_latency(const options& o) {
         [](std::exception_ptr e) {
             if (e) std::rethrow_exception(e);
         });
+    // Publishers start once the subscription is in place.
+    std::thread subscriber([&] { sub_ctx.run(); });
+    for (int i = 0; i < 500 && !subscribed; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    auto start = clock_type::now() + std::chrono::milliseconds(50);
+    auto interval = std::chrono::duration<double>(1.0 / o.rate);
+    for (unsigned c = 0; c < o.connections; ++c) {
+        net::co_spawn(
+            pub_ctx,
+            [&, c]() -> net::awaitable<void> {
+                publisher p(co_await net::this_coro::executor);
+                co_await p.connect(o.port);
+                net::steady_timer t(co_await net::this_coro::executor);
+                for (std::size_t seq = c; seq < o.events; seq += o.connections) {
+                    t.expires_at(start + std::chrono::duration_cast<clock_type::duration>(
+                                             interval * static_cast<double>(seq)));
+                    co_await t.async_wait(use_tuple);
+                    sent[seq] = clock_type::now();
+                    if (co_await p.post(envelope(o.type, seq), "application/json") >= 300)
+                        ++failed;
+                    answered[seq] = clock_type::now();
+                }
+            },
+            net::detached);
+    }
     std::thread guard([&] {
-        std::this_thread::sleep_for(std::chrono::seconds(60) +
-                                    std::chrono::seconds(static_cast<long>(o.events / o.rate)));
-        if (!done) ctx.stop();
+        auto limit = clock_type::now() + std::chrono::seconds(60) +
+                     std::chrono::seconds(static_cast<long>(o.events / o.rate));
+        while (!done && clock_type::now() < limit)
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        if (!done) {
+            sub_ctx.stop();
+            pub_ctx.stop();
+        }
     });
-    ctx.run();
-    guard.detach();
+    pub_ctx.run();
+    subscriber.join();
+    guard.join();
     if (!o.trace.empty()) {
-        // seq, when it was sent (ms after the first), its latency (ms; -1: never came)
+        // One line per event: seq, when it was sent (ms on the steady clock, which the
+        // broker's own timestamps share on this machine), its latency (ms; -1: never
+        // came), and how long its POST took to be answered (ms).
         std::ofstream t(o.trace);
+        char line[96];
         for (std::size_t i = 0; i < o.events; ++i) {
             if (sent[i] == clock_type::time_point{}) continue;
-            t << i << ' '
-              << std::chrono::duration<double, std::milli>(sent[i] - sent[0]).count() << ' '
-              << (got[i] == clock_type::time_point{}
-                      ? -1.0
-                      : std::chrono::duration<double, std::milli>(got[i] - sent[i]).count())
-              << '\n';
+            double at = std::chrono::duration<double, std::milli>(sent[i].time_since_epoch()).count();
+            double ms = got[i] == clock_type::time_point{}
+                            ? -1.0
+                            : std::chrono::duration<double, std::milli>(got[i] - sent[i]).count();
+            double post = std::chrono::duration<double, std::milli>(answered[i] - sent[i]).count();
+            std::snprintf(line, sizeof line, "%zu %.3f %.3f %.3f\n", i, at, ms, post);
+            t << line;
         }
     }
     std::vector<double> ms;
-    for (std::size_t i = 0; i < o.events; ++i)
+    clock_type::time_point first = clock_type::time_point::max(), last{};
+    for (std::size_t i = 0; i < o.events; ++i) {
+        if (sent[i] == clock_type::time_point{}) continue;
+        first = std::min(first, sent[i]);
+        last = std::max(last, sent[i]);
         if (got[i] != clock_type::time_point{})
             ms.push_back(std::chrono::duration<double, std::milli>(got[i] - sent[i]).count());
+    }
     std::sort(ms.begin(), ms.end());
     auto pct = [&](double p) {
         return ms.empty() ? 0.0
                           : ms[std::min(ms.size() - 1, static_cast<std::size_t>(p * ms.size()))];
     };
+    // The rate the publishers kept: behind their schedule they send as fast as answers
+    // come, and the figure says so.
+    double span = std::chrono::duration<double>(last - first).count();
     std::printf(
-        "latency events=%zu rate=%.0f received=%zu failed=%zu p50_ms=%.3f p99_ms=%.3f "
-        "max_ms=%.3f\n",
-        o.events, o.rate, received, failed, pct(0.50), pct(0.99), ms.empty() ? 0.0 : ms.back());
+        "latency events=%zu rate=%.0f sent_rate=%.0f received=%zu failed=%zu p50_ms=%.3f "
+        "p99_ms=%.3f max_ms=%.3f acks_per_frame=%.1f\n",
+        o.events, o.rate, span > 0 ? static_cast<double>(o.events - 1) / span : 0.0, received,
+        failed.load(), pct(0.50), pct(0.99), ms.empty() ? 0.0 : ms.back(),
+        ack_frames ? static_cast<double>(received) / static_cast<double>(ack_frames) : 0.0);
     return received == o.events && failed == 0 ? 0 : 1;
 }
 
