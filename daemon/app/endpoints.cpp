@@ -1,6 +1,7 @@
 #include "app/endpoints.hpp"
 
 #include "app/readiness.hpp"
+#include "json/write.hpp"
 #include "log/logger.hpp"
 #include "metrics/registry.hpp"
 
@@ -33,7 +34,7 @@ void add_operational_endpoints(http::service& api, const readiness& ready,
             std::string detail, list;
             for (const auto& r : reasons) {
                 detail += detail.empty() ? r : "; " + r;
-                list += list.empty() ? log::json_string(r) : "," + log::json_string(r);
+                list += list.empty() ? json::quoted(r) : "," + json::quoted(r);
             }
             http::problem p{503, "not_ready", "Not ready", detail, R"("reasons":[)" + list + "]"};
             auto res = http::make_problem(p);
@@ -47,16 +48,15 @@ void add_operational_endpoints(http::service& api, const readiness& ready,
                                                 "text/plain; version=0.0.4; charset=utf-8");
               });
 
-    api.route("GET", "/v1/version",
-              [](const http::request_context&) -> boost::asio::awaitable<response> {
-                  co_return http::make_response(
-                      200,
-                      R"({"name":"sluice","version":)" +
-                          log::json_string(metrics::build_info::version()) + R"(,"commit":)" +
-                          log::json_string(metrics::build_info::commit()) + R"(,"compiler":)" +
-                          log::json_string(metrics::build_info::compiler()) + "}",
-                      json);
-              });
+    api.route(
+        "GET", "/v1/version", [](const http::request_context&) -> boost::asio::awaitable<response> {
+            co_return http::make_response(
+                200,
+                R"({"name":"sluice","version":)" + json::quoted(metrics::build_info::version()) +
+                    R"(,"commit":)" + json::quoted(metrics::build_info::commit()) +
+                    R"(,"compiler":)" + json::quoted(metrics::build_info::compiler()) + "}",
+                json);
+        });
 }
 
 }  // namespace sluice::app

@@ -1,5 +1,6 @@
 #include "deliver/event_json.hpp"
 
+#include "json/write.hpp"
 #include "log/logger.hpp"
 
 namespace sluice::deliver {
@@ -12,14 +13,14 @@ void append_event_json(std::string& out, const stream_entry& entry) {
         if (!first) out += ',';
         first = false;
         out += '"';
-        log::append_json_escaped(out, name);
+        json::append_escaped(out, name);
         out += "\":";
         bool numeric = name == "version" && !value.empty() &&
                        value.find_first_not_of("0123456789") == std::string::npos;
         if (name == "data" || numeric) {
             out += value;  // stored minified JSON (data) or a decimal (version)
         } else {
-            log::append_json_string(out, value);
+            json::append_string(out, value);
         }
     }
     out += '}';

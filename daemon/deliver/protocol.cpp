@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include "json/write.hpp"
 #include "log/logger.hpp"
 
 namespace sluice::deliver {
@@ -180,36 +181,36 @@ std::string error_frame(const frame_error& e) {
     if (e.id.empty())
         out += "null";
     else
-        log::append_json_string(out, e.id);
+        json::append_string(out, e.id);
     out += R"(,"code":)";
-    log::append_json_string(out, e.code);
+    json::append_string(out, e.code);
     out += R"(,"message":)";
-    log::append_json_string(out, e.message);
+    json::append_string(out, e.message);
     out += '}';
     return out;
 }
 
 std::string unsubscribed_frame(std::string_view sub, std::string_view reason) {
     std::string out = R"({"op":"unsubscribed","sub":)";
-    log::append_json_string(out, sub);
+    json::append_string(out, sub);
     out += R"(,"reason":)";
-    log::append_json_string(out, reason);
+    json::append_string(out, reason);
     out += '}';
     return out;
 }
 
 std::string subscribed_frame(const subscribed_info& s) {
     std::string out = R"({"op":"subscribed","id":)";
-    log::append_json_string(out, s.id);
+    json::append_string(out, s.id);
     out += R"(,"type":)";
-    log::append_json_string(out, s.type);
+    json::append_string(out, s.type);
     out += R"(,"group":)";
     if (s.group.empty())
         out += "null";
     else
-        log::append_json_string(out, s.group);
+        json::append_string(out, s.group);
     out += R"(,"from":)";
-    log::append_json_string(out, s.from);
+    json::append_string(out, s.from);
     out += R"(,"window":)" + std::to_string(s.window);
     if (!s.group.empty()) {
         out += R"(,"ack_timeout_ms":)" + std::to_string(s.ack_timeout_ms);
@@ -223,7 +224,7 @@ std::string subscribed_frame(const subscribed_info& s) {
 void append_event_frame_head(std::string& out, std::string_view sub, std::string_view entry,
                              std::uint64_t delivery) {
     out += R"({"op":"event","sub":)";
-    log::append_json_string(out, sub);
+    json::append_string(out, sub);
     out += R"(,"entry":")";
     out += entry;  // digits and '-'
     out += R"(","delivery":)";

@@ -1,5 +1,6 @@
 #include "http/problem.hpp"
 
+#include "json/write.hpp"
 #include "log/logger.hpp"
 
 namespace sluice::http {
@@ -8,18 +9,18 @@ std::string to_json(const problem& p) {
     std::string out;
     out.reserve(160 + p.detail.size() + p.extra_json.size());
     out += R"({"type":"urn:sluice:problem:)";
-    log::append_json_escaped(out, p.code);
+    json::append_escaped(out, p.code);
     out += R"(","title":")";
-    log::append_json_escaped(out, p.title);
+    json::append_escaped(out, p.title);
     out += R"(","status":)";
     out += std::to_string(p.status);
     if (!p.detail.empty()) {
         out += R"(,"detail":")";
-        log::append_json_escaped(out, p.detail);
+        json::append_escaped(out, p.detail);
         out += '"';
     }
     out += R"(,"code":")";
-    log::append_json_escaped(out, p.code);
+    json::append_escaped(out, p.code);
     out += '"';
     if (!p.extra_json.empty()) {
         out += ',';

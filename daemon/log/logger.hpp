@@ -63,14 +63,4 @@ inline void error(std::string_view msg, fields f = {}) {
 // ("2026-11-27T10:00:00.123Z"), the form log lines and stored events carry.
 void append_timestamp(std::string& out);
 
-// Appends `text` to `out` as the inside of a JSON string (quotes not included).
-// Bytes that are not UTF-8 come out as U+FFFD, so the result is always valid JSON.
-void append_json_escaped(std::string& out, std::string_view text);
-// The length of the well-formed UTF-8 sequence that starts `s` (RFC 3629): 1 to 4,
-// or 0 when `s` is empty or starts with a byte no sequence starts with.
-std::size_t utf8_sequence_length(std::string_view s);
-// `text` as a JSON string, quotes included: appended to `out`, or returned.
-void append_json_string(std::string& out, std::string_view text);
-std::string json_string(std::string_view text);
-
 }  // namespace sluice::log

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "catalog/schema_catalog.hpp"
+#include "json/write.hpp"
 #include "log/logger.hpp"
 #include "metrics/registry.hpp"
 #include "publish/cloudevent.hpp"
@@ -80,16 +81,16 @@ void append_violations(std::string& extra, const item& it, std::size_t& budget,
     for (const auto& v : it.violations) {
         one.clear();
         one += R"({"instanceLocation":)";
-        log::append_json_string(one, v.instance_location);
+        json::append_string(one, v.instance_location);
         one += R"(,"keywordLocation":)";
-        log::append_json_string(one, v.keyword_location);
+        json::append_string(one, v.keyword_location);
         one += R"(,"absoluteKeywordLocation":)";
-        log::append_json_string(one, v.absolute_keyword_location);
+        json::append_string(one, v.absolute_keyword_location);
         one += R"(,"message":)";
-        log::append_json_string(one, v.message);
+        json::append_string(one, v.message);
         if (!v.code.empty()) {  // the engine gave up here: regex_limit, evaluation_budget...
             one += R"(,"code":)";
-            log::append_json_string(one, v.code);
+            json::append_string(one, v.code);
         }
         one += '}';
         if (one.size() + 1 > budget) break;
@@ -191,7 +192,7 @@ item prepare(const incoming_event& in, const catalog::schema_catalog& cat,
                        undecided ? "The request used up its evaluation budget"
                                  : "The event does not match its contract",
                        std::move(detail),
-                       R"("eventType":)" + log::json_string(type) + R"(,"eventVersion":)" +
+                       R"("eventType":)" + json::quoted(type) + R"(,"eventVersion":)" +
                            std::to_string(version)};
         out.violations = std::move(violations);
         return out;
@@ -255,7 +256,7 @@ item prepare(const incoming_event& in, const catalog::schema_catalog& cat,
     e.answer.at = a.size();
     auto field = [&a](std::string_view prefix, std::string_view value) {
         a += prefix;
-        log::append_json_escaped(a, value);
+        json::append_escaped(a, value);
         a += '"';
     };
     field(R"({"id":")", id);
@@ -272,7 +273,7 @@ item prepare(const incoming_event& in, const catalog::schema_catalog& cat,
 // Appends the success answer of a stored event: its prefix, then the entry.
 void append_success_json(std::string& out, const item& it, const encoded_events& enc) {
     out += it.event->answer.in(enc.answers);
-    log::append_json_escaped(out, it.entry);
+    json::append_escaped(out, it.entry);
     out += it.duplicate ? R"(","duplicate":true})" : R"(","duplicate":false})";
 }
 

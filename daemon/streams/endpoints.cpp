@@ -1,6 +1,7 @@
 #include "streams/endpoints.hpp"
 
 #include "deliver/protocol.hpp"
+#include "json/write.hpp"
 
 #include <boost/asio/this_coro.hpp>
 #include <boost/beast/http/field.hpp>
@@ -44,7 +45,7 @@ std::optional<response> unknown_type(const sources& s, const std::string& type) 
 
 response bad_query(const query_error& e) {
     std::string extra = R"("parameter":)";
-    log::append_json_string(extra, e.parameter);
+    json::append_string(extra, e.parameter);
     http::problem p{400, "invalid_parameter", "Invalid query parameter", e.detail,
                     std::move(extra)};
     return http::make_problem(p);
@@ -181,11 +182,11 @@ net::awaitable<response> put_group(const sources& s, const http::request_context
     }
     bool created = placed.value;
     std::string body = R"({"type":)";
-    log::append_json_string(body, type);
+    json::append_string(body, type);
     body += R"(,"group":)";
-    log::append_json_string(body, group);
+    json::append_string(body, group);
     body += R"(,"created":)" + std::string(created ? "true" : "false") + R"(,"position":)";
-    log::append_json_string(body, position);
+    json::append_string(body, position);
     body += '}';
     auto res = http::make_response(created ? 201 : 200, std::move(body), json);
     co_return res;
@@ -222,19 +223,19 @@ net::awaitable<response> requeue(const sources& s, const http::request_context& 
         start = "(" + done.last;
     }
     std::string body = R"({"type":)";
-    log::append_json_string(body, type);
+    json::append_string(body, type);
     body += R"(,"requeued":[)";
     for (std::size_t i = 0; i < done.requeued.size(); ++i) {
         body += i ? R"(,{"dlq_entry":)" : R"({"dlq_entry":)";
-        log::append_json_string(body, done.requeued[i].first);
+        json::append_string(body, done.requeued[i].first);
         body += R"(,"entry":)";
-        log::append_json_string(body, done.requeued[i].second);
+        json::append_string(body, done.requeued[i].second);
         body += '}';
     }
     body += R"(],"missing":[)";
     for (std::size_t i = 0; i < done.missing.size(); ++i) {
         if (i) body += ',';
-        log::append_json_string(body, done.missing[i]);
+        json::append_string(body, done.missing[i]);
     }
     body += "]}";
     auto res = http::make_response(200, std::move(body), json);
@@ -269,7 +270,7 @@ net::awaitable<response> delete_dead_letters(const sources& s, const http::reque
         co_return res;
     }
     std::string body = R"({"type":)";
-    log::append_json_string(body, type);
+    json::append_string(body, type);
     body += R"(,"deleted":)" + std::to_string(r.value) + '}';
     auto res = http::make_response(200, std::move(body), json);
     co_return res;

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "deliver/position.hpp"
+#include "json/write.hpp"
 #include "log/logger.hpp"
 
 namespace sluice::streams {
@@ -12,7 +13,7 @@ namespace {
 // The value of `name` as a JSON string, or null when the entry lacks it.
 void append_field(std::string& out, const deliver::stream_entry& e, std::string_view name) {
     for (const auto& [k, v] : e.fields)
-        if (k == name) return log::append_json_string(out, v);
+        if (k == name) return json::append_string(out, v);
     out += "null";
 }
 
@@ -21,7 +22,7 @@ void append_next(std::string& out, const std::vector<deliver::stream_entry>& ent
     if (entries.empty() || !more)
         out += "null";
     else
-        log::append_json_string(out, id_after(entries.back().id));
+        json::append_string(out, id_after(entries.back().id));
     out += '}';
 }
 
@@ -42,12 +43,12 @@ std::string id_after(std::string_view id) {
 std::string replay_page_json(std::string_view type,
                              const std::vector<deliver::stream_entry>& entries, bool more) {
     std::string out = R"({"type":)";
-    log::append_json_string(out, type);
+    json::append_string(out, type);
     out += R"(,"events":[)";
     for (std::size_t i = 0; i < entries.size(); ++i) {
         if (i) out += ',';
         out += R"({"entry":)";
-        log::append_json_string(out, entries[i].id);
+        json::append_string(out, entries[i].id);
         out += R"(,"event":)";
         deliver::append_event_json(out, entries[i]);
         out += '}';
@@ -60,13 +61,13 @@ std::string replay_page_json(std::string_view type,
 std::string dead_letter_page_json(std::string_view type,
                                   const std::vector<deliver::stream_entry>& entries, bool more) {
     std::string out = R"({"type":)";
-    log::append_json_string(out, type);
+    json::append_string(out, type);
     out += R"(,"dead_letters":[)";
     for (std::size_t i = 0; i < entries.size(); ++i) {
         const auto& e = entries[i];
         if (i) out += ',';
         out += R"({"dlq_entry":)";
-        log::append_json_string(out, e.id);
+        json::append_string(out, e.id);
         out += R"(,"entry":)";
         append_field(out, e, "dlq_entry");
         out += R"(,"group":)";
