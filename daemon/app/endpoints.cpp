@@ -1,6 +1,7 @@
 #include "app/endpoints.hpp"
 
 #include "app/readiness.hpp"
+#include "catalog/holder.hpp"
 #include "json/write.hpp"
 #include "log/logger.hpp"
 #include "metrics/registry.hpp"
@@ -9,7 +10,7 @@ namespace sluice::app {
 namespace {}  // namespace
 
 void add_operational_endpoints(http::service& api, const readiness& ready,
-                               metrics::registry& metrics) {
+                               const catalog::holder& catalogs, metrics::registry& metrics) {
     using http::response;
     constexpr std::string_view json = "application/json";
 
@@ -20,10 +21,10 @@ void add_operational_endpoints(http::service& api, const readiness& ready,
 
     api.route(
         "GET", "/readyz",
-        [&ready](const http::request_context&) -> boost::asio::awaitable<response> {
+        [&ready, &catalogs](const http::request_context&) -> boost::asio::awaitable<response> {
             auto reasons = ready.reasons_not_ready();
             if (reasons.empty()) {
-                auto cat = ready.catalog();
+                auto cat = catalogs.get();
                 co_return http::make_response(
                     200,
                     R"({"status":"ready","redis":"up","schemas":{"types":)" +

@@ -2,6 +2,9 @@
 
 #include "http/service.hpp"
 
+namespace sluice::catalog {
+class holder;
+}
 namespace sluice::metrics {
 class registry;
 }
@@ -10,9 +13,10 @@ namespace sluice::app {
 
 class readiness;
 
-// Adds GET /healthz, /readyz, /metrics and /v1/version to `api`. The referenced
-// objects must outlive the server.
+// Adds GET /healthz, /readyz, /metrics and /v1/version to `api`; /readyz counts the
+// types and versions of the catalog in `catalogs`. The referenced objects must
+// outlive the server.
 void add_operational_endpoints(http::service& api, const readiness& ready,
-                               metrics::registry& metrics);
+                               const catalog::holder& catalogs, metrics::registry& metrics);
 
 }  // namespace sluice::app

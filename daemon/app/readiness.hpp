@@ -5,21 +5,18 @@
 #include <string>
 #include <vector>
 
-#include "catalog/schema_catalog.hpp"
+#include "catalog/holder.hpp"
 #include "redis/client.hpp"
 
 namespace sluice::app {
 
-// What /readyz reports: ready only while Redis answers, the schemas are loaded and
-// the process is not draining. Thread-safe: every member is atomic or immutable.
+// What /readyz reports: ready only while Redis answers, the schemas are loaded (it
+// asks the catalog holder, which owns them) and the process is not draining.
+// Thread-safe: every member is atomic or immutable.
 class readiness {
   public:
-    explicit readiness(const redis::client& redis) : redis_(redis) {}
-
-    void set_catalog(std::shared_ptr<const catalog::schema_catalog> c) {
-        catalog_.store(std::move(c));
-    }
-    std::shared_ptr<const catalog::schema_catalog> catalog() const { return catalog_.load(); }
+    readiness(const redis::client& redis, const catalog::holder& catalogs)
+        : redis_(redis), catalogs_(catalogs) {}
 
     void set_draining() { draining_.store(true); }
     bool is_draining() const { return draining_.load(); }
@@ -46,14 +43,14 @@ class readiness {
         std::vector<std::string> out;
         if (is_draining()) out.push_back("draining: the broker is shutting down");
         if (!is_redis_up()) out.push_back("redis: " + redis_status());
-        if (!catalog()) out.push_back("schemas: not loaded");
+        if (!catalogs_.is_loaded()) out.push_back("schemas: not loaded");
         return out;
     }
 
   private:
     const redis::client& redis_;
     std::vector<const redis::client*> others_;
-    std::atomic<std::shared_ptr<const catalog::schema_catalog>> catalog_;
+    const catalog::holder& catalogs_;
     std::atomic<bool> draining_{false};
 };
 

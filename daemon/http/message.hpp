@@ -11,6 +11,7 @@
 
 #include "http/problem.hpp"
 #include "http/router.hpp"
+#include "http/worker_slot.hpp"
 
 namespace sluice::http {
 
@@ -21,8 +22,9 @@ using response = beast_http::response<beast_http::string_body>;
 struct request_context {
     const request& req;
     const route_params& params;
-    std::string_view path;   // without the query string
-    std::string_view query;  // after '?', empty when absent
+    std::string_view path;      // without the query string
+    std::string_view query;     // after '?', empty when absent
+    const worker_slot& worker;  // what the serving I/O thread lends (its store, its hub...)
 };
 
 // Handles one matched request. Runs on the connection's I/O thread; may co_await.
@@ -30,9 +32,10 @@ struct request_context {
 using handler = std::function<boost::asio::awaitable<response>(const request_context&)>;
 
 // Takes over a connection whose request asked for a protocol upgrade (WebSocket),
-// with the request and any bytes read after it; the connection ends when it returns.
-using upgrade_handler = std::function<boost::asio::awaitable<void>(boost::asio::ip::tcp::socket&,
-                                                                   request, std::string leftover)>;
+// with the request, any bytes read after it and what the connection's I/O thread lends;
+// the connection ends when it returns.
+using upgrade_handler = std::function<boost::asio::awaitable<void>(
+    boost::asio::ip::tcp::socket&, request, std::string leftover, const worker_slot& worker)>;
 
 // A response with `body` and `content_type`.
 response make_response(unsigned status, std::string body, std::string_view content_type);

@@ -78,9 +78,10 @@ std::string what_of(const std::exception_ptr& e) {
 
 }  // namespace
 
-// One I/O thread: its io_context, its acceptor, and the sessions it accepted.
-// Only its own thread touches `sessions`.
+// One I/O thread: its io_context, its acceptor, the sessions it accepted and what it
+// lends to their requests. Only its own thread touches `sessions`.
 struct worker {
+    worker_slot lent;  // set before start, then read-only; outlives the sessions in ctx
     net::io_context ctx{1};
     tcp::acceptor acceptor{ctx};
     std::unordered_map<session*, std::weak_ptr<session>> sessions;
@@ -146,7 +147,7 @@ struct server::impl {
             socket.set_option(tcp::no_delay(true), ignored);
             state.open_connections.fetch_add(1);
             state.metrics.connection_opened();
-            auto s = std::make_shared<session>(std::move(socket), state);
+            auto s = std::make_shared<session>(std::move(socket), state, w.lent);
             w.sessions.emplace(s.get(), s);
             net::co_spawn(w.ctx, s->run(), [this, &w, s, peer](std::exception_ptr e) {
                 if (e) {
@@ -234,6 +235,10 @@ std::vector<boost::asio::any_io_executor> server::executors() const {
     std::vector<boost::asio::any_io_executor> out;
     for (const auto& w : impl_->workers) out.push_back(w->ctx.get_executor());
     return out;
+}
+
+void server::set_worker(std::size_t thread, worker_slot worker) {
+    impl_->workers.at(thread)->lent = worker;
 }
 
 void server::set_upgrade_handler(std::string path, upgrade_handler h) {

@@ -57,6 +57,11 @@ class server {
     // work can be placed on them before start().
     std::vector<boost::asio::any_io_executor> executors() const;
 
+    // What I/O thread `thread` (an index into executors()) lends to every request it
+    // serves (http::request_context::worker, and the upgrade handler's). Call before
+    // start(); the lent objects must outlive the server.
+    void set_worker(std::size_t thread, worker_slot worker);
+
     // Requests for `path` that ask for a WebSocket upgrade go to `h` with their socket.
     // Call before start().
     void set_upgrade_handler(std::string path, upgrade_handler h);

@@ -24,7 +24,8 @@ void service::route(std::string_view method, std::string_view pattern, handler h
     handlers_[index] = std::move(h);
 }
 
-boost::asio::awaitable<service::outcome> service::dispatch(const request& req) const {
+boost::asio::awaitable<service::outcome> service::dispatch(const request& req,
+                                                           const worker_slot& worker) const {
     std::string_view target = req.target();
     auto q = target.find('?');
     std::string_view path = target.substr(0, q);
@@ -52,7 +53,7 @@ boost::asio::awaitable<service::outcome> service::dispatch(const request& req) c
         co_return out;
     }
 
-    request_context ctx{req, params, path, query};
+    request_context ctx{req, params, path, query, worker};
     response res;
     bool failed = false;
     try {

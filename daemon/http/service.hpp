@@ -20,9 +20,10 @@ class service {
         std::string_view route;  // the matched pattern, or "unmatched"
     };
 
-    // Routes `req` and runs its handler. Never throws: no route is 404, a wrong
+    // Routes `req` and runs its handler, which finds `worker` (what the serving I/O
+    // thread lends) in its request context. Never throws: no route is 404, a wrong
     // method 405 with Allow, and a handler that throws is logged and answered 500.
-    boost::asio::awaitable<outcome> dispatch(const request& req) const;
+    boost::asio::awaitable<outcome> dispatch(const request& req, const worker_slot& worker) const;
 
   private:
     router router_;

@@ -44,8 +44,8 @@ bool has_body(unsigned status) {
 
 }  // namespace
 
-session::session(net::ip::tcp::socket socket, shared_state& state)
-    : socket_(std::move(socket)), timer_(socket_.get_executor()), state_(state) {}
+session::session(net::ip::tcp::socket socket, shared_state& state, const worker_slot& worker)
+    : socket_(std::move(socket)), timer_(socket_.get_executor()), state_(state), worker_(worker) {}
 
 void session::arm(std::chrono::milliseconds timeout) {
     deadline_ = clock_type::now() + timeout;
@@ -271,11 +271,12 @@ net::awaitable<void> session::run() {
             std::string leftover(static_cast<const char*>(data.data()), data.size());
             buffer_ = boost::beast::flat_buffer();
             auto upgrade_request = reader.release();
-            co_await state_.upgrade(socket_, std::move(upgrade_request), std::move(leftover));
+            co_await state_.upgrade(socket_, std::move(upgrade_request), std::move(leftover),
+                                    worker_);
             break;
         }
         auto started = clock_type::now();
-        auto out = co_await state_.api->dispatch(req);
+        auto out = co_await state_.api->dispatch(req, worker_);
         bool keep_alive = req.keep_alive() && !state_.is_draining();
         out.res.version(req.version());
         bool written = co_await write(out.res, keep_alive, req.method() == beast_http::verb::head);

@@ -17,10 +17,11 @@ namespace sluice::http {
 // One HTTP/1.1 connection: reads requests (keep-alive, pipelined requests answered
 // in order), dispatches them, writes responses. Every wait has a deadline: idle
 // (between requests), read (one request), write (one response). Lives on the I/O
-// thread that accepted it; its methods must be called there.
+// thread that accepted it; its methods must be called there. Its requests get what
+// that thread lends (`worker`, which outlives the session).
 class session : public std::enable_shared_from_this<session> {
   public:
-    session(boost::asio::ip::tcp::socket socket, shared_state& state);
+    session(boost::asio::ip::tcp::socket socket, shared_state& state, const worker_slot& worker);
 
     boost::asio::awaitable<void> run();
 
@@ -58,6 +59,7 @@ class session : public std::enable_shared_from_this<session> {
     std::string head_;  // the response head being written
     boost::asio::steady_timer timer_;
     shared_state& state_;
+    const worker_slot& worker_;
     std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
     bool timer_waiting_ = false;  // a wait is pending on timer_ (due at its expiry)
     bool timed_out_ = false;

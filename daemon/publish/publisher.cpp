@@ -363,10 +363,8 @@ std::optional<http::problem> read_events(const http::request& req, const header_
 
 }  // namespace
 
-publisher::publisher(client_source redis, catalog_source catalog, metrics::registry& metrics,
-                     publish_options options)
-    : redis_(std::move(redis))
-    , catalog_(std::move(catalog))
+publisher::publisher(catalog_source catalog, metrics::registry& metrics, publish_options options)
+    : catalog_(std::move(catalog))
     , metrics_(metrics)
     , options_(std::make_shared<const publish_options>(std::move(options))) {}
 
@@ -376,7 +374,7 @@ void publisher::set_options(publish_options options) {
 
 boost::asio::awaitable<http::response> publisher::handle(const http::request_context& ctx) const {
     auto started = std::chrono::steady_clock::now();
-    redis::client& redis = redis_(co_await boost::asio::this_coro::executor);
+    redis::client& redis = ctx.worker.get<redis::client>();
     auto opts = options_.load();
     auto cat = catalog_();
     const auto& req = ctx.req;

@@ -15,10 +15,6 @@ struct schema_catalog;
 namespace sluice::metrics {
 class registry;
 }
-namespace sluice::redis {
-class client;
-}
-
 namespace sluice::publish {
 
 struct publish_options {
@@ -37,16 +33,14 @@ struct publish_options {
 //
 // Thread model: handle() runs on the HTTP I/O threads; the body is parsed and
 // validated with a per-thread parser before the first suspension, so nothing of it
-// is shared across requests; the Redis client may live on another thread.
+// is shared across requests. The Redis client is the one the serving I/O thread lends
+// in the request context (ctx.worker), living on that thread, so a publish never
+// crosses threads.
 class publisher {
   public:
     using catalog_source = std::function<std::shared_ptr<const catalog::schema_catalog>()>;
-    // The Redis client to use from the I/O thread running `ex` (ideally one living on
-    // that thread, so a publish never crosses threads).
-    using client_source = std::function<redis::client&(const boost::asio::any_io_executor& ex)>;
 
-    publisher(client_source redis, catalog_source catalog, metrics::registry& metrics,
-              publish_options options);
+    publisher(catalog_source catalog, metrics::registry& metrics, publish_options options);
 
     // Takes effect for the next request (SIGHUP).
     void set_options(publish_options options);
@@ -54,7 +48,6 @@ class publisher {
     boost::asio::awaitable<http::response> handle(const http::request_context& ctx) const;
 
   private:
-    client_source redis_;
     catalog_source catalog_;
     metrics::registry& metrics_;
     std::atomic<std::shared_ptr<const publish_options>> options_;

@@ -3,7 +3,6 @@
 #include "deliver/protocol.hpp"
 #include "json/write.hpp"
 
-#include <boost/asio/this_coro.hpp>
 #include <boost/beast/http/field.hpp>
 
 #include "catalog/schema_catalog.hpp"
@@ -30,7 +29,6 @@ constexpr std::string_view json = "application/json";
 constexpr std::size_t max_requeue_calls = 100;
 
 struct sources {
-    client_source redis;
     catalog_source catalog;
     page_limits limits;
 };
@@ -84,7 +82,7 @@ net::awaitable<response> read_page(const sources& s, const http::request_context
         auto res = bad_query(*bad);
         co_return res;
     }
-    store::stream_store store(s.redis(co_await net::this_coro::executor));
+    auto& store = ctx.worker.get<store::stream_store>();
     auto which = dead_letters ? store::stream_store::stream_kind::dead_letters
                               : store::stream_store::stream_kind::events;
     // In steps whose replies stay within the cap whatever the entries hold.
@@ -108,7 +106,7 @@ net::awaitable<response> list_groups(const sources& s, const http::request_conte
     std::string type(ctx.params.get("type"));
     auto unknown = unknown_type(s, type);
     if (unknown) co_return std::move(*unknown);
-    store::stream_store store(s.redis(co_await net::this_coro::executor));
+    auto& store = ctx.worker.get<store::stream_store>();
     // The first groups only: a stream may have more than one reply can carry.
     auto listed = co_await store.list_groups(type, store::groups_to_list(s.limits.max_reply_bytes));
     if (!listed.ok()) {
@@ -170,7 +168,7 @@ net::awaitable<response> put_group(const sources& s, const http::request_context
         co_return res;
     }
     std::string position = from.after();
-    store::stream_store store(s.redis(co_await net::this_coro::executor));
+    auto& store = ctx.worker.get<store::stream_store>();
     auto placed = co_await store.place_group(type, group, position);
     if (!placed.ok()) {
         auto res =
@@ -202,7 +200,7 @@ net::awaitable<response> requeue(const sources& s, const http::request_context& 
         auto res = bad_body(*bad);
         co_return res;
     }
-    store::stream_store store(s.redis(co_await net::this_coro::executor));
+    auto& store = ctx.worker.get<store::stream_store>();
     store::requeue_result done;
     std::string start = "-";
     for (std::size_t call = 0; call < max_requeue_calls; ++call) {
@@ -263,7 +261,7 @@ net::awaitable<response> delete_dead_letters(const sources& s, const http::reque
             co_return res;
         }
     }
-    store::stream_store store(s.redis(co_await net::this_coro::executor));
+    auto& store = ctx.worker.get<store::stream_store>();
     auto r = co_await store.delete_dead_letters(type, selection.all, selection.entries);
     if (!r.ok()) {
         auto res = store_failed(r.error, "some dead letters may have been deleted", type);
@@ -278,9 +276,8 @@ net::awaitable<response> delete_dead_letters(const sources& s, const http::reque
 
 }  // namespace
 
-void add_stream_endpoints(http::service& api, client_source redis, catalog_source catalog,
-                          page_limits limits) {
-    auto s = std::make_shared<const sources>(sources{std::move(redis), std::move(catalog), limits});
+void add_stream_endpoints(http::service& api, catalog_source catalog, page_limits limits) {
+    auto s = std::make_shared<const sources>(sources{std::move(catalog), limits});
     api.route("GET", "/v1/streams/{type}/events",
               [s](const http::request_context& ctx) { return read_page(*s, ctx, false); });
     api.route("GET", "/v1/streams/{type}/groups",

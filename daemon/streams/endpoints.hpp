@@ -1,6 +1,5 @@
 #pragma once
 
-#include <boost/asio/any_io_executor.hpp>
 #include <functional>
 #include <memory>
 
@@ -12,17 +11,11 @@ struct schema_catalog;
 namespace sluice::http {
 class service;
 }
-namespace sluice::redis {
-class client;
-}
 
 namespace sluice::streams {
 
 // The current schema catalog: a type is known when it has a contract.
 using catalog_source = std::function<std::shared_ptr<const catalog::schema_catalog>()>;
-// The Redis client to use from the I/O thread running `ex` (one living on that thread,
-// so a request never crosses threads).
-using client_source = std::function<redis::client&(const boost::asio::any_io_executor& ex)>;
 
 // Adds the replay, consumer-group and dead-letter endpoints to `api`:
 //   GET    /v1/streams/{type}/events?from=&to=&limit=   a page of the type's events
@@ -32,9 +25,10 @@ using client_source = std::function<redis::client&(const boost::asio::any_io_exe
 //   POST   /v1/dlq/{type}/requeue                       dead letters back onto the stream
 //   DELETE /v1/dlq/{type}                               dead letters deleted
 // docs/http-api.md describes each answer and error. The handlers run on the I/O
-// threads; the sources must stay callable for as long as the server runs. `limits`
-// bound what one page (events, dead letters, groups) asks of Redis.
-void add_stream_endpoints(http::service& api, client_source redis, catalog_source catalog,
-                          page_limits limits = {});
+// threads and use the `store::stream_store` the serving thread lends in the request
+// context (ctx.worker), so a request never crosses threads; `catalog` must stay
+// callable for as long as the server runs. `limits` bound what one page (events, dead
+// letters, groups) asks of Redis.
+void add_stream_endpoints(http::service& api, catalog_source catalog, page_limits limits = {});
 
 }  // namespace sluice::streams

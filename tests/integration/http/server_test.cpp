@@ -353,6 +353,45 @@ TEST_CASE("several I/O threads share the port and serve every connection", "[htt
     server.stop();
 }
 
+TEST_CASE("every request gets what its own I/O thread lends, and nothing lent is a 500", "[http]") {
+    // What each thread lends: its index and its executor, to check the handler ran there.
+    struct lent_thread {
+        int index;
+        net::any_io_executor executor;
+    };
+    metrics::registry m;
+    auto api = std::make_shared<http::service>();
+    api->route(
+        "GET", "/which", [](const http::request_context& c) -> net::awaitable<http::response> {
+            auto& t = c.worker.get<lent_thread>();
+            bool here = t.executor == co_await net::this_coro::executor;
+            co_return http::make_response(
+                200, std::to_string(t.index) + (here ? " here" : " elsewhere"), "text/plain");
+        });
+    api->route("GET", "/unlent",
+               [](const http::request_context& c) -> net::awaitable<http::response> {
+                   c.worker.get<std::string>();  // no thread lends one
+                   co_return http::make_response(200, "unexpected", "text/plain");
+               });
+    http::server server({"127.0.0.1", 0, 2}, api, m, test_server::small_limits());
+    auto executors = server.executors();
+    std::vector<lent_thread> threads;
+    for (std::size_t i = 0; i < executors.size(); ++i)
+        threads.push_back({static_cast<int>(i), executors[i]});
+    for (std::size_t i = 0; i < threads.size(); ++i) {
+        http::worker_slot slot;
+        slot.lend(threads[i]);
+        server.set_worker(i, slot);
+    }
+    server.start();
+    for (int i = 0; i < 20; ++i) {
+        auto body = test::http_get(server.port(), "/which").body;
+        CHECK((body == "0 here" || body == "1 here"));
+    }
+    CHECK(test::http_get(server.port(), "/unlent").status == 500);
+    server.stop();
+}
+
 TEST_CASE("methods the server does not know share one metrics label", "[http]") {
     test_server s;
     for (int i = 0; i < 3; ++i) {
@@ -426,11 +465,12 @@ TEST_CASE("an exception that escapes to an I/O thread is counted and the thread 
 
 TEST_CASE("a connection whose handler throws is closed alone, and the server serves on", "[http]") {
     test_server s(test_server::small_limits(), [](http::service&, http::server& server) {
-        server.set_upgrade_handler(
-            "/boom", [](net::ip::tcp::socket&, http::request, std::string) -> net::awaitable<void> {
-                throw std::runtime_error("injected failure");
-                co_return;
-            });
+        server.set_upgrade_handler("/boom",
+                                   [](net::ip::tcp::socket&, http::request, std::string,
+                                      const http::worker_slot&) -> net::awaitable<void> {
+                                       throw std::runtime_error("injected failure");
+                                       co_return;
+                                   });
     });
     http_connection other(s.port());
     CHECK(other.request("GET", "/hello").status == 200);
