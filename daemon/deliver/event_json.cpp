@@ -6,6 +6,11 @@
 namespace sluice::deliver {
 
 void append_event_json(std::string& out, const stream_entry& entry) {
+    // Room for every field and its quoting up front: one allocation, no regrowth
+    // (attributes rarely need escapes; if they do, the string grows as usual).
+    std::size_t need = out.size() + 2;
+    for (const auto& [name, value] : entry.fields) need += name.size() + value.size() + 6;
+    out.reserve(need);
     out += '{';
     bool first = true;
     for (const auto& [name, value] : entry.fields) {

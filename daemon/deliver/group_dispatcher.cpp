@@ -9,7 +9,7 @@ void group_dispatcher::member::compact() {
     // holds, the list is rebuilt from what is held, so its size follows the window
     // rather than the ack or extend rate.
     if (deadlines.size() - deadlines_head <= 2 * held.size() + 64) return;
-    std::vector<std::pair<time_point, std::string>> live;
+    std::vector<std::pair<time_point, entry_id>> live;
     live.reserve(held.size());
     for (const auto& [id, h] : held) live.emplace_back(h.deadline, id);
     std::sort(live.begin(), live.end());
@@ -51,7 +51,7 @@ void group_dispatcher::leave(member_id id, const policy& p) {
         std::find_if(members_.begin(), members_.end(), [id](const auto& m) { return m->id == id; });
     if (it == members_.end()) return;
     auto idle = due_at_once_ms(p);
-    for (auto& [entry, h] : (*it)->held) out_.idle.emplace_back(entry, idle);
+    for (auto& [entry, h] : (*it)->held) out_.idle.emplace_back(entry.str(), idle);
     auto index = static_cast<std::size_t>(it - members_.begin());
     members_.erase(it);
     if (next_member_ > index) --next_member_;
@@ -86,9 +86,11 @@ void group_dispatcher::dispatch(time_point now) {
         if (!to) return;
         auto r = std::move(ready_.front());
         ready_.pop_front();
+        auto id = parse_entry_id(r.entry);
+        if (!id) continue;  // not a stream entry id: Redis never gives one
         auto deadline = now + to->ack_timeout;
-        to->deadlines.emplace_back(deadline, r.entry);
-        to->held[r.entry] = {r.delivery, deadline};
+        to->deadlines.emplace_back(deadline, *id);
+        to->held[*id] = {r.delivery, deadline};
         to->compact();
         ++(r.delivery > 1 ? out_.redelivered : out_.delivered);
         out_.frames.push_back(
@@ -99,8 +101,9 @@ void group_dispatcher::dispatch(time_point now) {
 void group_dispatcher::ack(member_id id, const std::vector<std::string>& ids) {
     auto* m = find(id);
     for (const auto& entry : ids) {
-        auto it = m ? m->held.find(entry) : decltype(m->held.end()){};
-        bool held = m && it != m->held.end();
+        auto id = parse_entry_id(entry);
+        auto it = m && id ? m->held.find(*id) : decltype(m->held.end()){};
+        bool held = m && id && it != m->held.end();
         // Only a redelivered entry may carry a nack reason; one no longer held here
         // (past its deadline) may be a redelivery, so its reason goes too.
         if (!held || it->second.delivery > 1) out_.ack_reasons.push_back(group_ + '\n' + entry);
@@ -117,8 +120,9 @@ std::vector<std::string> group_dispatcher::nack(member_id id, const std::vector<
     std::vector<std::string> unknown, fields;
     auto* m = find(id);
     for (const auto& entry : ids) {
-        auto it = m ? m->held.find(entry) : decltype(m->held.end()){};
-        if (!m || it == m->held.end()) {
+        auto id = parse_entry_id(entry);
+        auto it = m && id ? m->held.find(*id) : decltype(m->held.end()){};
+        if (!m || !id || it == m->held.end()) {
             unknown.push_back(entry);
             continue;
         }
@@ -141,13 +145,14 @@ std::vector<std::string> group_dispatcher::extend(member_id id, const std::vecto
     if (!m) return ids;
     auto deadline = now + m->ack_timeout;
     for (const auto& entry : ids) {
-        auto it = m->held.find(entry);
+        auto id = parse_entry_id(entry);
+        auto it = id ? m->held.find(*id) : m->held.end();
         if (it == m->held.end()) {
             unknown.push_back(entry);
             continue;
         }
         it->second.deadline = deadline;
-        m->deadlines.emplace_back(deadline, entry);
+        m->deadlines.emplace_back(deadline, *id);
         out_.idle.emplace_back(entry, 0);
     }
     m->compact();
@@ -171,7 +176,7 @@ void group_dispatcher::tick(time_point now, const policy& p) {
             auto it = m->held.find(entry);
             if (it == m->held.end() || it->second.deadline != deadline) continue;
             m->held.erase(it);
-            out_.idle.emplace_back(std::move(entry), timeout);
+            out_.idle.emplace_back(entry.str(), timeout);
         }
     }
     dispatch(now);
@@ -194,6 +199,23 @@ unsigned group_dispatcher::want() const {
     std::size_t free = 0;
     for (const auto& m : members_) free += m->credit();
     return free > ready_.size() ? static_cast<unsigned>(free - ready_.size()) : 0;
+}
+
+unsigned group_dispatcher::want_batch() {
+    std::size_t window = 0, holding = 0;
+    for (const auto& m : members_) {
+        window += m->window;
+        holding += m->held.size();
+    }
+    auto n = want();
+    if (holding == 0) refilling_ = false;
+    if (n == 0) {
+        refilling_ = holding > 0;
+        return 0;
+    }
+    if (refilling_ && n < std::max<std::size_t>(1, window / 4)) return 0;
+    refilling_ = false;
+    return n;
 }
 
 std::size_t group_dispatcher::held(member_id id) const {

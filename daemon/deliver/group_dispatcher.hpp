@@ -3,13 +3,14 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "deliver/position.hpp"
 
 namespace sluice::deliver {
 
@@ -108,6 +109,11 @@ class group_dispatcher {
     // How many entries a read or claim should ask for now: the members' free credit
     // beyond what already waits.
     unsigned want() const;
+    // want(), once it is worth a read: after the members' windows were full, a read
+    // waits until a quarter of them is free again (at least 1), so a full window
+    // refilled by single acks costs one read per batch of acks, not one XREADGROUP
+    // COUNT 1 per ack. Until the windows fill, and with nothing held, it is want().
+    unsigned want_batch();
     std::size_t waiting() const { return ready_.size(); }
     std::size_t held(member_id m) const;
 
@@ -120,15 +126,21 @@ class group_dispatcher {
         std::uint64_t delivery = 0;
         time_point deadline;
     };
+    // Holds are keyed by the entry id as two numbers: no string per held entry.
+    struct id_hash {
+        std::size_t operator()(const entry_id& id) const {
+            return std::hash<std::uint64_t>()(id.ms * 0x9E3779B97F4A7C15ULL ^ id.seq);
+        }
+    };
     struct member {
         member_id id = 0;
         unsigned window = 0;
         std::chrono::milliseconds ack_timeout{0};
-        std::unordered_map<std::string, hold> held;
+        std::unordered_map<entry_id, hold, id_hash> held;
         // Deadlines in the order they were set (so in time order: a member's
         // ack_timeout is fixed); an ended or extended hold leaves a stale one behind,
         // skipped when it comes up and swept by compact().
-        std::vector<std::pair<time_point, std::string>> deadlines;
+        std::vector<std::pair<time_point, entry_id>> deadlines;
         std::size_t deadlines_head = 0;
 
         unsigned credit() const {
@@ -151,6 +163,7 @@ class group_dispatcher {
     std::string group_;
     std::vector<std::unique_ptr<member>> members_;
     std::size_t next_member_ = 0;
+    bool refilling_ = false;  // the windows were full: read again at a quarter free
     member_id last_id_ = 0;
     std::deque<waiting_entry> ready_;
     output out_;

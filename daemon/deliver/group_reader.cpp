@@ -119,7 +119,6 @@ void group_reader::take(std::vector<store::stream_entry>& entries, std::uint64_t
     auto p = policy();
     for (auto& e : entries) {
         auto event = std::make_shared<std::string>();
-        event->reserve(256);
         append_event_json(*event, e);
         auto ms = entry_ms(e.id);
         dispatcher_.take(std::move(e.id), std::move(event), ms, delivery, p);
@@ -130,7 +129,6 @@ void group_reader::take(std::vector<store::claimed_entry>& entries) {
     auto p = policy();
     for (auto& c : entries) {
         auto event = std::make_shared<std::string>();
-        event->reserve(256);
         append_event_json(*event, c.entry);
         auto ms = entry_ms(c.entry.id);
         dispatcher_.take(std::move(c.entry.id), std::move(event), ms, c.delivery, p);
@@ -183,7 +181,7 @@ net::awaitable<void> group_reader::read_loop() {
     net::steady_timer pause(ex_);
     while (!stopped_) {
         sluice::net::fail_point("group_reader");
-        unsigned n = std::min(dispatcher_.want(), read_cap_);
+        unsigned n = std::min(dispatcher_.want_batch(), read_cap_);
         if (n == 0) {
             wake_.expires_at(clock_type::time_point::max());
             co_await wake_.async_wait(use_tuple);

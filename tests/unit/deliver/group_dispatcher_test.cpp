@@ -215,3 +215,26 @@ TEST_CASE("acked entries leave no deadline behind", "[unit][deliver]") {
     CHECK(d.held(a) == 0);
     CHECK_FALSE(d.next_deadline());  // every one is stale
 }
+
+TEST_CASE("a full window is read again once a quarter of it is free", "[unit][deliver]") {
+    dispatcher d("g");
+    auto a = d.join(8, 30'000ms);
+    CHECK(d.want_batch() == 8);  // nothing held: read what fits
+    for (int i = 0; i < 7; ++i) take(d, std::to_string(i) + "-0");
+    d.dispatch(t0);
+    CHECK(d.want_batch() == 1);  // not full yet: the last place is read for
+    take(d, "7-0");
+    d.dispatch(t0);
+    d.take_output();
+    CHECK(d.want_batch() == 0);  // full
+    d.ack(a, {"0-0"});
+    CHECK(d.want() == 1);
+    CHECK(d.want_batch() == 0);  // one free place of eight: wait for more acks
+    d.ack(a, {"1-0"});
+    CHECK(d.want_batch() == 2);  // a quarter free
+    take(d, "8-0");
+    d.dispatch(t0);
+    CHECK(d.want_batch() == 1);  // refilling: what is free is read for again
+    d.ack(a, {"2-0", "3-0", "4-0", "5-0", "6-0", "7-0", "8-0"});
+    CHECK(d.want_batch() == 8);
+}
