@@ -116,9 +116,10 @@ struct running {
                 co_return res;
             });
         server.set_upgrade_handler(
-            "/v1/ws", [](net::ip::tcp::socket& socket, http::request req, std::string leftover,
-                         const http::worker_slot& lent) {
-                return lent.get<deliver::hub>().serve(socket, std::move(req), std::move(leftover));
+            "/v1/ws", [](net::ip::tcp::socket socket, http::request req, std::string leftover,
+                         const http::worker_slot& lent, http::connection_lease lease) {
+                lent.get<deliver::hub>().accept(std::move(socket), std::move(req),
+                                                std::move(leftover), std::move(lease));
             });
         streams::add_stream_endpoints(
             *api, [this] { return catalogs.get(); }, to_page_limits(s));

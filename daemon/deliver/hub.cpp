@@ -104,6 +104,7 @@ void hub::drain() {
 void hub::stop() {
     net::post(ex_, [this] {
         draining_ = true;
+        for (auto* s : sessions_) s->cut();  // sockets the drain left open
         for (auto& [k, r] : groups_) r->stop();
         for (auto& [k, t] : tails_) t->stop();
         groups_.clear();
@@ -111,10 +112,10 @@ void hub::stop() {
     });
 }
 
-net::awaitable<void> hub::serve(net::ip::tcp::socket& socket, http::request req,
-                                std::string leftover) {
-    // Not a coroutine: the session's own coroutine keeps it alive.
-    return std::make_shared<ws_session>(socket, *this)->run(std::move(req), std::move(leftover));
+void hub::accept(net::ip::tcp::socket socket, http::request req, std::string leftover,
+                 http::connection_lease lease) {
+    auto s = std::make_shared<ws_session>(std::move(socket), *this, std::move(lease));
+    s->start(std::move(req), std::move(leftover));
 }
 
 }  // namespace sluice::deliver

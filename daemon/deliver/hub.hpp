@@ -48,9 +48,10 @@ class hub {
     hub(const hub&) = delete;
     hub& operator=(const hub&) = delete;
 
-    // GET /v1/ws with an upgrade: runs the WebSocket on `socket` until it closes.
-    boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket& socket, http::request req,
-                                       std::string leftover);
+    // GET /v1/ws with an upgrade: starts a WebSocket session that owns `socket` (and
+    // the connection's lease) until it closes. On the hub's thread.
+    void accept(boost::asio::ip::tcp::socket socket, http::request req, std::string leftover,
+                http::connection_lease lease);
 
     // Closes every socket with 1001 (going away); their unacked events become due
     // for other members at once.

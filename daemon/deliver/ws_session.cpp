@@ -51,13 +51,14 @@ std::string list_ids(const std::vector<std::string>& ids) {
 
 }  // namespace
 
-ws_session::ws_session(net::ip::tcp::socket& socket, hub& h)
-    : socket_(socket)
+ws_session::ws_session(net::ip::tcp::socket socket, hub& h, http::connection_lease lease)
+    : socket_(std::move(socket))
     , hub_(h)
+    , lease_(std::move(lease))
     , limits_(h.limits())
     , reader_(limits_.max_message_bytes)
-    , writer_wake_(socket.get_executor())
-    , stuck_timer_(socket.get_executor()) {}
+    , writer_wake_(socket_.get_executor())
+    , stuck_timer_(socket_.get_executor()) {}
 
 ws_session::~ws_session() = default;
 
@@ -85,7 +86,7 @@ void ws_session::overflow() {
     // written within a second, the socket is cut.
     stuck_timer_.expires_after(std::chrono::seconds(1));
     stuck_timer_.async_wait([this, self = shared_from_this()](beast::error_code tec) {
-        if (tec || served_) return;  // the socket may be gone with the HTTP session
+        if (tec || served_) return;  // serve() is over: the socket is closed
         beast::error_code ignored;
         socket_.close(ignored);
     });
@@ -149,18 +150,25 @@ std::string ws_session::handshake_answer(const http::request& req, bool& accepte
            std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
-net::awaitable<void> ws_session::run(http::request req, std::string leftover) {
-    // Not a coroutine itself: the request is gone before the connection's long wait.
+void ws_session::start(http::request req, std::string leftover) {
+    // The request is gone before the connection's long wait: only the answer is kept.
     bool accepted = false;
     auto answer = handshake_answer(req, accepted);
-    return serve(shared_from_this(), std::move(answer), accepted, std::move(leftover));
+    net::co_spawn(socket_.get_executor(),
+                  serve(shared_from_this(), std::move(answer), accepted, std::move(leftover)),
+                  sluice::net::report_failure("websocket session"));
+}
+
+void ws_session::cut() {
+    beast::error_code ignored;
+    socket_.close(ignored);
 }
 
 net::awaitable<void> ws_session::serve(std::shared_ptr<ws_session> self, std::string answer,
                                        bool accepted, std::string leftover) {
     stuck_timer_.expires_after(limits_.send_timeout);
     stuck_timer_.async_wait([this, self](beast::error_code tec) {
-        if (tec || served_) return;  // the socket may be gone with the HTTP session
+        if (tec || served_) return;  // serve() is over: the socket is closed
         beast::error_code ignored;
         socket_.close(ignored);
     });
@@ -168,6 +176,9 @@ net::awaitable<void> ws_session::serve(std::shared_ptr<ws_session> self, std::st
     stuck_timer_.cancel();
     if (hec || !accepted) {
         served_ = true;
+        beast::error_code ignored;
+        socket_.shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+        socket_.close(ignored);
         co_return;
     }
     std::string().swap(answer);
@@ -202,9 +213,12 @@ net::awaitable<void> ws_session::serve(std::shared_ptr<ws_session> self, std::st
             socket_.close(ignored);
         }
     }
-    // The socket belongs to the HTTP session, which closes it when we return: no
-    // timer handler may touch it after this.
     served_ = true;
+    {
+        beast::error_code ignored;
+        socket_.shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+        socket_.close(ignored);
+    }
     done_ = nullptr;
     stuck_timer_.cancel();
     hub_.remove_session(this);
@@ -293,6 +307,8 @@ void ws_session::keepalive_tick() {
 net::awaitable<void> ws_session::write_loop() {
     auto self = shared_from_this();
     constexpr std::size_t batch_bytes = 256 * 1024;
+    constexpr std::size_t shared_body_bytes = 1024;  // bodies this large are not copied
+    constexpr std::size_t max_pieces = 64;           // Asio's gather limit per writev
     std::vector<std::shared_ptr<subscription>> written_fanout;
     std::vector<std::uint64_t> written_ms;
     // The writer also keeps the connection alive: it pings a quiet peer and gives
@@ -327,13 +343,21 @@ net::awaitable<void> ws_session::write_loop() {
         out_ += control_;
         control_.clear();
         bool closes = closing_ && queue_head_ == queue_.size();
-        while (queue_head_ < queue_.size() && out_.size() < batch_bytes) {
+        // An event's JSON is shared by every socket it goes to: a large one is written
+        // from where it is (a buffer of its own in the write), a small one is copied
+        // into out_ (cheaper than one more piece of the gather list).
+        std::size_t batched = 0;
+        while (queue_head_ < queue_.size() && batched < batch_bytes) {
             auto& f = queue_[queue_head_++].frame;
             std::size_t size = frame_bytes(f);
             queued_bytes_ -= size;
+            batched += size;
             append_ws_frame_header(out_, ws_opcode::text, size);
             out_ += f.head;
-            if (f.body) {
+            if (f.body && f.body->size() >= shared_body_bytes && pieces_.size() + 2 < max_pieces) {
+                pieces_.push_back({out_.size(), std::move(f.body)});
+                out_ += '}';
+            } else if (f.body) {
                 out_ += *f.body;
                 out_ += '}';
             }
@@ -347,14 +371,31 @@ net::awaitable<void> ws_session::write_loop() {
         // A write that cannot finish at all (the peer reads nothing) is cut.
         stuck_timer_.expires_after(limits_.send_timeout * 2);
         stuck_timer_.async_wait([this, self](beast::error_code tec) {
-            if (tec || served_) return;  // the socket may be gone with the HTTP session
+            if (tec || served_) return;  // serve() is over: the socket is closed
             log::warn("websocket closed: the client does not read its frames",
                       {{"send_timeout_ms", limits_.send_timeout.count()},
                        {"unwritten_bytes", out_.size()}});
             beast::error_code ignored;
             socket_.close(ignored);
         });
-        auto [ec, n] = co_await net::async_write(socket_, net::buffer(out_), use_tuple);
+        boost::system::error_code ec;
+        if (pieces_.empty()) {
+            std::tie(ec, std::ignore) =
+                co_await net::async_write(socket_, net::buffer(out_), use_tuple);
+        } else {
+            // out_ up to each shared body, the body, and so on: one gathered write.
+            std::vector<net::const_buffer> gather;
+            gather.reserve(2 * pieces_.size() + 1);
+            std::size_t at = 0;
+            for (const auto& [offset, body] : pieces_) {
+                gather.emplace_back(out_.data() + at, offset - at);
+                gather.emplace_back(body->data(), body->size());
+                at = offset;
+            }
+            gather.emplace_back(out_.data() + at, out_.size() - at);
+            std::tie(ec, std::ignore) = co_await net::async_write(socket_, gather, use_tuple);
+            pieces_.clear();
+        }
         stuck_timer_.cancel();
         for (auto& s : written_fanout) {
             --s->queued;
@@ -374,7 +415,7 @@ net::awaitable<void> ws_session::write_loop() {
             // The peer answers our close and closes; give it a moment, then cut.
             stuck_timer_.expires_after(std::chrono::seconds(2));
             stuck_timer_.async_wait([this, self](beast::error_code tec) {
-                if (tec || served_) return;  // the socket may be gone with the HTTP session
+                if (tec || served_) return;  // serve() is over: the socket is closed
                 beast::error_code ignored;
                 socket_.close(ignored);
             });

@@ -23,18 +23,22 @@ namespace sluice::deliver {
 // frame queued when it starts, so a burst costs one syscall, not one per event.
 // A socket whose queued frames wait longer than the send timeout, or whose queued
 // bytes pass websocket.max_queued_bytes, is closed (1008); one whose write does not
-// finish in twice the send timeout is cut. Lives on its hub's thread.
+// finish in twice the send timeout is cut. Owns its socket and the connection's
+// lease, handed over by the HTTP session at the upgrade (which then ends), so an open
+// WebSocket keeps no HTTP session alive. Lives on its hub's thread.
 class ws_session : public frame_sink, public std::enable_shared_from_this<ws_session> {
   public:
-    ws_session(boost::asio::ip::tcp::socket& socket, hub& h);
+    ws_session(boost::asio::ip::tcp::socket socket, hub& h, http::connection_lease lease);
     ~ws_session();
 
     // Answers the handshake in `req`, then serves frames (`leftover`: bytes the HTTP
-    // session read after the request).
-    boost::asio::awaitable<void> run(http::request req, std::string leftover);
+    // session read after the request) until the connection closes.
+    void start(http::request req, std::string leftover);
 
     void send(out_frame f) override;
     void close_going_away();
+    // Shutdown: closes the socket at once (what the drain did not close).
+    void cut();
 
   private:
     struct entry {
@@ -64,12 +68,15 @@ class ws_session : public frame_sink, public std::enable_shared_from_this<ws_ses
     static std::size_t frame_bytes(const out_frame& f);
     void drop_queue();
 
-    boost::asio::ip::tcp::socket& socket_;
+    boost::asio::ip::tcp::socket socket_;
     hub& hub_;
+    http::connection_lease lease_;  // the connection's place in the server's counts
     websocket_limits limits_;
     ws_frame_reader reader_;
     std::string in_;
-    std::string out_;                  // the bytes of the write in flight
+    std::string out_;  // the bytes of the write in flight
+    // Shared event bodies written in place within it: each goes at its offset in out_.
+    std::vector<std::pair<std::size_t, std::shared_ptr<const std::string>>> pieces_;
     std::string control_;              // control frames waiting, written before data frames
     std::optional<std::string> pong_;  // the answer to the latest ping, not yet written
     std::size_t queued_bytes_ = 0;     // of the data frames in queue_ from queue_head_
@@ -82,7 +89,7 @@ class ws_session : public frame_sink, public std::enable_shared_from_this<ws_ses
     clock_type::time_point last_heard_;
     bool closing_ = false;  // no more data frames; a close frame is queued or sent
     bool close_written_ = false;
-    bool served_ = false;  // serve() is over: the HTTP session owns the socket again
+    bool served_ = false;  // serve() is over and the socket closed
     bool writer_running_ = false;
 };
 

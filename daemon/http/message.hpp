@@ -9,6 +9,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <functional>
 
+#include "http/connection_lease.hpp"
 #include "http/problem.hpp"
 #include "http/router.hpp"
 #include "http/worker_slot.hpp"
@@ -31,11 +32,14 @@ struct request_context {
 // Keep-alive, Server and Content-Length are set by the session afterwards.
 using handler = std::function<boost::asio::awaitable<response>(const request_context&)>;
 
-// Takes over a connection whose request asked for a protocol upgrade (WebSocket),
-// with the request, any bytes read after it and what the connection's I/O thread lends;
-// the connection ends when it returns.
-using upgrade_handler = std::function<boost::asio::awaitable<void>(
-    boost::asio::ip::tcp::socket&, request, std::string leftover, const worker_slot& worker)>;
+// Takes over a connection whose request asked for a protocol upgrade (WebSocket):
+// its socket (the HTTP session is over once it returns), the request, any bytes read
+// after it, what the connection's I/O thread lends, and the connection's lease (hold
+// it as long as the connection lives). Runs on the connection's I/O thread and must
+// not block: it starts whatever serves the connection and returns.
+using upgrade_handler =
+    std::function<void(boost::asio::ip::tcp::socket socket, request req, std::string leftover,
+                       const worker_slot& worker, connection_lease lease)>;
 
 // A response with `body` and `content_type`.
 response make_response(unsigned status, std::string body, std::string_view content_type);

@@ -96,6 +96,9 @@ struct server::impl {
     std::uint16_t bound_port = 0;
     bool started = false;
     bool stopped = false;
+    // Last member, so the first destroyed: leases that outlive the server (a
+    // connection whose coroutine is destroyed with its io_context) see it gone.
+    std::shared_ptr<bool> alive = std::make_shared<bool>(true);
 
     impl(server_options o, std::shared_ptr<const service> api, metrics::registry& m, limits l)
         : options(std::move(o)), state{std::move(api), m, std::make_shared<const limits>(l)} {
@@ -147,7 +150,15 @@ struct server::impl {
             socket.set_option(tcp::no_delay(true), ignored);
             state.open_connections.fetch_add(1);
             state.metrics.connection_opened();
-            auto s = std::make_shared<session>(std::move(socket), state, w.lent);
+            // The connection's place in the counts, with it for its whole life (an
+            // upgrade hands it on); given back on whatever thread ends it.
+            connection_lease lease([this, alive = std::weak_ptr<bool>(alive), peer] {
+                if (alive.expired()) return;  // the server is being destroyed
+                clients.remove(peer.address());
+                state.open_connections.fetch_sub(1);
+                state.metrics.connection_closed();
+            });
+            auto s = std::make_shared<session>(std::move(socket), state, w.lent, std::move(lease));
             w.sessions.emplace(s.get(), s);
             net::co_spawn(w.ctx, s->run(), [this, &w, s, peer](std::exception_ptr e) {
                 if (e) {
@@ -161,9 +172,6 @@ struct server::impl {
                     state.metrics.count_internal_error("http_session");
                 }
                 w.sessions.erase(s.get());
-                clients.remove(peer.address());
-                state.open_connections.fetch_sub(1);
-                state.metrics.connection_closed();
             });
         }
     }

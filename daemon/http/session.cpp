@@ -44,8 +44,13 @@ bool has_body(unsigned status) {
 
 }  // namespace
 
-session::session(net::ip::tcp::socket socket, shared_state& state, const worker_slot& worker)
-    : socket_(std::move(socket)), timer_(socket_.get_executor()), state_(state), worker_(worker) {}
+session::session(net::ip::tcp::socket socket, shared_state& state, const worker_slot& worker,
+                 connection_lease lease)
+    : socket_(std::move(socket))
+    , timer_(socket_.get_executor())
+    , state_(state)
+    , worker_(worker)
+    , lease_(std::move(lease)) {}
 
 void session::arm(std::chrono::milliseconds timeout) {
     deadline_ = clock_type::now() + timeout;
@@ -262,7 +267,8 @@ net::awaitable<void> session::run() {
         const auto& req = reader.get();
         if (state_.upgrade && boost::beast::websocket::is_upgrade(req) &&
             req.target().substr(0, req.target().find('?')) == state_.upgrade_path) {
-            // The connection is the upgrade handler's from here on (drain included).
+            // The connection is the upgrade handler's from here on: its socket and its
+            // lease go to it, and this session ends (drain and shutdown included).
             phase_ = phase::upgraded;
             ++served_;
             // Hand over the request and what was read after it, and free our buffer:
@@ -271,9 +277,11 @@ net::awaitable<void> session::run() {
             std::string leftover(static_cast<const char*>(data.data()), data.size());
             buffer_ = boost::beast::flat_buffer();
             auto upgrade_request = reader.release();
-            co_await state_.upgrade(socket_, std::move(upgrade_request), std::move(leftover),
-                                    worker_);
-            break;
+            disarm();
+            timer_.cancel();
+            state_.upgrade(std::move(socket_), std::move(upgrade_request), std::move(leftover),
+                           worker_, std::move(lease_));
+            co_return;
         }
         auto started = clock_type::now();
         auto out = co_await state_.api->dispatch(req, worker_);

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "http/connection_lease.hpp"
 #include "http/message.hpp"
 #include "http/shared_state.hpp"
 
@@ -21,7 +22,8 @@ namespace sluice::http {
 // that thread lends (`worker`, which outlives the session).
 class session : public std::enable_shared_from_this<session> {
   public:
-    session(boost::asio::ip::tcp::socket socket, shared_state& state, const worker_slot& worker);
+    session(boost::asio::ip::tcp::socket socket, shared_state& state, const worker_slot& worker,
+            connection_lease lease);
 
     boost::asio::awaitable<void> run();
 
@@ -60,6 +62,7 @@ class session : public std::enable_shared_from_this<session> {
     boost::asio::steady_timer timer_;
     shared_state& state_;
     const worker_slot& worker_;
+    connection_lease lease_;  // handed on with the socket by an upgrade
     std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
     bool timer_waiting_ = false;  // a wait is pending on timer_ (due at its expiry)
     bool timed_out_ = false;

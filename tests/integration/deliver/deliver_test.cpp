@@ -538,3 +538,39 @@ TEST_CASE("fan-out subscribers at the stream's end share the watch's reads", "[d
     // One read per subscriber per event would be 1000; the watch's reads are shared.
     CHECK(std::stoi(stats.substr(at + 20)) < 300);
 }
+
+TEST_CASE("a large event reaches every subscriber whole, its bytes shared between sockets",
+          "[deliver]") {
+    test::redis_server redis;
+    broker b(redis.url(), "");
+    test::ws_client one(b.cfg.port), two(b.cfg.port);
+    subscribe(one, "a", "");
+    subscribe(two, "b", "");
+    // A subject this long makes the event's JSON several kilobytes (the data's
+    // contract bounds its own strings).
+    std::string subject(3000, 'x');
+    subject[1500] = 'y';
+    {
+        std::string event =
+            R"({"specversion":"1.0","type":"user.created","source":"/t","id":"big-1",)"
+            R"("subject":")" +
+            subject +
+            R"(","data":{"user_id":"0f8c3e2a-6b1d-4c9e-9a57-000000000007",)"
+            R"("email":"u7@example.com"}})";
+        test::http_connection c(b.cfg.port);
+        auto r = c.request("POST", "/v1/events", event,
+                           "Content-Type: application/cloudevents+json\r\n");
+        REQUIRE(r.status == 201);
+    }
+    b.publish(8);  // a small one right after, in the same writes
+    for (auto* c : {&one, &two}) {
+        auto big = c->receive_op("event");
+        REQUIRE(big);
+        CHECK_THAT(*big, Contains(R"("subject":")" + subject + "\""));
+        CHECK_THAT(*big, Contains("u7@example.com"));
+        CHECK(big->back() == '}');
+        auto small = c->receive_op("event");
+        REQUIRE(small);
+        CHECK_THAT(*small, Contains("u8@example.com"));
+    }
+}

@@ -372,3 +372,37 @@ TEST_CASE("a subscriber that stops reading is closed after websocket.send_timeou
     CHECK(events > 0);
     CHECK(events < 20000);
 }
+
+TEST_CASE("a WebSocket counts as a connection for as long as it is open", "[deliver]") {
+    // The HTTP session hands its socket and its place in the connection counts to the
+    // WebSocket: http.max_connections holds across the upgrade, and a closed WebSocket
+    // frees its place.
+    test::redis_server redis;
+    broker b(redis.url(), "http:\n  max_connections: 2\n");
+    std::optional<raw_client> first(std::in_place, b.cfg.port), second(std::in_place, b.cfg.port);
+    REQUIRE(first->open());
+    REQUIRE(second->open());
+    test::http_connection third(b.cfg.port);
+    auto refused = third.read_reply();
+    CHECK(refused.status == 503);
+    CHECK_THAT(refused.body, Contains(R"("code":"too_many_connections")"));
+    first->write(frame(fin | op_close, close_payload(1000, "bye")));
+    REQUIRE(first->read_op(op_close));
+    CHECK(first->wait_closed(5s));
+    first.reset();
+    // Its place comes back once the broker has closed it.
+    auto deadline = clock_type::now() + 5s;
+    unsigned status = 0;
+    while (clock_type::now() < deadline) {
+        try {
+            status = test::http_get(b.cfg.port, "/healthz").status;
+        } catch (const std::exception&) {
+            status = 0;
+        }
+        if (status == 200) break;
+        std::this_thread::sleep_for(20ms);
+    }
+    CHECK(status == 200);
+    second->write(frame(fin | op_ping, "still"));
+    CHECK(second->read_op(op_pong));  // the other WebSocket served on
+}

@@ -465,12 +465,9 @@ TEST_CASE("an exception that escapes to an I/O thread is counted and the thread 
 
 TEST_CASE("a connection whose handler throws is closed alone, and the server serves on", "[http]") {
     test_server s(test_server::small_limits(), [](http::service&, http::server& server) {
-        server.set_upgrade_handler("/boom",
-                                   [](net::ip::tcp::socket&, http::request, std::string,
-                                      const http::worker_slot&) -> net::awaitable<void> {
-                                       throw std::runtime_error("injected failure");
-                                       co_return;
-                                   });
+        server.set_upgrade_handler(
+            "/boom", [](net::ip::tcp::socket, http::request, std::string, const http::worker_slot&,
+                        http::connection_lease) { throw std::runtime_error("injected failure"); });
     });
     http_connection other(s.port());
     CHECK(other.request("GET", "/hello").status == 200);
