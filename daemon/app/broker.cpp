@@ -62,7 +62,8 @@ struct running {
         , trimmer(
               redis, [this] { return catalogs.get(); }, &metrics)
         , group_stats(
-              redis, [this] { return catalogs.get(); }, metrics, settings.redis.max_reply_bytes)
+              redis, [this] { return catalogs.get(); }, metrics, settings.redis.max_reply_bytes,
+              settings.metrics.group_stats_interval)
         , server({settings.listen.address, settings.listen.port, settings.threads}, api, metrics,
                  to_limits(settings.http))
         , workers(make_workers())

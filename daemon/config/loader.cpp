@@ -315,7 +315,7 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
     s.source = source;
     section top(root, "", source,
                 {"listen", "threads", "redis", "http", "websocket", "log", "schemas", "shutdown",
-                 "reload", "publish", "type_defaults", "types"});
+                 "reload", "metrics", "publish", "type_defaults", "types"});
     if (root.IsDefined() && !root.IsNull() && !root.IsMap())
         top.fail(root, "the config must be a mapping", "expected keys such as listen, redis, http");
 
@@ -476,6 +476,8 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
 
     section reload(top.child("reload"), "reload", source, {"watch_interval"});
     reload.read_duration("watch_interval", s.reload.watch_interval, 0ms, 1h);
+    section metrics(top.child("metrics"), "metrics", source, {"group_stats_interval"});
+    metrics.read_duration("group_stats_interval", s.metrics.group_stats_interval, 100ms, 1h);
 
     apply_environment(s, env);
     s.schemas.dir = resolve_path(base_dir, s.schemas.dir);

@@ -118,6 +118,12 @@ struct settings {
         // 0 turns it off.
         duration watch_interval{0};
     } reload;
+
+    struct metrics_settings {
+        // How often each type's consumer groups are read for sluice_group_pending and
+        // sluice_group_lag (idle consumers are cleaned every 12th time).
+        duration group_stats_interval{5000};
+    } metrics;
 };
 
 }  // namespace sluice::config

@@ -102,6 +102,10 @@ TEST_CASE("out-of-range values are refused with the allowed range", "[unit][conf
                Contains("'redis.dead_after' must be longer than 'redis.health_check_interval'"));
     CHECK_THAT(error_of("redis:\n  tls:\n    cert_file: c.pem\n"),
                Contains("needs both 'cert_file' and 'key_file'"));
+    CHECK_THAT(error_of("metrics:\n  group_stats_interval: 10ms\n"),
+               Contains("'metrics.group_stats_interval' is out of range"));
+    CHECK(parse("metrics:\n  group_stats_interval: 250ms\n", "t.yaml", "/", no_env())
+              .metrics.group_stats_interval == std::chrono::milliseconds(250));
 }
 
 TEST_CASE("duplicate keys and broken YAML are refused with their position", "[unit][config]") {
