@@ -2,14 +2,11 @@
 
 #include <algorithm>
 #include <atomic>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <exception>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 
@@ -30,30 +27,42 @@ std::string what_of(const std::exception_ptr& e) {
     }
 }
 
-asio::awaitable<void> run_supervised(std::function<asio::awaitable<void>()> body, supervision how) {
-    auto backoff = how.backoff_min;
-    asio::steady_timer pause(co_await asio::this_coro::executor);
-    for (;;) {
-        std::exception_ptr failure;
-        try {
-            co_await body();
-            co_return;
-        } catch (...) {
-            failure = std::current_exception();
-        }
-        if (how.stopped && how.stopped()) co_return;
+// One supervised task: each run is spawned with a completion handler that sees its
+// exception (no try/catch around a co_await: clang 14 miscompiles that under
+// -fsanitize=fuzzer-no-link), and a failed run is spawned again after the backoff.
+struct supervised : std::enable_shared_from_this<supervised> {
+    asio::any_io_executor ex;
+    std::function<asio::awaitable<void>()> body;
+    supervision how;
+    asio::steady_timer pause;
+    std::chrono::milliseconds backoff;
+
+    supervised(asio::any_io_executor e, std::function<asio::awaitable<void>()> b, supervision h)
+        : ex(e), body(std::move(b)), how(std::move(h)), pause(ex), backoff(how.backoff_min) {}
+
+    bool stopped() const { return how.stopped && how.stopped(); }
+
+    void launch() {
+        asio::co_spawn(ex, body(), [self = shared_from_this()](std::exception_ptr e) {
+            if (e) self->failed(e);
+        });
+    }
+
+    void failed(const std::exception_ptr& e) {
+        if (stopped()) return;
         log::error("task failed; restarting it",
                    {{"task", how.task},
                     {"detail", how.detail},
-                    {"error", what_of(failure)},
+                    {"error", what_of(e)},
                     {"restart_in_ms", static_cast<long long>(backoff.count())}});
         if (how.on_restart) how.on_restart();
         pause.expires_after(backoff);
-        co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
         backoff = std::min(backoff * 2, how.backoff_max);
-        if (how.stopped && how.stopped()) co_return;
+        pause.async_wait([self = shared_from_this()](boost::system::error_code) {
+            if (!self->stopped()) self->launch();
+        });
     }
-}
+};
 
 std::atomic<int> armed_total{0};
 std::mutex armed_mutex;
@@ -66,7 +75,7 @@ std::map<std::string, int>& armed() {
 
 void supervise(asio::any_io_executor ex, std::function<asio::awaitable<void>()> body,
                supervision how) {
-    asio::co_spawn(ex, run_supervised(std::move(body), std::move(how)), asio::detached);
+    std::make_shared<supervised>(ex, std::move(body), std::move(how))->launch();
 }
 
 void arm_failure(const std::string& name, int n) {
