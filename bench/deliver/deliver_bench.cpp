@@ -262,8 +262,7 @@ int run_latency(const options& o) {
                                              interval * static_cast<double>(seq)));
                     co_await t.async_wait(use_tuple);
                     sent[seq] = clock_type::now();
-                    if (co_await p.post(envelope(o.type, seq), "application/json") >= 300)
-                        ++failed;
+                    if (co_await p.post(envelope(o.type, seq), "application/json") >= 300) ++failed;
                     answered[seq] = clock_type::now();
                 }
             },
@@ -290,7 +289,8 @@ int run_latency(const options& o) {
         char line[96];
         for (std::size_t i = 0; i < o.events; ++i) {
             if (sent[i] == clock_type::time_point{}) continue;
-            double at = std::chrono::duration<double, std::milli>(sent[i].time_since_epoch()).count();
+            double at =
+                std::chrono::duration<double, std::milli>(sent[i].time_since_epoch()).count();
             double ms = got[i] == clock_type::time_point{}
                             ? -1.0
                             : std::chrono::duration<double, std::milli>(got[i] - sent[i]).count();
