@@ -10,7 +10,10 @@
 # >= 0.5x redis-benchmark -P 64 (XADD of event.json as one field). A second
 # redis-benchmark column XADDs entries shaped like Sluice's own (the same fields and
 # values as the last stored entry): what Redis alone accepts for the entries Sluice
-# writes, so the ratio to it is Sluice's own overhead.
+# writes, so the ratio to it is Sluice's own overhead. Then CPU per publish: each
+# process's user+system time over the middle seconds of a run, per request (Sluice and
+# Redis for a durable publish, Nchan's worker for one kept in memory), and per event of
+# a 100-event batch.
 #
 #   bench/publish/run.sh [BUILD_DIR=build/release]      DURATION=5s ROUNDS=3
 set -euo pipefail
@@ -43,13 +46,15 @@ log: {level: warn}
 types: {user.created: {compatibility: none}}
 YAML
 "$build/sluice" --config "$work/sluice.yaml" > "$work/sluice.log" 2>&1 &
-pids+=($!)
+sluice_pid=$!
+pids+=($sluice_pid)
 
 mkdir -p "$work/nginx/tmp"
 sed -e 's/@WORKERS@/1/' -e "s/@PORT@/$nchan_port/" -e 's/@STORAGE_HTTP@//' -e 's/@STORAGE_LOC@//' \
   "$peers/nchan.conf.template" > "$work/nginx/nginx.conf"
 nginx -p "$work/nginx/" -c "$work/nginx/nginx.conf" > "$work/nginx.log" 2>&1 &
-pids+=($!)
+nchan_master=$!
+pids+=($nchan_master)
 
 # The load generator's ceiling: nginx (one worker) answering every POST with a fixed
 # 201 and doing nothing else. No server measured with this wrk on this machine can
@@ -126,5 +131,41 @@ for round in $(seq 0 "$rounds"); do
   if [ "$round" -gt 0 ]; then
     echo "   ratios: single/nchan $(python3 -c "print(f'{$s_rate/$n_rate:.2f}')"), null nginx/nchan $(python3 -c "print(f'{$z_rate/$n_rate:.2f}')"), batch/redis-benchmark $(python3 -c "print(f'{$b_events/$x_rate:.2f}')"), batch/redis-benchmark with Sluice's entry $(python3 -c "print(f'{$b_events/$xs_rate:.2f}')")"
   fi
+done
+# CPU per publish: each process's user+system time (/proc/<pid>/stat) over the middle
+# seconds of a wrk run, divided by the requests answered in them (the run's rate times
+# the window). Nchan keeps events in memory (one worker); the broker's figure is for
+# a durable publish, and Redis's CPU is shown beside it.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+cpu_us_per_request() {  # url body lua pid... -> "rate us_pid1 us_pid2 ..."
+  local url=$1 body=$2 lua=$3; shift 3
+  local out="$work/cpu.wrk"
+  BODY_FILE="$body" wrk -t1 -c50 -d6s -s "$lua" "$url" > "$out" 2>&1 &
+  local wrk_pid=$!
+  sleep 1.5
+  local before=() after=() p
+  for p in "$@"; do before+=("$(ticks "$p")"); done
+  sleep 3
+  for p in "$@"; do after+=("$(ticks "$p")"); done
+  wait "$wrk_pid"
+  local rate; rate=$(sed -nE 's/Requests\/sec:\s+([0-9.]+)/\1/p' "$out")
+  python3 - "$rate" "$(getconf CLK_TCK)" "${before[*]}" "${after[*]}" <<'PY'
+import sys
+rate, hz = float(sys.argv[1]), float(sys.argv[2])
+b = [int(x) for x in sys.argv[3].split()]
+a = [int(x) for x in sys.argv[4].split()]
+print(f"{rate:.0f}", *(f"{(y - x) / hz / (rate * 3) * 1e6:.2f}" for x, y in zip(b, a)))
+PY
+}
+redis_pid=$(redis-cli -p "$redis_port" info server | sed -nE 's/^process_id:([0-9]+).*/\1/p' | tr -d '\r')
+nchan_worker=$(pgrep -P "$nchan_master" | head -1)
+echo "CPU per publish (µs of user+system time per request, middle 3 s of wrk -c50 -d6s)"
+for round in 1 2; do
+  empty_stream
+  read -r s_rate s_cpu s_redis <<<"$(cpu_us_per_request "http://127.0.0.1:$sluice_port/v1/events" "$work/single.json" "$root/$peers/post.lua" "$sluice_pid" "$redis_pid")"
+  read -r n_rate n_cpu <<<"$(cpu_us_per_request "http://127.0.0.1:$nchan_port/pub/user.created" "$root/$peers/event.json" "$root/$peers/post.lua" "$nchan_worker")"
+  empty_stream
+  read -r b_rate b_cpu b_redis <<<"$(cpu_us_per_request "http://127.0.0.1:$sluice_port/v1/events" "$work/batch.json" "$root/bench/publish/batch.lua" "$sluice_pid" "$redis_pid")"
+  python3 -c "print(f'   round $round: sluice {$s_cpu} µs/publish at {$s_rate}/s (redis {$s_redis}), nchan-memory {$n_cpu} µs at {$n_rate}/s, ratio sluice/nchan {$s_cpu/$n_cpu:.2f}; batch of 100: sluice {$b_cpu/100:.2f} µs/event (redis {$b_redis/100:.2f})')"
 done
 echo "entries stored by the last batch run: $(redis-cli -p "$redis_port" xlen 'sluice:{user.created}:events')"
