@@ -65,17 +65,6 @@ void refuse(tcp::socket& socket, const std::string& answer) {
     socket.close(ignored);
 }
 
-// The message of an exception that ended a connection's task.
-std::string what_of(const std::exception_ptr& e) {
-    try {
-        std::rethrow_exception(e);
-    } catch (const std::exception& failure) {
-        return failure.what();
-    } catch (...) {
-        return "unknown exception";
-    }
-}
-
 }  // namespace
 
 // One I/O thread: its io_context, its acceptor, the sessions it accepted and what it
@@ -168,7 +157,7 @@ struct server::impl {
                                {{"where", "http_session"},
                                 {"client", peer.address().to_string()},
                                 {"client_port", peer.port()},
-                                {"error", what_of(e)}});
+                                {"error", sluice::net::what_of(e)}});
                     state.metrics.count_internal_error("http_session");
                 }
                 w.sessions.erase(s.get());

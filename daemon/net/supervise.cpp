@@ -11,21 +11,12 @@
 #include <stdexcept>
 
 #include "log/logger.hpp"
+#include "net/report_failure.hpp"
 
 namespace sluice::net {
 namespace {
 
 namespace asio = boost::asio;
-
-std::string what_of(const std::exception_ptr& e) {
-    try {
-        std::rethrow_exception(e);
-    } catch (const std::exception& failure) {
-        return failure.what();
-    } catch (...) {
-        return "unknown exception";
-    }
-}
 
 // One supervised task: each run is spawned with a completion handler that sees its
 // exception (no try/catch around a co_await: clang 14 miscompiles that under
@@ -53,7 +44,7 @@ struct supervised : std::enable_shared_from_this<supervised> {
         log::error("task failed; restarting it",
                    {{"task", how.task},
                     {"detail", how.detail},
-                    {"error", what_of(e)},
+                    {"error", sluice::net::what_of(e)},
                     {"restart_in_ms", static_cast<long long>(backoff.count())}});
         if (how.on_restart) how.on_restart();
         pause.expires_after(backoff);

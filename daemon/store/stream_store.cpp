@@ -65,6 +65,19 @@ net::awaitable<result<reply>> eval(redis::client& c, const redis::script& s,
     co_return out;
 }
 
+// The result of a reply that must not be an error reply: `decode` reads the value.
+template <typename T, typename Decode>
+result<T> decoded(result<reply>& r, std::string_view op, Decode decode) {
+    result<T> out;
+    if (!r.ok())
+        out.error = std::move(r.error);
+    else if (r.value.is_error())
+        out.error = failure::refused(r.value, op);
+    else
+        out.value = decode(r.value);
+    return out;
+}
+
 bool is_noscript(const reply& r) {
     return r.is_error() && std::string_view(r.str).starts_with("NOSCRIPT");
 }
@@ -210,14 +223,8 @@ stream_store::task<std::vector<stream_entry>> stream_store::read_group(
                            redis::command("XREADGROUP", "GROUP", group, consumer, "COUNT", n,
                                           "BLOCK", wait, "STREAMS", key, ">"),
                            "XREADGROUP", block);
-    result<std::vector<stream_entry>> out;
-    if (!r.ok())
-        out.error = std::move(r.error);
-    else if (r.value.is_error())
-        out.error = failure::refused(r.value, "XREADGROUP");
-    else
-        out.value = entries_of_read(r.value);
-    co_return out;
+    co_return decoded<std::vector<stream_entry>>(r, "XREADGROUP",
+                                                 [](reply& v) { return entries_of_read(v); });
 }
 
 stream_store::task<claim_result> stream_store::claim(std::string_view type,
@@ -234,14 +241,8 @@ stream_store::task<claim_result> stream_store::claim(std::string_view type,
         client_, claim_script(), redis::args(key, dlq, reasons),
         redis::args(c.group, c.consumer, timeout, base, cap, max_deliveries, count, c.now, c.start),
         "the claim script");
-    result<claim_result> out;
-    if (!r.ok())
-        out.error = std::move(r.error);
-    else if (r.value.is_error())
-        out.error = failure::refused(r.value, "the claim script");
-    else
-        out.value = claim_result_of(r.value);
-    co_return out;
+    co_return decoded<claim_result>(r, "the claim script",
+                                    [](reply& v) { return claim_result_of(v); });
 }
 
 void stream_store::ack(std::string_view type, std::string_view group,
@@ -416,12 +417,7 @@ stream_store::task<done> stream_store::delete_consumer(std::string_view type,
     auto key = stream_key(type);
     auto r = co_await exec(client_, redis::command("XGROUP", "DELCONSUMER", key, group, consumer),
                            "XGROUP DELCONSUMER");
-    result<done> out;
-    if (!r.ok())
-        out.error = std::move(r.error);
-    else if (r.value.is_error())
-        out.error = failure::refused(r.value, "XGROUP DELCONSUMER");
-    co_return out;
+    co_return decoded<done>(r, "XGROUP DELCONSUMER", [](reply&) { return done{}; });
 }
 
 stream_store::task<std::string> stream_store::last_entry_id(std::string_view type) {
@@ -455,14 +451,8 @@ stream_store::task<std::vector<stream_entry>> stream_store::read_after(
         req.push_command("XREAD", "COUNT", n, "STREAMS", key, after);
     }
     auto r = co_await exec(client_, std::move(req), "XREAD", extra);
-    result<std::vector<stream_entry>> out;
-    if (!r.ok())
-        out.error = std::move(r.error);
-    else if (r.value.is_error())
-        out.error = failure::refused(r.value, "XREAD");
-    else
-        out.value = entries_of_read(r.value);
-    co_return out;
+    co_return decoded<std::vector<stream_entry>>(r, "XREAD",
+                                                 [](reply& v) { return entries_of_read(v); });
 }
 
 stream_store::task<std::vector<stream_entry>> stream_store::range(stream_kind which,
