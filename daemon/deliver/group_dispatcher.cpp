@@ -11,7 +11,7 @@ void group_dispatcher::member::compact() {
     if (deadlines.size() - deadlines_head <= 2 * held.size() + 64) return;
     std::vector<std::pair<time_point, entry_id>> live;
     live.reserve(held.size());
-    for (const auto& [id, h] : held) live.emplace_back(h.deadline, id);
+    for (const auto& [entry, h] : held) live.emplace_back(h.deadline, entry);
     std::sort(live.begin(), live.end());
     deadlines = std::move(live);
     deadlines_head = 0;
@@ -101,9 +101,9 @@ void group_dispatcher::dispatch(time_point now) {
 void group_dispatcher::ack(member_id id, const std::vector<std::string>& ids) {
     auto* m = find(id);
     for (const auto& entry : ids) {
-        auto id = parse_entry_id(entry);
-        auto it = m && id ? m->held.find(*id) : decltype(m->held.end()){};
-        bool held = m && id && it != m->held.end();
+        auto key = parse_entry_id(entry);
+        auto it = m && key ? m->held.find(*key) : decltype(m->held.end()){};
+        bool held = m && key && it != m->held.end();
         // Only a redelivered entry may carry a nack reason; one no longer held here
         // (past its deadline) may be a redelivery, so its reason goes too.
         if (!held || it->second.delivery > 1) out_.ack_reasons.push_back(group_ + '\n' + entry);
@@ -120,9 +120,9 @@ std::vector<std::string> group_dispatcher::nack(member_id id, const std::vector<
     std::vector<std::string> unknown, fields;
     auto* m = find(id);
     for (const auto& entry : ids) {
-        auto id = parse_entry_id(entry);
-        auto it = m && id ? m->held.find(*id) : decltype(m->held.end()){};
-        if (!m || !id || it == m->held.end()) {
+        auto key = parse_entry_id(entry);
+        auto it = m && key ? m->held.find(*key) : decltype(m->held.end()){};
+        if (!m || !key || it == m->held.end()) {
             unknown.push_back(entry);
             continue;
         }
@@ -145,14 +145,14 @@ std::vector<std::string> group_dispatcher::extend(member_id id, const std::vecto
     if (!m) return ids;
     auto deadline = now + m->ack_timeout;
     for (const auto& entry : ids) {
-        auto id = parse_entry_id(entry);
-        auto it = id ? m->held.find(*id) : m->held.end();
+        auto key = parse_entry_id(entry);
+        auto it = key ? m->held.find(*key) : m->held.end();
         if (it == m->held.end()) {
             unknown.push_back(entry);
             continue;
         }
         it->second.deadline = deadline;
-        m->deadlines.emplace_back(deadline, *id);
+        m->deadlines.emplace_back(deadline, *key);
         out_.idle.emplace_back(entry, 0);
     }
     m->compact();

@@ -8,6 +8,7 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <functional>
+#include <memory_resource>
 
 #include "http/connection_lease.hpp"
 #include "http/problem.hpp"
@@ -17,7 +18,11 @@
 namespace sluice::http {
 
 namespace beast_http = boost::beast::http;
-using request = beast_http::request<beast_http::string_body>;
+// A request's header fields come from an allocator the session gives its parser (an
+// arena reset per request, so the fields of a request cost no allocation); one made
+// elsewhere uses the default resource.
+using request_fields = beast_http::basic_fields<std::pmr::polymorphic_allocator<char>>;
+using request = beast_http::message<true, beast_http::string_body, request_fields>;
 using response = beast_http::response<beast_http::string_body>;
 
 struct request_context {

@@ -3,6 +3,7 @@
 #include <boost/beast/http/error.hpp>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 
 namespace sluice::http {
 namespace {
@@ -15,7 +16,10 @@ problem headers_too_large(std::string detail) {
 
 }  // namespace
 
-request_reader::request_reader(const request_limits& limits) : limits_(limits) {
+request_reader::request_reader(const request_limits& limits, std::pmr::memory_resource* fields)
+    : limits_(limits)
+    , parser_(std::piecewise_construct, std::make_tuple(),
+              std::make_tuple(std::pmr::polymorphic_allocator<char>(fields))) {
     limits_.max_header_bytes = std::min(limits_.max_header_bytes, max_header_limit);
     parser_.header_limit(static_cast<std::uint32_t>(limits_.max_header_bytes));
     parser_.body_limit(limits_.max_body_bytes);

@@ -4,6 +4,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <cstddef>
+#include <memory_resource>
 #include <optional>
 
 #include "http/message.hpp"
@@ -32,7 +33,10 @@ class request_reader {
     // Beast's field offsets are 16 bits: a field line must stay under 64 KiB.
     static constexpr std::size_t max_header_limit = 64 * 1024;
 
-    explicit request_reader(const request_limits& limits);
+    // The request's header fields are allocated from `fields` (an arena the caller
+    // resets once the request is gone).
+    explicit request_reader(const request_limits& limits,
+                            std::pmr::memory_resource* fields = std::pmr::get_default_resource());
 
     // Parses what `buffer` holds and consumes what it used: a complete request, or as
     // much as is there. Bytes after a complete request stay in `buffer` (pipelining).
@@ -52,7 +56,9 @@ class request_reader {
     status fail(problem p);
 
     request_limits limits_;
-    boost::beast::http::request_parser<boost::beast::http::string_body> parser_;
+    boost::beast::http::request_parser<boost::beast::http::string_body,
+                                       std::pmr::polymorphic_allocator<char>>
+        parser_;
     std::optional<problem> failure_;
 };
 

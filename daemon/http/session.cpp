@@ -216,7 +216,8 @@ net::awaitable<void> session::run() {
         // Limits are read per request, so a reload reaches open connections too.
         auto lim = state_.get_limits();
         phase_ = phase::reading;
-        request_reader reader({lim->max_header_bytes, lim->max_body_bytes});
+        fields_.release();  // the previous request is gone
+        request_reader reader({lim->max_header_bytes, lim->max_body_bytes}, &fields_);
         // A request usually arrives whole in one read: parse it from the buffer, and
         // only wait (under the read deadline) for what is missing.
         auto st = reader.feed(buffer_);

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <memory_resource>
 #include <string>
 
 #include "http/connection_lease.hpp"
@@ -58,6 +59,10 @@ class session : public std::enable_shared_from_this<session> {
 
     boost::asio::ip::tcp::socket socket_;
     boost::beast::flat_buffer buffer_;
+    // Where a request's header fields live: released before each request, so a
+    // connection's requests reuse one buffer (larger headers spill to the heap).
+    alignas(std::max_align_t) char fields_buffer_[2048];
+    std::pmr::monotonic_buffer_resource fields_{fields_buffer_, sizeof fields_buffer_};
     std::string head_;  // the response head being written
     boost::asio::steady_timer timer_;
     shared_state& state_;

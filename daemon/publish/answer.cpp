@@ -46,7 +46,7 @@ void append_violations(std::string& extra, const item& it, std::size_t& budget,
 
 // Appends the success answer of a stored event: its prefix, then the entry.
 void append_success_json(std::string& out, const item& it, const encoded_events& enc) {
-    out += it.event->answer.in(enc.answers);
+    out += it.event->answer.in(enc.bytes);
     json::append_escaped(out, it.entry);
     out += it.duplicate ? R"(","duplicate":true})" : R"(","duplicate":false})";
 }

@@ -126,7 +126,7 @@ item prepare(const incoming_event& in, const catalog::schema_catalog& cat,
     // such events are a plain XADD, without the script and its key.
     if (!in.id.empty()) e.idempotency = store::idempotency_key(type, source, id);
 
-    auto& f = enc.fields;
+    auto& f = enc.bytes;
     e.fields.at = f.size();
     auto add = [&](std::string_view k, std::string_view v) {
         redis::append_bulk(f, k);
@@ -168,7 +168,7 @@ item prepare(const incoming_event& in, const catalog::schema_catalog& cat,
     add("data", minified.str());
     e.fields.size = f.size() - e.fields.at;
 
-    auto& a = enc.answers;
+    auto& a = enc.bytes;
     e.answer.at = a.size();
     auto field = [&a](std::string_view prefix, std::string_view value) {
         a += prefix;
@@ -197,7 +197,7 @@ dom::parser& thread_parser() {
 // problem when the request as a whole cannot be read.
 std::optional<http::problem> read_events(const http::request& req, const header_source& headers,
                                          body_mode mode, const catalog::schema_catalog& cat,
-                                         const publish_options& opts, std::vector<item>& items,
+                                         const publish_options& opts, item_list& items,
                                          encoded_events& enc) {
     const std::string& body = req.body();
     dom::element root;
@@ -249,14 +249,12 @@ std::optional<http::problem> read_events(const http::request& req, const header_
                                  {}};
         items.reserve(arr.size());
         // Each event is its data plus ~250 bytes of attributes and RESP framing.
-        enc.fields.reserve(body.size() + arr.size() * 256);
-        enc.answers.reserve(arr.size() * 128);
+        enc.bytes.reserve(body.size() + arr.size() * (256 + 128));
         for (auto element : arr) take(read_structured(element, error), error);
         return std::nullopt;
     }
     items.reserve(1);
-    enc.fields.reserve(body.size() + 256);
-    enc.answers.reserve(128);
+    enc.bytes.reserve(body.size() + 256 + 128);
     if (mode == body_mode::structured)
         take(read_structured(root, error), error);
     else if (mode == body_mode::envelope)
@@ -302,7 +300,7 @@ publish_plan plan_publish(const http::request& req, const catalog::schema_catalo
         if (!plan.items[i].event) continue;
         const auto& e = *plan.items[i].event;
         plan.appends.push_back(
-            {e.type, e.fields.in(plan.enc.fields), e.field_count, e.idempotency, {}});
+            {e.type, e.fields.in(plan.enc.bytes), e.field_count, e.idempotency, {}});
         plan.written.push_back(i);
     }
     return plan;

@@ -27,12 +27,12 @@ namespace sluice::publish {
 
 // What a request stores and answers, encoded once while the body is at hand: the
 // RESP bulk strings of every event's field/value pairs, and the start of every
-// event's success answer (`{"id":...,"entry":"`). Events refer to them by offset, so
-// an event costs no allocation of its own, and nothing points into the request or
-// the per-thread parser once the handler waits for Redis.
+// event's success answer (`{"id":...,"entry":"`), one after the other in one buffer.
+// Events refer to their parts by offset, so an event costs no allocation of its own,
+// and nothing points into the request or the per-thread parser once the handler
+// waits for Redis.
 struct encoded_events {
-    std::string fields;
-    std::string answers;
+    std::string bytes;
 };
 
 struct span {
@@ -45,9 +45,9 @@ struct span {
 struct prepared_event {
     std::string_view type;    // the catalog's own name: the catalog outlives the request
     std::string idempotency;  // empty: the broker assigned the id, no repeat possible
-    span fields;              // in encoded_events::fields
+    span fields;              // in encoded_events::bytes
     std::size_t field_count = 0;
-    span answer;  // in encoded_events::answers
+    span answer;  // in encoded_events::bytes
 };
 
 // The fate of one event of the request.
@@ -65,15 +65,18 @@ struct item {
     bool retry = false;     // a 503 the client should retry (Retry-After)
 };
 
+// A request's events: one, unless it is a batch.
+using item_list = boost::container::small_vector<item, 1>;
+
 struct publish_plan {
     bool batch = false;
     // The request as a whole was refused (415, malformed JSON, a bad batch): the answer.
     std::optional<http::problem> refused;
-    std::vector<item> items;
+    item_list items;
     encoded_events enc;
     // The appends of the events that passed their checks, and the item of each.
     boost::container::small_vector<store::stream_store::append_item, 1> appends;
-    std::vector<std::size_t> written;
+    boost::container::small_vector<std::size_t, 1> written;
     // Set by record(): the store gave no reply for the whole request.
     boost::system::error_code redis_error;
 };

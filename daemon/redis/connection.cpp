@@ -144,9 +144,22 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
             net::post(ex, [f = std::move(f), why] { f(make_error_code(why)); });
     }
 
+    // Runs `loop(stream)` on whichever stream the connection has: the loops call the
+    // stream's own operations, with no coroutine between them and the socket (each
+    // costs a frame per call).
+    template <typename Loop>
+    net::awaitable<void> on_stream(Loop loop) {
+        if (auto* tcp_stream = std::get_if<tcp::socket>(&stream))
+            co_await loop(*tcp_stream);
+        else if (auto* local = std::get_if<unix_socket>(&stream))
+            co_await loop(*local);
+        else if (auto* tls = std::get_if<std::unique_ptr<tls_stream>>(&stream))
+            co_await loop(**tls);
+    }
+
     // Waits for work, then writes everything queued since the last write in one write.
-    net::awaitable<void> writer() {
-        auto self = shared_from_this();
+    template <typename Stream>
+    net::awaitable<void> write_loop(Stream& s) {
         while (open) {
             if (!mux.has_unwritten()) {
                 wake_writer.expires_at(clock_type::time_point::max());
@@ -154,19 +167,24 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
                 continue;
             }
             auto bytes = mux.prepare_write(clock_type::now());
-            auto [ec, n] = co_await write_all(net::buffer(bytes.data(), bytes.size()));
+            auto [ec, n] =
+                co_await net::async_write(s, net::buffer(bytes.data(), bytes.size()), use_tuple);
             mux.commit_write(n);
             if (ec && open) shut(error::connection_lost);
         }
     }
+    net::awaitable<void> writer() {
+        auto self = shared_from_this();
+        co_await on_stream([this](auto& s) { return write_loop(s); });
+    }
 
     // Reads whatever Redis sends and hands it to the multiplexer, which completes the
     // requests whose replies are in.
-    net::awaitable<void> reader() {
-        auto self = shared_from_this();
+    template <typename Stream>
+    net::awaitable<void> read_loop(Stream& s) {
         std::vector<char> buffer(read_chunk);
         while (open) {
-            auto [ec, n] = co_await read_some(net::buffer(buffer));
+            auto [ec, n] = co_await s.async_read_some(net::buffer(buffer), use_tuple);
             if (ec) {
                 if (open) shut(error::connection_lost);
                 co_return;
@@ -177,6 +195,10 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
                 co_return;
             }
         }
+    }
+    net::awaitable<void> reader() {
+        auto self = shared_from_this();
+        co_await on_stream([this](auto& s) { return read_loop(s); });
     }
 
     // Kills the connection when Redis stops answering (see multiplexer::is_overdue).
