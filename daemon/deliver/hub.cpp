@@ -115,7 +115,7 @@ void hub::stop() {
 void hub::accept(net::ip::tcp::socket socket, http::request req, std::string leftover,
                  http::connection_lease lease) {
     auto s = std::make_shared<ws_session>(std::move(socket), *this, std::move(lease));
-    s->start(std::move(req), std::move(leftover));
+    s->start(req, std::move(leftover));
 }
 
 }  // namespace sluice::deliver
