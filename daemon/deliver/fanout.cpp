@@ -10,7 +10,6 @@
 #include "deliver/position.hpp"
 #include "deliver/protocol.hpp"
 #include "log/logger.hpp"
-#include "net/report_failure.hpp"
 #include "net/supervise.hpp"
 #include "redis/error.hpp"
 #include "store/stream_store.hpp"
