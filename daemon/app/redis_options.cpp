@@ -2,33 +2,11 @@
 
 namespace sluice::app {
 
-redis::endpoint to_redis_endpoint(const config::redis_endpoint& e) {
-    redis::endpoint out;
-    switch (e.kind) {
-        case config::redis_endpoint::transport::tcp:
-            out.kind = redis::endpoint::transport::tcp;
-            break;
-        case config::redis_endpoint::transport::tls:
-            out.kind = redis::endpoint::transport::tls;
-            break;
-        case config::redis_endpoint::transport::unix_socket:
-            out.kind = redis::endpoint::transport::unix_socket;
-            break;
-    }
-    out.host = e.host;
-    out.port = e.port;
-    out.path = e.path;
-    out.username = e.username;
-    out.password = e.password;
-    out.db = e.db;
-    return out;
-}
-
 redis::client_options to_client_options(const config::settings::redis_settings& r,
                                         std::string role) {
     redis::client_options o;
     o.role = std::move(role);
-    o.connection.endpoint = to_redis_endpoint(r.endpoint);
+    o.connection.endpoint = r.endpoint;
     o.connection.client_name = r.client_name;
     o.connection.connect_timeout = r.connect_timeout;
     o.connection.dead_after = r.dead_after;

@@ -30,18 +30,6 @@ bool parse_userinfo(std::string_view info, redis_endpoint& ep, std::string& why)
 
 }  // namespace
 
-std::string redis_endpoint::display() const {
-    switch (kind) {
-        case transport::unix_socket:
-            return "unix:" + path;
-        case transport::tls:
-            return "tls:" + host + ":" + std::to_string(port);
-        case transport::tcp:
-            break;
-    }
-    return host + ":" + std::to_string(port);
-}
-
 std::optional<redis_endpoint> parse_redis_url(std::string_view url, std::string& why) {
     redis_endpoint ep;
     std::string_view rest;

@@ -5,23 +5,13 @@
 #include <string>
 #include <string_view>
 
+#include "redis/endpoint.hpp"
+
 namespace sluice::config {
 
-// Where and how to reach Redis, as given by a redis://, rediss:// or unix:// URL.
-struct redis_endpoint {
-    enum class transport { tcp, tls, unix_socket };
-
-    transport kind = transport::tcp;
-    std::string host = "127.0.0.1";  // tcp and tls
-    std::uint16_t port = 6379;       // tcp and tls
-    std::string path;                // unix_socket
-    std::string username;            // empty: the default user
-    std::string password;            // empty: no AUTH
-    int db = 0;
-
-    // host:port or the socket path, without credentials: safe to log.
-    std::string display() const;
-};
+// Where and how to reach Redis: the Redis layer's own plain value (header only, so
+// the config links nothing of that layer).
+using redis_endpoint = redis::endpoint;
 
 // Parses
 //   redis://[[user][:password]@]host[:port][/db]

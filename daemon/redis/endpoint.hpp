@@ -5,9 +5,9 @@
 
 namespace sluice::redis {
 
-// Where Redis is and how to reach it. A plain value: the config layer fills it from a
-// redis://, rediss:// or unix:// URL (app/redis_options.hpp), tests and benches set it
-// by hand, so this layer needs nothing of the config.
+// Where Redis is and how to reach it. A plain value, header only: the config layer
+// parses redis://, rediss:// and unix:// URLs into it (config/redis_url.hpp), tests
+// and benches set it by hand, so this layer needs nothing of the config.
 struct endpoint {
     enum class transport { tcp, tls, unix_socket };
 
@@ -20,7 +20,17 @@ struct endpoint {
     int db = 0;                      // SELECT after connecting when not 0
 
     // host:port or the socket path, without credentials: safe to log.
-    std::string display() const;
+    std::string display() const {
+        switch (kind) {
+            case transport::unix_socket:
+                return "unix:" + path;
+            case transport::tls:
+                return "tls:" + host + ":" + std::to_string(port);
+            case transport::tcp:
+                break;
+        }
+        return host + ":" + std::to_string(port);
+    }
 };
 
 // How a `transport::tls` endpoint is verified and how we prove who we are.

@@ -20,16 +20,21 @@ constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 using reply = redis::reply;
 using kind = reply::kind;
 
-// A request's reply, or why there is none.
-net::awaitable<result<reply>> exec(redis::client& c, redis::request req, std::string_view op,
-                                   std::chrono::milliseconds extra = {}) {
-    auto [ec, r] = co_await c.async_exec(std::move(req), use_tuple, extra);
+// A client's completion as a result: the reply, or why there is none.
+result<reply> reply_of(const boost::system::error_code& ec, reply r, std::string_view op) {
     result<reply> out;
     if (ec)
         out.error = failure::no_reply(ec, std::move(r.str), op);
     else
         out.value = std::move(r);
-    co_return out;
+    return out;
+}
+
+// A request's reply, or why there is none.
+net::awaitable<result<reply>> exec(redis::client& c, redis::request req, std::string_view op,
+                                   std::chrono::milliseconds extra = {}) {
+    auto [ec, r] = co_await c.async_exec(std::move(req), use_tuple, extra);
+    co_return reply_of(ec, std::move(r), op);
 }
 
 // The replies of a request of several commands, one per command whatever their count
@@ -57,12 +62,7 @@ net::awaitable<result<reply>> eval(redis::client& c, const redis::script& s,
                                    const std::vector<std::string_view>& keys,
                                    const std::vector<std::string_view>& args, std::string_view op) {
     auto [ec, r] = co_await redis::eval(c, s, keys, args);
-    result<reply> out;
-    if (ec)
-        out.error = failure::no_reply(ec, std::move(r.str), op);
-    else
-        out.value = std::move(r);
-    co_return out;
+    co_return reply_of(ec, std::move(r), op);
 }
 
 // The result of a reply that must not be an error reply: `decode` reads the value.

@@ -27,15 +27,7 @@ constexpr bool under_sanitizer = true;
 constexpr bool under_sanitizer = false;
 #endif
 
-// Fast deadlines so redelivery is observable within a test.
-const std::string fast_delivery = R"(types:
-  user.created:
-    delivery:
-      ack_timeout: 1s
-      retry_backoff: 100ms
-      retry_backoff_max: 400ms
-      max_deliveries: 3
-)";
+using test::fast_delivery;
 
 using broker = test::delivery_broker;
 

@@ -25,6 +25,16 @@ inline std::string user_event(int n, const std::string& name = {}) {
     return R"({"type":"user.created","version":1,"data":)" + data + "}}";
 }
 
+// Fast deadlines so redelivery is observable within a test.
+inline const std::string fast_delivery = R"(types:
+  user.created:
+    delivery:
+      ack_timeout: 1s
+      retry_backoff: 100ms
+      retry_backoff_max: 400ms
+      max_deliveries: 3
+)";
+
 struct delivery_broker {
     broker_config cfg;
     std::unique_ptr<child_process> process;

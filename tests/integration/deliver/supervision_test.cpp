@@ -23,14 +23,7 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-const std::string fast_delivery = R"(types:
-  user.created:
-    delivery:
-      ack_timeout: 1s
-      retry_backoff: 100ms
-      retry_backoff_max: 400ms
-      max_deliveries: 5
-)";
+using test::fast_delivery;
 
 // A broker on its own thread of this process; stopped by SIGTERM (it drains).
 struct in_process_broker {
