@@ -21,10 +21,12 @@ only="${FUZZ_TARGETS:-}"         # e.g. FUZZ_TARGETS="resp schema": just those
 declare -A max_len=(
   [ws_frame]=16384 [cloudevent_body]=16384 [cloudevent_binary]=8192 [resp]=16384
   [http_request]=24576 [query]=2048 [position]=256 [traceparent]=256
+  [streams_request_body]=8192  # room for a list of more than max_page (1000) entry ids
 )
 declare -A dict=(
   [protocol_frame]=protocol [cloudevent_body]=cloudevent [cloudevent_binary]=cloudevent
   [traceparent]=cloudevent [schema]=schema [resp]=resp [config]=config [http_request]=http
+  [streams_request_body]=request_body
 )
 
 shopt -s nullglob
@@ -68,10 +70,10 @@ for target in "${targets[@]}"; do
     echo "run-fuzz: $name found something; its report ($log):" >&2
     grep -v '^#[0-9]' "$log" | tail -n 60 >&2
   fi
-  rows+=("$(printf '%-18s %12s %10s %8s  %s' "$name" "${runs:-?}" "${rate:-?}" "$files" "$result")")
+  rows+=("$(printf '%-22s %12s %10s %8s  %s' "$name" "${runs:-?}" "${rate:-?}" "$files" "$result")")
 done
 
-printf '\n%-18s %12s %10s %8s  %s\n' target runs execs/s corpus result
+printf '\n%-22s %12s %10s %8s  %s\n' target runs execs/s corpus result
 printf '%s\n' "${rows[@]}"
 if [ ${#failed[@]} -ne 0 ]; then
   echo "run-fuzz: findings in: ${failed[*]} (inputs under $build/fuzz-findings/)" >&2
