@@ -123,7 +123,7 @@ struct running {
                                                 std::move(leftover), std::move(lease));
             });
         streams::add_stream_endpoints(
-            *api, [this] { return catalogs.get(); }, to_page_limits(s));
+            *api, [this] { return catalogs.get(); }, metrics, to_page_limits(s));
     }
 };
 

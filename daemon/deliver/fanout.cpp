@@ -151,9 +151,15 @@ net::awaitable<void> feed_fanout(std::shared_ptr<subscription> s, std::string cu
     store::stream_store store(io);
     net::steady_timer wait(co_await net::this_coro::executor);
     s->on_credit = [&wait] { wait.cancel(); };
+    // However the feed ends (a throw included), credit must not reach `wait` after it.
+    struct forget_credit {
+        subscription& s;
+        ~forget_credit() { s.on_credit = nullptr; }
+    } forget{*s};
     net::steady_timer pause(wait.get_executor());
     unsigned read_cap = 1000;  // entries per read; halved by a reply over the cap
     while (s->open()) {
+        sluice::net::fail_point("fanout_feed");
         auto credit = s->credit();
         if (credit == 0 || !tail->ready()) {
             co_await sleep_until_woken(wait, *tail, !tail->ready());
@@ -193,7 +199,6 @@ net::awaitable<void> feed_fanout(std::shared_ptr<subscription> s, std::string cu
         // Caught up: wait for the stream to grow.
         co_await sleep_until_woken(wait, *tail, true);
     }
-    s->on_credit = nullptr;
 }
 
 }  // namespace sluice::deliver

@@ -8,7 +8,7 @@
 #include "catalog/schema_catalog.hpp"
 #include "deliver/fanout.hpp"
 #include "metrics/registry.hpp"
-#include "net/report_failure.hpp"
+#include "net/supervise.hpp"
 #include "store/stream_store.hpp"
 
 namespace sluice::deliver {
@@ -101,6 +101,7 @@ void ws_session::send_error(const frame_error& e) {
 }
 
 net::awaitable<void> ws_session::on_text(std::string_view text) {
+    sluice::net::fail_point("websocket_message");
     auto parsed = parse_client_frame(text);
     if (!parsed.frame) {
         send_error(parsed.error);
@@ -161,6 +162,7 @@ net::awaitable<void> ws_session::subscribe(const client_frame& f) {
         co_return;
     }
     if (subs_.size() >= max_subscriptions_) {
+        hub_.metrics().count_limit(metrics::limit::websocket_max_subscriptions);
         send_error(
             {f.id, "too_many_subscriptions",
              "at most " + std::to_string(max_subscriptions_) + " subscriptions per connection"});
@@ -232,9 +234,12 @@ net::awaitable<void> ws_session::subscribe(const client_frame& f) {
     } else {
         auto tail = hub_.join_tail(f.type);
         net::co_spawn(transport_.executor(), feed_fanout(s, cursor, tail, hub_.io()),
-                      [&h = hub_, type = f.type](std::exception_ptr ex) {
-                          sluice::net::report_failure("fan-out feed")(ex);
+                      [&h = hub_, type = f.type, self = weak_from_this()](std::exception_ptr ex) {
                           h.leave_tail(type);
+                          // A feed that failed would leave its subscriber waiting in
+                          // silence: the connection is cut so the client reconnects.
+                          if (auto session = self.lock())
+                              session->transport_.task_failed("fanout_feed", ex);
                       });
     }
     subs_.emplace(f.id, std::move(e));

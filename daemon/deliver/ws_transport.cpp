@@ -43,7 +43,24 @@ ws_transport::ws_transport(net::ip::tcp::socket socket, http::connection_lease l
     , reader_(limits_.max_message_bytes)
     , queue_(limits_.max_queued_bytes)
     , writer_wake_(socket_.get_executor())
-    , stuck_timer_(socket_.get_executor()) {}
+    , stuck_timer_(socket_.get_executor()) {
+    beast::error_code ec;
+    auto peer = socket_.remote_endpoint(ec);
+    if (!ec) client_ = peer.address().to_string();
+}
+
+void ws_transport::report_defect(const char* where, const std::exception_ptr& e) {
+    if (!e) return;
+    log::error("connection failed and was closed",
+               {{"where", where}, {"client", client_}, {"error", sluice::net::what_of(e)}});
+    metrics_.count_internal_error(where);
+}
+
+void ws_transport::task_failed(const char* where, std::exception_ptr e) {
+    if (!e) return;
+    report_defect(where, e);
+    close(1011, "internal error");
+}
 
 ws_transport::~ws_transport() = default;
 
@@ -116,8 +133,12 @@ void ws_transport::start(const http::request& req, std::string leftover,
     auto answer = handshake_answer(req, accepted);
     owner_ = owner;
     net::co_spawn(socket_.get_executor(),
-                  serve(std::move(owner), std::move(answer), accepted, std::move(leftover)),
-                  sluice::net::report_failure("websocket session"));
+                  serve(owner, std::move(answer), accepted, std::move(leftover)),
+                  [this, owner](std::exception_ptr e) {
+                      // serve() catches what its handler throws; this is the last resort.
+                      report_defect("websocket_session", e);
+                      if (e) cut();
+                  });
 }
 
 void ws_transport::cut() {
@@ -144,17 +165,29 @@ net::awaitable<void> ws_transport::serve(std::shared_ptr<void> owner, std::strin
     last_heard_ = clock_type::now();
     writer_running_ = true;
     net::co_spawn(socket_.get_executor(), write_loop(owner), [this, owner](std::exception_ptr e) {
-        sluice::net::report_failure("websocket writer")(e);
+        report_defect("websocket_writer", e);
         writer_running_ = false;
         if (done_) done_->cancel();
         beast::error_code ignored;
         socket_.cancel(ignored);  // ends the read loop too
     });
     handler_.on_open();
-    co_await read_loop();
+    // A defect in handling one message closes this connection alone, and still
+    // through the steps below: the handler must let go of everything it joined.
+    std::exception_ptr defect;
+    try {
+        co_await read_loop();
+    } catch (...) {
+        defect = std::current_exception();
+    }
 
     handler_.on_read_end();
-    if (!queue_.closing()) close(1000, "");  // the peer vanished or broke the protocol
+    if (defect) {
+        report_defect("websocket_session", defect);
+        close(1011, "internal error");
+    } else if (!queue_.closing()) {
+        close(1000, "");  // the peer vanished or broke the protocol
+    }
     // The writer sends what is left (a close frame at most) and ends.
     writer_wake_.cancel();
     net::steady_timer done(socket_.get_executor());
@@ -190,6 +223,8 @@ net::awaitable<void> ws_transport::read_loop() {
             if (r == ws_frame_reader::result::need_more) break;
             if (r == ws_frame_reader::result::error) {
                 log::info("websocket closed: protocol error", {{"error", reader_.error_text}});
+                if (reader_.close_code == 1009)
+                    metrics_.count_limit(metrics::limit::websocket_max_message_bytes);
                 close(reader_.close_code, reader_.error_text);
                 co_return;
             }
@@ -242,6 +277,7 @@ void ws_transport::keepalive_tick() {
     if (silent >= limits_.ping_interval * 2) {
         log::info("websocket closed: no answer to pings",
                   {{"ping_interval_ms", limits_.ping_interval.count()}});
+        metrics_.count_limit(metrics::limit::websocket_ping_interval);
         beast::error_code ignored;
         socket_.close(ignored);
         return;
@@ -275,6 +311,7 @@ net::awaitable<void> ws_transport::write_loop(std::shared_ptr<void> owner) {
             log::warn("websocket closed: the client does not read its frames",
                       {{"send_timeout_ms", limits_.send_timeout.count()},
                        {"queued_frames", queue_.queued_frames()}});
+            metrics_.count_limit(metrics::limit::websocket_send_timeout);
             close(1008, "send queue not drained within " +
                             std::to_string(limits_.send_timeout.count()) + " ms");
         }

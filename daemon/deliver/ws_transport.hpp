@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <span>
 #include <string>
@@ -92,6 +93,10 @@ class ws_transport {
     void close_going_away() { close(1001, "server shutting down"); }
     // Shutdown: closes the socket at once.
     void cut();
+    // A task of the handler's own (e.g. a fan-out feed) ended with `e`: reported as
+    // a defect (see failed()), and the connection closed with 1011 so the client
+    // reconnects rather than wait in silence.
+    void task_failed(const char* where, std::exception_ptr e);
 
     bool closing() const { return queue_.closing(); }
     boost::asio::any_io_executor executor() { return socket_.get_executor(); }
@@ -107,6 +112,9 @@ class ws_transport {
     void overflow();
     // Cuts the socket after `after` unless the timer is re-armed or serve() is over.
     void arm_cut(clock_type::duration after);
+    // A defect escaped this connection's work (`where`): logged with the client and
+    // counted in sluice_internal_errors_total{where}. Nothing when `e` is empty.
+    void report_defect(const char* where, const std::exception_ptr& e);
 
     boost::asio::ip::tcp::socket socket_;
     http::connection_lease lease_;  // the connection's place in the server's counts
@@ -116,6 +124,7 @@ class ws_transport {
     ws_frame_reader reader_;
     ws_send_queue queue_;
     std::string in_;
+    std::string client_;         // the peer's address, for logs
     std::weak_ptr<void> owner_;  // what start() was given; timers lock it while armed
     boost::asio::steady_timer writer_wake_;
     boost::asio::steady_timer stuck_timer_;

@@ -154,6 +154,7 @@ net::awaitable<bool> session::write(const response& res, bool keep_alive, bool h
         rest.consume(sent);
         std::size_t n = 0;
         std::tie(ec, n) = co_await net::async_write(socket_, rest, use_tuple);
+        if (ec && timed_out_) state_.metrics.count_limit(metrics::limit::http_write_timeout);
         disarm();
     }
     co_return !ec;
@@ -207,8 +208,12 @@ net::awaitable<void> session::run() {
             arm(state_.is_draining() ? std::min(idle, drain_grace) : idle);
             auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(read_chunk), use_tuple);
             disarm();
-            if (ec && timed_out_ && served_ == 0 && !state_.is_draining())
-                state_.metrics.count_first_byte_timeout();
+            if (ec && timed_out_ && !state_.is_draining()) {
+                if (served_ == 0)
+                    state_.metrics.count_first_byte_timeout();
+                else
+                    state_.metrics.count_limit(metrics::limit::http_idle_timeout);
+            }
             if (ec) break;  // peer closed, idle timeout or drain: nothing to answer
             buffer_.commit(n);
         }

@@ -161,6 +161,13 @@ registry::registry() : registry_(std::make_shared<prometheus::Registry>()) {
              .Help("Connections closed because they sent nothing within http.first_byte_timeout")
              .Register(*registry_)
              .Add({});
+    auto& limits = BuildCounter()
+                       .Name("sluice_limits_reached_total")
+                       .Help("Clients stopped by a limit, by the limit's config key")
+                       .Register(*registry_);
+    for (std::size_t i = 0; i < limit_count; ++i)
+        limits_reached_[i] =
+            &limits.Add({{"limit", std::string(limit_name(static_cast<limit>(i)))}});
     internal_errors_ = &BuildCounter()
                             .Name("sluice_internal_errors_total")
                             .Help(
@@ -327,6 +334,35 @@ void registry::count_connection_refused(std::string_view reason) {
 }
 void registry::count_first_byte_timeout() {
     first_byte_timeouts_->Increment();
+}
+void registry::count_limit(limit l) {
+    limits_reached_[static_cast<std::size_t>(l)]->Increment();
+}
+
+std::string_view limit_name(limit l) {
+    switch (l) {
+        case limit::http_idle_timeout:
+            return "http.idle_timeout";
+        case limit::http_write_timeout:
+            return "http.write_timeout";
+        case limit::publish_max_batch:
+            return "publish.max_batch";
+        case limit::publish_max_violations:
+            return "publish.max_violations";
+        case limit::publish_max_answer_bytes:
+            return "publish.max_answer_bytes";
+        case limit::websocket_max_message_bytes:
+            return "websocket.max_message_bytes";
+        case limit::websocket_max_subscriptions:
+            return "websocket.max_subscriptions";
+        case limit::websocket_send_timeout:
+            return "websocket.send_timeout";
+        case limit::page_bytes:
+            return "page_bytes";
+        case limit::listed_groups:
+            return "listed_groups";
+    }
+    return "unknown";
 }
 void registry::count_task_restart(std::string_view task) {
     task_restarts_->Add({{"task", std::string(task)}}).Increment();

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -18,6 +20,25 @@ class Family;
 }  // namespace prometheus
 
 namespace sluice::metrics {
+
+// The limits of docs/operations.md that have no metric of their own: each time one
+// stops a client, sluice_limits_reached_total{limit="<its config key>"} counts it.
+enum class limit : unsigned char {
+    http_idle_timeout,
+    http_write_timeout,
+    publish_max_batch,
+    publish_max_violations,
+    publish_max_answer_bytes,
+    websocket_max_message_bytes,
+    websocket_max_subscriptions,
+    websocket_send_timeout,
+    websocket_ping_interval,  // a peer silent for two intervals, cut
+    page_bytes,               // a replay or dead-letter page cut short by redis.max_reply_bytes
+    listed_groups,            // a type's group listing cut at its cap
+};
+inline constexpr std::size_t limit_count = 11;
+// The config key a limit is named by in its label.
+std::string_view limit_name(limit l);
 
 // What the binary is: reported by /v1/version and sluice_build_info.
 struct build_info {
@@ -80,9 +101,12 @@ class registry {
     // A connection closed because it sent nothing within http.first_byte_timeout.
     void count_first_byte_timeout();
 
+    // One client stopped by `l` (a series per limit, made up front: no lock, no lookup).
+    void count_limit(limit l);
+
     // An exception that escaped a connection's work or an I/O thread's handlers, caught
-    // so the thread keeps serving. `where` is a fixed name ("http_session", "io_loop",
-    // "control_loop").
+    // so the thread keeps serving. `where` is a fixed name: "http_session",
+    // "websocket_session", "websocket_writer", "fanout_feed", "io_loop", "control_loop".
     void count_internal_error(std::string_view where);
     // A background task (group reader, tail watch, poller, trimmer) failed and restarts.
     void count_task_restart(std::string_view task);
@@ -145,6 +169,7 @@ class registry {
     prometheus::Counter* connections_total_;
     prometheus::Family<prometheus::Counter>* connections_refused_;
     prometheus::Counter* first_byte_timeouts_;
+    std::array<prometheus::Counter*, limit_count> limits_reached_{};
     prometheus::Family<prometheus::Counter>* internal_errors_;
     prometheus::Family<prometheus::Counter>* task_restarts_;
     prometheus::Counter* websocket_overflows_;

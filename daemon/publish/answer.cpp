@@ -1,5 +1,6 @@
 #include "publish/plan.hpp"
 
+#include <algorithm>
 #include <boost/beast/http/field.hpp>
 
 #include "json/write.hpp"
@@ -57,7 +58,7 @@ http::response answer(unsigned status, std::string body) {
 
 }  // namespace
 
-http::response render(const publish_plan& plan, const publish_options& opts) {
+http::response render(const publish_plan& plan, const publish_options& opts, bool* budget_ran_out) {
     if (plan.refused) return http::make_problem(*plan.refused);
     const auto& items = plan.items;
     const auto& enc = plan.enc;
@@ -79,19 +80,28 @@ http::response render(const publish_plan& plan, const publish_options& opts) {
         auto p = it.problem;
         std::size_t budget = opts.max_answer_bytes, left_out = 0;
         if (!it.violations.empty()) append_violations(p.extra_json, it, budget, left_out);
+        if (budget_ran_out && left_out > 0) *budget_ran_out = true;
         auto res = http::make_problem(p);
         if (it.retry) res.set(beast_http::field::retry_after, "1");
         return res;
     }
-    // Explanations are what makes an answer large (a few bytes of bad event can earn
-    // a kilobyte of violations): details and violations share one byte budget across
-    // the batch, and the answer says what it left out. The rest of an item's answer is
-    // a few constant fields, at most publish.max_batch times.
+    // A few bytes of bad event can earn a kilobyte of explanation, so the failed
+    // items' problems (detail, violations and all) share one byte budget: at most
+    // publish.max_answer_bytes, and no more than a small multiple of the request
+    // itself. Past it an item keeps only its status and code, and the answer says
+    // what it left out. So any answer is at most the budget plus a few dozen bytes
+    // per item, of which there are at most publish.max_batch.
     std::string body = R"({"results":[)";
-    body.reserve(64 + items.size() * 200);
-    std::size_t stored = 0, budget = opts.max_answer_bytes, left_out = 0;
-    bool cut = false;  // some item's detail was left out
+    body.reserve(64 + items.size() * 64);
+    std::size_t budget = std::min(opts.max_answer_bytes, 4096 + 4 * plan.request_bytes);
+    std::size_t stored = 0, left_out = 0;
+    bool cut = false;  // some item's explanation was left out
     http::problem p;
+    auto append_bare = [&](const http::problem& q) {
+        body += R"({"status":)" + std::to_string(q.status) + R"(,"problem":{"code":")";
+        json::append_escaped(body, q.code);
+        body += "\"}}";
+    };
     for (std::size_t i = 0; i < items.size(); ++i) {
         const auto& it = items[i];
         if (i) body += ',';
@@ -100,24 +110,41 @@ http::response render(const publish_plan& plan, const publish_options& opts) {
             body += it.duplicate ? R"({"status":200,"event":)" : R"({"status":201,"event":)";
             append_success_json(body, it, enc);
             body += '}';
-        } else {
-            p = it.problem;
-            // Past the budget an item keeps its status and code, not its prose.
-            if (p.detail.size() > budget) {
-                p.detail.clear();
-                cut = true;
-            } else {
-                budget -= p.detail.size();
-            }
-            if (!it.violations.empty()) append_violations(p.extra_json, it, budget, left_out);
-            body += R"({"status":)" + std::to_string(p.status) + R"(,"problem":)" +
-                    http::to_json(p) + "}";
+            continue;
         }
+        if (budget == 0) {
+            append_bare(it.problem);
+            left_out += it.violations.size();
+            cut = true;
+            continue;
+        }
+        p = it.problem;
+        std::size_t before = budget, left_before = left_out;
+        if (p.detail.size() > budget) {
+            p.detail.clear();
+            cut = true;
+        } else {
+            budget -= p.detail.size();
+        }
+        if (!it.violations.empty()) append_violations(p.extra_json, it, budget, left_out);
+        auto problem_json = http::to_json(p);
+        std::size_t rest = problem_json.size() - (before - budget);  // its fixed fields
+        if (rest > budget) {
+            append_bare(p);
+            left_out = left_before + it.violations.size();
+            budget = 0;
+            cut = true;
+            continue;
+        }
+        budget -= rest;
+        body += R"({"status":)" + std::to_string(p.status) + R"(,"problem":)" + problem_json + "}";
     }
     body += R"(],"stored":)" + std::to_string(stored) + R"(,"failed":)" +
             std::to_string(items.size() - stored);
-    if (left_out > 0 || cut)
+    if (left_out > 0 || cut) {
         body += R"(,"truncated":true,"violations_left_out":)" + std::to_string(left_out);
+        if (budget_ran_out) *budget_ran_out = true;
+    }
     body += '}';
     auto res = answer(stored == items.size() ? 200 : 207, std::move(body));
     return res;

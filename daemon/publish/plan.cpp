@@ -269,6 +269,7 @@ std::optional<http::problem> read_events(const http::request& req, const header_
 publish_plan plan_publish(const http::request& req, const catalog::schema_catalog& cat,
                           const publish_options& opts) {
     publish_plan plan;
+    plan.request_bytes = req.body().size();
     beast_headers headers(req);
     auto mode = mode_for(std::string_view(req[beast_http::field::content_type]),
                          headers.get("ce-specversion").has_value());

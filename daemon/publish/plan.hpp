@@ -70,6 +70,7 @@ using item_list = boost::container::small_vector<item, 1>;
 
 struct publish_plan {
     bool batch = false;
+    std::size_t request_bytes = 0;  // the body's size: what bounds its answer's explanations
     // The request as a whole was refused (415, malformed JSON, a bad batch): the answer.
     std::optional<http::problem> refused;
     item_list items;
@@ -90,6 +91,9 @@ publish_plan plan_publish(const http::request& req, const catalog::schema_catalo
 void record(publish_plan& plan, const store::result<store::done>& stored);
 
 // The answer: the event's (201/200, a problem), or the batch's item by item (200/207).
-http::response render(const publish_plan& plan, const publish_options& opts);
+// `budget_ran_out`, when given, is set when the answer left explanations out for
+// publish.max_answer_bytes (or the request's own size).
+http::response render(const publish_plan& plan, const publish_options& opts,
+                      bool* budget_ran_out = nullptr);
 
 }  // namespace sluice::publish

@@ -1,5 +1,6 @@
 #include "publish/publisher.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include "catalog/schema_catalog.hpp"
@@ -27,7 +28,11 @@ boost::asio::awaitable<http::response> publisher::handle(const http::request_con
     // Everything that reads the request happens before the first co_await: the
     // parser is per thread, and another request may use it while we wait on Redis.
     auto plan = plan_publish(req, *cat, *opts);
-    if (plan.refused) co_return render(plan, *opts);
+    if (plan.refused) {
+        if (plan.refused->code == "batch_too_large")
+            metrics_.count_limit(metrics::limit::publish_max_batch);
+        co_return render(plan, *opts);
+    }
     if (!plan.appends.empty()) {
         record(plan, co_await store.append(plan.appends, opts->idempotency_window));
     }
@@ -39,6 +44,8 @@ boost::asio::awaitable<http::response> publisher::handle(const http::request_con
                                             : std::string_view("stored"))
                         : it.problem.code;
     };
+    if (std::any_of(items.begin(), items.end(), [](const item& it) { return it.more_violations; }))
+        metrics_.count_limit(metrics::limit::publish_max_violations);
     for (std::size_t i = 0; i < items.size();) {
         auto result = result_of(items[i]);
         std::size_t j = i + 1;
@@ -53,7 +60,10 @@ boost::asio::awaitable<http::response> publisher::handle(const http::request_con
         metrics_.observe_publish(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
             items.size());
-    co_return render(plan, *opts);
+    bool budget_ran_out = false;
+    auto res = render(plan, *opts, &budget_ran_out);
+    if (budget_ran_out) metrics_.count_limit(metrics::limit::publish_max_answer_bytes);
+    co_return res;
 }
 
 }  // namespace sluice::publish

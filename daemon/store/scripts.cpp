@@ -112,11 +112,26 @@ return n
 }
 
 const redis::script& list_groups_script() {
+    // KEYS[1] stream; ARGV[1] most groups; ARGV[2] list only names after this one
+    // ("" from the first). XINFO GROUPS answers in byte order of names; Lua's `<` on
+    // strings follows the server's locale, so the cursor is compared byte by byte.
+    // Returns {groups in all, group...}.
     static const redis::script s(R"lua(
 local groups = redis.pcall('XINFO', 'GROUPS', KEYS[1])
 if groups.err then return groups end
+local function later(a, b)
+  for i = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x > y end
+  end
+  return #a > #b
+end
+local most, after = tonumber(ARGV[1]), ARGV[2] or ''
 local out = {#groups}
-for i = 1, math.min(#groups, tonumber(ARGV[1])) do out[i + 1] = groups[i] end
+for i = 1, #groups do
+  if #out > most then break end
+  if after == '' or later(groups[i][2], after) then out[#out + 1] = groups[i] end
+end
 return out
 )lua");
     return s;

@@ -312,10 +312,11 @@ result<stream_store::group_listing> listing_of(const reply& r) {
 }  // namespace
 
 stream_store::task<stream_store::group_listing> stream_store::list_groups(std::string_view type,
-                                                                          std::size_t most) {
+                                                                          std::size_t most,
+                                                                          std::string_view after) {
     auto key = stream_key(type);
     auto n = std::to_string(most);
-    auto r = co_await eval(client_, list_groups_script(), redis::args(key), redis::args(n),
+    auto r = co_await eval(client_, list_groups_script(), redis::args(key), redis::args(n, after),
                            "the group listing script");
     if (!r.ok()) {
         result<group_listing> out;

@@ -101,13 +101,15 @@ class stream_store {
     void save_nack_reasons(std::string_view type, const std::vector<std::string>& fields,
                            std::string_view reason);
 
-    // The first `most` groups of the type's stream and how many it has in all; none
-    // (and total 0) when the stream does not exist.
+    // The first `most` groups of the type's stream by name (those named after `after`,
+    // when given) and how many it has in all; none (and total 0) when the stream does
+    // not exist.
     struct group_listing {
         std::vector<group_info> groups;
         long long total = 0;
     };
-    task<group_listing> list_groups(std::string_view type, std::size_t most);
+    task<group_listing> list_groups(std::string_view type, std::size_t most,
+                                    std::string_view after = {});
     // The same for several types in one pipelined request, a result per type.
     task<std::vector<result<group_listing>>> list_groups(std::span<const std::string> types,
                                                          std::size_t most);

@@ -9,6 +9,7 @@
 #include "http/message.hpp"
 #include "http/service.hpp"
 #include "log/logger.hpp"
+#include "metrics/registry.hpp"
 #include "redis/error.hpp"
 #include "store/problem.hpp"
 #include "store/stream_store.hpp"
@@ -31,6 +32,7 @@ constexpr std::size_t max_requeue_calls = 100;
 struct sources {
     catalog_source catalog;
     page_limits limits;
+    metrics::registry& metrics;
 };
 
 // 404 unless the catalog has a contract for `type`.
@@ -96,6 +98,7 @@ net::awaitable<response> read_page(const sources& s, const http::request_context
         }
         page.take(std::move(r.value));
     }
+    if (page.cut_by_bytes()) s.metrics.count_limit(metrics::limit::page_bytes);
     auto body = dead_letters ? dead_letter_page_json(type, page.entries(), page.more())
                              : replay_page_json(type, page.entries(), page.more());
     auto res = http::make_response(200, std::move(body), json);
@@ -106,17 +109,30 @@ net::awaitable<response> list_groups(const sources& s, const http::request_conte
     std::string type(ctx.params.get("type"));
     auto unknown = unknown_type(s, type);
     if (unknown) co_return std::move(*unknown);
+    std::string after;
+    if (auto bad = parse_groups_query(ctx.query, after)) {
+        auto res = bad_query(*bad);
+        co_return res;
+    }
     auto& store = ctx.worker.get<store::stream_store>();
-    // The first groups only: a stream may have more than one reply can carry.
-    auto listed = co_await store.list_groups(type, store::groups_to_list(s.limits.max_reply_bytes));
+    // A page of groups by name: a stream may have more than one reply can carry. One
+    // more than the page is asked for, to know whether another page follows.
+    auto most = store::groups_to_list(s.limits.max_reply_bytes);
+    auto listed = co_await store.list_groups(type, most + 1, after);
     if (!listed.ok()) {
         auto res = store_failed(listed.error, "nothing was read", type);
         co_return res;
     }
     auto& groups = listed.value.groups;
-    long long total = listed.value.total;
-    // Said in the answer only when the listing left groups out.
-    if (total <= static_cast<long long>(groups.size())) total = -1;
+    group_page page;
+    if (groups.size() > most) {
+        groups.resize(most);
+        page.next = groups.back().name;
+        page.total = listed.value.total;
+        s.metrics.count_limit(metrics::limit::listed_groups);
+    } else if (!after.empty()) {
+        page.total = listed.value.total;
+    }
     std::uint64_t now_ms = 0;
     // Every group's consumers and oldest pending entry, in pipelined requests whose
     // replies stay within half the reply cap by the groups' consumer counts; the last
@@ -143,7 +159,7 @@ net::awaitable<response> list_groups(const sources& s, const http::request_conte
         first = last;
     }
     groups = std::move(kept);
-    auto res = http::make_response(200, groups_json(type, groups, now_ms, total), json);
+    auto res = http::make_response(200, groups_json(type, groups, now_ms, page), json);
     co_return res;
 }
 
@@ -276,8 +292,9 @@ net::awaitable<response> delete_dead_letters(const sources& s, const http::reque
 
 }  // namespace
 
-void add_stream_endpoints(http::service& api, catalog_source catalog, page_limits limits) {
-    auto s = std::make_shared<const sources>(sources{std::move(catalog), limits});
+void add_stream_endpoints(http::service& api, catalog_source catalog, metrics::registry& metrics,
+                          page_limits limits) {
+    auto s = std::make_shared<const sources>(sources{std::move(catalog), limits, metrics});
     api.route("GET", "/v1/streams/{type}/events",
               [s](const http::request_context& ctx) { return read_page(*s, ctx, false); });
     api.route("GET", "/v1/streams/{type}/groups",

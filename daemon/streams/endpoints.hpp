@@ -11,6 +11,9 @@ struct schema_catalog;
 namespace sluice::http {
 class service;
 }
+namespace sluice::metrics {
+class registry;
+}
 
 namespace sluice::streams {
 
@@ -19,7 +22,7 @@ using catalog_source = std::function<std::shared_ptr<const catalog::schema_catal
 
 // Adds the replay, consumer-group and dead-letter endpoints to `api`:
 //   GET    /v1/streams/{type}/events?from=&to=&limit=   a page of the type's events
-//   GET    /v1/streams/{type}/groups                    its consumer groups
+//   GET    /v1/streams/{type}/groups?after=             a page of its consumer groups
 //   PUT    /v1/streams/{type}/groups/{group}            create a group, or move it
 //   GET    /v1/dlq/{type}?from=&limit=                  a page of its dead letters
 //   POST   /v1/dlq/{type}/requeue                       dead letters back onto the stream
@@ -28,7 +31,8 @@ using catalog_source = std::function<std::shared_ptr<const catalog::schema_catal
 // threads and use the `store::stream_store` the serving thread lends in the request
 // context (ctx.worker), so a request never crosses threads; `catalog` must stay
 // callable for as long as the server runs. `limits` bound what one page (events, dead
-// letters, groups) asks of Redis.
-void add_stream_endpoints(http::service& api, catalog_source catalog, page_limits limits = {});
+// letters, groups) asks of Redis; `metrics` counts the pages they cut short.
+void add_stream_endpoints(http::service& api, catalog_source catalog, metrics::registry& metrics,
+                          page_limits limits = {});
 
 }  // namespace sluice::streams

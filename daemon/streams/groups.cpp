@@ -9,7 +9,7 @@ namespace sluice::streams {
 using store::group_info;
 
 std::string groups_json(std::string_view type, const std::vector<group_info>& groups,
-                        std::uint64_t now_ms, long long total) {
+                        std::uint64_t now_ms, const group_page& page) {
     std::string out = R"({"type":)";
     json::append_string(out, type);
     out += R"(,"groups":[)";
@@ -39,8 +39,12 @@ std::string groups_json(std::string_view type, const std::vector<group_info>& gr
         out += '}';
     }
     out += ']';
-    if (total > static_cast<long long>(groups.size()))
-        out += R"(,"truncated":true,"total":)" + std::to_string(total);
+    if (!page.next.empty()) out += R"(,"truncated":true)";
+    if (page.total >= 0) out += R"(,"total":)" + std::to_string(page.total);
+    if (!page.next.empty()) {
+        out += R"(,"next":)";
+        json::append_string(out, page.next);
+    }
     out += '}';
     return out;
 }

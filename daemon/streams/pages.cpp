@@ -131,7 +131,7 @@ void page_reader::take(std::vector<deliver::stream_entry> entries) {
         done_ = true;  // not an entry id: nothing can follow it
         return;
     }
-    if (bytes_ >= step_bytes_) done_ = more_ = true;
+    if (bytes_ >= step_bytes_) done_ = more_ = cut_by_bytes_ = true;
 }
 
 bool page_reader::too_large() {
@@ -140,7 +140,7 @@ bool page_reader::too_large() {
         return true;
     }
     if (entries_.empty()) return false;
-    done_ = more_ = true;
+    done_ = more_ = cut_by_bytes_ = true;
     return true;
 }
 

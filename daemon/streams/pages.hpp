@@ -77,6 +77,8 @@ class page_reader {
     std::vector<deliver::stream_entry>& entries() { return entries_; }
     // True when the page was cut (by its limit, its bytes or an oversized entry).
     bool more() const { return more_; }
+    // True when the page ended early for its bytes (or an oversized entry), not its limit.
+    bool cut_by_bytes() const { return cut_by_bytes_; }
     std::size_t charged_bytes() const { return bytes_; }
 
   private:
@@ -88,6 +90,7 @@ class page_reader {
     std::size_t bytes_ = 0;
     bool done_ = false;
     bool more_ = false;
+    bool cut_by_bytes_ = false;
 };
 
 }  // namespace sluice::streams

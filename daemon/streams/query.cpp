@@ -5,6 +5,7 @@
 
 #include "config/redis_url.hpp"
 #include "deliver/position.hpp"
+#include "deliver/protocol.hpp"
 
 namespace sluice::streams {
 namespace {
@@ -137,6 +138,20 @@ std::optional<query_error> parse_delete_query(std::string_view query, bool& all)
         if (p.value != "true" && p.value != "false")
             return query_error{"all", "all must be true or false; got " + echo(p.value)};
         all = p.value == "true";
+    }
+    return std::nullopt;
+}
+
+std::optional<query_error> parse_groups_query(std::string_view query, std::string& after) {
+    std::vector<query_param> params;
+    if (auto bad = read_params(query, {"after"}, params)) return bad;
+    after.clear();
+    for (const auto& p : params) {
+        if (!deliver::valid_group_name(p.value))
+            return query_error{
+                "after", "after must be a group name (1 to 128 of A-Z a-z 0-9 . _ : -); got " +
+                             echo(p.value)};
+        after = p.value;
     }
     return std::nullopt;
 }

@@ -52,6 +52,10 @@ std::optional<query_error> parse_replay_query(std::string_view query, page_query
 // GET /v1/dlq/{type}: `from` and `limit`, as for replay.
 std::optional<query_error> parse_dead_letter_query(std::string_view query, page_query& out);
 
+// GET /v1/types/{type}/groups: `after` (a group name; list the groups named after
+// it, for the next page). `after` is empty when absent.
+std::optional<query_error> parse_groups_query(std::string_view query, std::string& after);
+
 // DELETE /v1/dlq/{type}: `all` (`true` or `false`); `all` is false when absent.
 std::optional<query_error> parse_delete_query(std::string_view query, bool& all);
 

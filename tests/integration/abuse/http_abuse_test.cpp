@@ -183,5 +183,34 @@ TEST_CASE("abuse: bad events earn answers of bounded size, and say what was left
         INFO("a batch of " << batch.size() << " bytes got an answer of " << r.body.size());
         CHECK(r.body.size() < 256 * 1024 + 1000 * 400);
         CHECK(r.body.size() < 4 * batch.size());
+        CHECK(test::healthz_ms(cfg.port) < 1000);
+    }
+    SECTION("empty objects: each item's answer is larger than the item") {
+        // 3 KB of `[{},{},...]` got 185 KB (62x) when every item carried its whole
+        // problem: past a budget of a few times the request, items keep status and code.
+        test::broker_config cfg(redis.url(), "");
+        auto broker = test::start_broker(cfg);
+        auto before = broker->resident_kib();
+        std::string batch = "[{}";
+        for (int i = 1; i < 1000; ++i) batch += ",{}";
+        batch += ']';
+        test::http_connection c(cfg.port);
+        for (int round = 0; round < 50; ++round) {
+            auto r = c.request("POST", "/v1/events", batch,
+                               "Content-Type: application/cloudevents-batch+json\r\n");
+            REQUIRE(r.status == 207);
+            if (round > 0) continue;
+            INFO("a batch of " << batch.size() << " bytes got an answer of " << r.body.size());
+            // The budget (4 KiB and 4 bytes per request byte), then ~57 bytes an item.
+            CHECK(r.body.size() < 4096 + 4 * batch.size() + 1000 * 64);
+            CHECK(r.body.size() < 25 * batch.size());
+            CHECK_THAT(r.body, Contains(R"("stored":0,"failed":1000,"truncated":true)"));
+            // Every item still says what was wrong with it.
+            CHECK(count_of(r.body, R"({"status":400,"problem":{)") == 1000);
+            CHECK(count_of(r.body, R"("code":"invalid_cloudevent")") == 1000);
+        }
+        CHECK(test::healthz_ms(cfg.port) < 1000);
+        auto after = test::settle_resident_kib(*broker, before, 16 * 1024, 5s);
+        CHECK(after < before + 16 * 1024);
     }
 }

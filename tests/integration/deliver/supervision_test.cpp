@@ -127,3 +127,42 @@ TEST_CASE("a tail watch that fails is restarted and fan-out goes on", "[deliver]
     CHECK_THAT(b.metrics_with(R"(sluice_task_restarts_total{task="tail_watch"} 1)"),
                Contains(R"(sluice_task_restarts_total{task="tail_watch"} 1)"));
 }
+
+TEST_CASE("a WebSocket message whose handling throws closes that connection alone with 1011",
+          "[deliver]") {
+    test::redis_server redis;
+    in_process_broker b(redis.url());
+    test::ws_client other(b.cfg.port);
+    subscribe(other, "billing");
+    test::ws_client c(b.cfg.port);
+    net::arm_failure("websocket_message");
+    c.send(R"({"op":"subscribe","id":"s","type":"user.created"})");
+    REQUIRE(c.wait_closed(5s));
+    CHECK(c.close_code() == 1011);
+    CHECK(c.close_reason() == "internal error");
+    CHECK_THAT(b.metrics_with(R"(sluice_internal_errors_total{where="websocket_session"} 1)"),
+               Contains(R"(sluice_internal_errors_total{where="websocket_session"} 1)"));
+    // Everyone else is served: the other socket's group, a new socket, HTTP.
+    auto id = b.publish(1);
+    CHECK(entry_of(other.receive_op("event")) == id);
+    test::ws_client again(b.cfg.port);
+    subscribe(again, "");
+    CHECK(test::http_get(b.cfg.port, "/healthz").status == 200);
+}
+
+TEST_CASE("a fan-out feed that fails closes its connection with 1011 instead of going silent",
+          "[deliver]") {
+    test::redis_server redis;
+    in_process_broker b(redis.url());
+    test::ws_client c(b.cfg.port);
+    net::arm_failure("fanout_feed");
+    subscribe(c, "");
+    REQUIRE(c.wait_closed(5s));
+    CHECK(c.close_code() == 1011);
+    CHECK_THAT(b.metrics_with(R"(sluice_internal_errors_total{where="fanout_feed"} 1)"),
+               Contains(R"(sluice_internal_errors_total{where="fanout_feed"} 1)"));
+    test::ws_client again(b.cfg.port);
+    subscribe(again, "");
+    auto id = b.publish(1);
+    CHECK(entry_of(again.receive_op("event")) == id);
+}

@@ -495,6 +495,13 @@ TEST_CASE("a connection that sends nothing is closed after the first-byte timeou
     CHECK(talking.request("GET", "/hello").status == 200);
     CHECK_THAT(s.metrics_with("sluice_http_first_byte_timeouts_total 1"),
                Contains("sluice_http_first_byte_timeouts_total 1"));
+    // Every limit without a metric of its own has its series, from the start.
+    CHECK_THAT(s.metrics_with(R"(sluice_limits_reached_total{limit="http.idle_timeout"} 0)"),
+               Contains(R"(sluice_limits_reached_total{limit="websocket.send_timeout"} 0)"));
+    // Quiet past the idle timeout: closed, and counted as the idle timeout's.
+    CHECK(talking.closed_by_peer(5s));
+    CHECK_THAT(s.metrics_with(R"(sluice_limits_reached_total{limit="http.idle_timeout"} 1)"),
+               Contains(R"(sluice_limits_reached_total{limit="http.idle_timeout"} 1)"));
 }
 
 TEST_CASE("one client address may hold max_connections_per_client connections", "[http]") {

@@ -2,6 +2,7 @@
 // real redis-server, real HTTP.
 #include <simdjson.h>
 
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <ctime>
@@ -743,6 +744,31 @@ TEST_CASE("many groups: listings are capped and the poller never drops the main 
     CHECK(listing.root["groups"].get_array().size() == 64);
     CHECK(bool(listing.root["truncated"]));
     CHECK(int64_t(listing.root["total"]) == 600);
+
+    // The pages that follow, by `next`: every group once, in name order, and the last
+    // page says nothing more follows.
+    std::vector<std::string> names;
+    for (auto g : listing.root["groups"].get_array()) names.push_back(str(g["name"]));
+    std::string next = str(listing.root["next"]);
+    int pages = 1;
+    while (!next.empty() && pages < 20) {
+        auto more = b.call("GET", "/v1/streams/user.created/groups?after=" + next);
+        REQUIRE(more.status == 200);
+        json page(more.body);
+        for (auto g : page.root["groups"].get_array()) names.push_back(str(g["name"]));
+        CHECK(int64_t(page.root["total"]) == 600);
+        next = more.body.find(R"("next":)") == std::string::npos ? "" : str(page.root["next"]);
+        CHECK((more.body.find(R"("truncated":true)") != std::string::npos) == !next.empty());
+        ++pages;
+    }
+    CHECK(pages == 10);
+    REQUIRE(names.size() == 600);
+    CHECK(std::is_sorted(names.begin(), names.end()));
+    CHECK(std::set<std::string>(names.begin(), names.end()).size() == 600);
+    CHECK(metric(b.call("GET", "/metrics").body,
+                 R"(sluice_limits_reached_total{limit="listed_groups"})") >= 9);
+    auto bad = b.call("GET", "/v1/streams/user.created/groups?after=no%20spaces");
+    check_problem(bad, 400, "invalid_parameter");
 }
 
 TEST_CASE("a group read over the reply cap reads fewer at a time and delivers every event",
