@@ -1,8 +1,10 @@
 // HTTP/1.1 requests as the session reads them (http/request_reader.hpp): headers,
 // Content-Length and chunked bodies, trailers, pipelined requests. The first input
-// byte picks how the bytes arrive (chunk size) and whether the session's default
-// limits apply (header 16 KiB, body 1 MiB) or small ones that the fuzzer can reach;
-// the rest is what a client sent on one connection.
+// byte picks how the bytes arrive (chunk size) and the limits: the session's defaults
+// (header 16 KiB, body 1 MiB), small ones that the fuzzer can reach, or a header limit
+// anywhere in the range the config accepts (http.max_header_bytes, 1 KiB to 64 KiB,
+// where Beast's 16-bit field offsets end) taken from the next two bytes; the rest is
+// what a client sent on one connection.
 //
 // Every request is read or refused with 400, 413 or 431 and a valid problem+json;
 // nothing throws, a body stays within its limit, and the same bytes give the same
@@ -35,6 +37,11 @@ struct outcome {
 };
 
 constexpr std::size_t max_requests = 8;  // pipelined on one connection
+
+// The header limits the config accepts (config/loader.cpp); the upper one is the
+// reader's own cap, request_reader::max_header_limit.
+constexpr std::size_t min_header_bytes = 1024;
+constexpr std::size_t max_header_bytes = request_reader::max_header_limit;
 
 // Whole reads can see a broken request line before the header ends, while small
 // reads are still waiting for it (or have hit the header limit first: 431 for one,
@@ -92,8 +99,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (size == 0) return 0;
     std::size_t chunk = 1 + (data[0] & 0x3F) * 61;  // 1 to 3844 bytes per read
     request_limits limits;                          // the session's defaults
-    if (data[0] & 0x40) limits = {1024, 4096};
-    std::string_view wire(reinterpret_cast<const char*>(data) + 1, size - 1);
+    std::size_t skip = 1;
+    if (data[0] & 0x40) {
+        limits = {1024, 4096};
+    } else if (data[0] & 0x80) {
+        if (size < 3) return 0;
+        limits.max_header_bytes = min_header_bytes + (std::size_t(data[1]) << 8 | data[2]) %
+                                                         (max_header_bytes - min_header_bytes + 1);
+        skip = 3;
+    }
+    std::string_view wire(reinterpret_cast<const char*>(data) + skip, size - skip);
     auto whole = read_connection(wire, wire.size() + 1, limits);
     auto pieces = read_connection(wire, chunk, limits);
     require(consistent(whole, pieces),
