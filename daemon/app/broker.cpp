@@ -4,6 +4,7 @@
 #include <memory>
 #include <vector>
 
+#include "app/access.hpp"
 #include "app/drain.hpp"
 #include "app/endpoints.hpp"
 #include "app/readiness.hpp"
@@ -41,6 +42,7 @@ struct running {
     net::io_context ctx{1};  // the control thread's
     metrics::registry metrics;
     catalog::holder catalogs;
+    auth::holder auth;
     redis::client redis;  // `main`: readiness, retention, group stats
     readiness ready;
     std::shared_ptr<http::service> api = std::make_shared<http::service>();
@@ -70,7 +72,7 @@ struct running {
         , systemd(ctx, systemd_notifier::from_environment(env), settings, server, catalogs, ready,
                   server.executors())
         , reload(ctx, config_path, env,
-                 {settings, server, workers, publisher, catalogs, metrics, systemd})
+                 {settings, server, workers, publisher, catalogs, metrics, systemd, auth})
         , drain(
               {ctx, settings, server, workers, ready, systemd}, [this] { stop_control_thread(); },
               [this] { reload.join(); })
@@ -102,7 +104,20 @@ struct running {
     }
 
     void add_routes(const config::settings& s) {
-        add_operational_endpoints(*api, ready, catalogs, metrics);
+        auth.set(std::make_shared<const auth::authenticator>(s.auth));
+        if (!s.auth.enabled)
+            log::warn(
+                "authentication is off: anyone who reaches the port may publish, consume, "
+                "replay and administer; add an auth section (docs/security.md)",
+                {{"config", s.source}});
+        api->set_gate([this](const http::request& req, std::string_view pattern,
+                             const http::route_params& params) {
+            auto a = auth.get();
+            auto admitted = admit(*a, req, pattern, params);
+            admitted.keep = std::move(a);
+            return admitted;
+        });
+        add_operational_endpoints(*api, ready, catalogs, metrics, auth);
         api->route("POST", "/v1/events",
                    [this](const http::request_context& c) { return publisher.handle(c); });
         api->route(
@@ -117,10 +132,12 @@ struct running {
                 co_return res;
             });
         server.set_upgrade_handler(
-            "/v1/ws", [](net::ip::tcp::socket socket, http::request req, std::string leftover,
-                         const http::worker_slot& lent, http::connection_lease lease) {
+            "/v1/ws", [this](net::ip::tcp::socket socket, http::request req, std::string leftover,
+                             const http::worker_slot& lent, http::connection_lease lease) {
+                auto access = websocket_access(auth.get(), req);
                 lent.get<deliver::hub>().accept(std::move(socket), std::move(req),
-                                                std::move(leftover), std::move(lease));
+                                                std::move(leftover), std::move(lease),
+                                                std::move(access));
             });
         streams::add_stream_endpoints(
             *api, [this] { return catalogs.get(); }, metrics, to_page_limits(s));

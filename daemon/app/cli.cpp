@@ -11,6 +11,7 @@ const char* usage() {
            "       sluice schema validate SCHEMA INSTANCE... [--loop N]\n"
            "       sluice schema test FILE_OR_DIR... [--remotes DIR]\n"
            "                                         check contracts (see `sluice schema`)\n"
+           "       sluice auth new-key | hash-key    make an API key, or hash one from stdin\n"
            "       sluice --version | --help\n"
            "\n"
            "FILE defaults to $SLUICE_CONFIG, else /etc/sluice/sluice.yaml.\n"

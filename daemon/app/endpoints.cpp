@@ -10,7 +10,8 @@ namespace sluice::app {
 namespace {}  // namespace
 
 void add_operational_endpoints(http::service& api, const readiness& ready,
-                               const catalog::holder& catalogs, metrics::registry& metrics) {
+                               const catalog::holder& catalogs, metrics::registry& metrics,
+                               const auth::holder& auth) {
     using http::response;
     constexpr std::string_view json = "application/json";
 
@@ -21,15 +22,18 @@ void add_operational_endpoints(http::service& api, const readiness& ready,
 
     api.route(
         "GET", "/readyz",
-        [&ready, &catalogs](const http::request_context&) -> boost::asio::awaitable<response> {
+        [&ready, &catalogs,
+         &auth](const http::request_context&) -> boost::asio::awaitable<response> {
             auto reasons = ready.reasons_not_ready();
             if (reasons.empty()) {
                 auto cat = catalogs.get();
+                auto a = auth.get();
                 co_return http::make_response(
                     200,
                     R"({"status":"ready","redis":"up","schemas":{"types":)" +
                         std::to_string(cat->types.size()) + R"(,"versions":)" +
-                        std::to_string(cat->version_count()) + "}}",
+                        std::to_string(cat->version_count()) + R"(},"auth":)" +
+                        (a && a->enabled() ? R"("enabled")" : R"("disabled")") + "}",
                     json);
             }
             std::string detail, list;

@@ -1,6 +1,7 @@
 #include <csignal>
 #include <iostream>
 
+#include "app/auth_cli.hpp"
 #include "app/broker.hpp"
 #include "app/cli.hpp"
 #include "app/schema_cli.hpp"
@@ -13,6 +14,8 @@ int main(int argc, char** argv) {
     using namespace sluice;
     std::signal(SIGPIPE, SIG_IGN);
 
+    if (argc >= 2 && std::string_view(argv[1]) == "auth")
+        return app::run_auth_command(std::vector<std::string>(argv + 2, argv + argc));
     if (argc >= 2 && std::string_view(argv[1]) == "schema")
         return app::run_schema_command(std::vector<std::string>(argv + 2, argv + argc));
 

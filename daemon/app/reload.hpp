@@ -1,5 +1,7 @@
 #pragma once
 
+#include "auth/authenticator.hpp"
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -50,6 +52,7 @@ class reloader {
         catalog::holder& catalogs;
         metrics::registry& metrics;
         systemd_reporter& systemd;
+        auth::holder& auth;
     };
 
     reloader(boost::asio::io_context& control, std::string config_path, config::env_lookup env,

@@ -298,6 +298,111 @@ env_lookup process_environment() {
     };
 }
 
+// A list of strings at `key` of `sec` (a lone string is a list of one).
+std::vector<std::string> read_strings(const section& sec, std::string_view key) {
+    std::vector<std::string> out;
+    auto v = sec.child(key);
+    if (!v.IsDefined() || v.IsNull()) return out;
+    if (v.IsScalar()) {
+        out.push_back(v.Scalar());
+        return out;
+    }
+    if (!v.IsSequence())
+        sec.fail(v, "'" + sec.key_path(key) + "' must be a list of strings",
+                 "expected e.g. [\"orders.*\"]");
+    for (const auto& item : v) {
+        if (!item.IsScalar())
+            sec.fail(item, "'" + sec.key_path(key) + "' must be a list of strings",
+                     "expected e.g. [\"orders.*\"]");
+        out.push_back(item.Scalar());
+    }
+    return out;
+}
+
+// A list of permissions: [{types: [...], groups: [...], allow: [...]}, ...].
+std::vector<auth::grant> read_grants(const section& parent, std::string_view key,
+                                     const std::string& source) {
+    std::vector<auth::grant> out;
+    auto v = parent.child(key);
+    auto path = parent.key_path(key);
+    if (!v.IsDefined() || v.IsNull()) return out;
+    if (!v.IsSequence())
+        parent.fail(v, "'" + path + "' must be a list of permissions",
+                    "expected e.g. [{types: [\"orders.*\"], allow: [publish]}]");
+    std::size_t n = 0;
+    for (const auto& item : v) {
+        section g(item, path + "[" + std::to_string(n++) + "]", source,
+                  {"types", "groups", "allow"});
+        auth::grant grant;
+        grant.types = read_strings(g, "types");
+        grant.groups = read_strings(g, "groups");
+        for (const auto& list : {&grant.types, &grant.groups})
+            for (const auto& pattern : *list)
+                if (auto why = auth::pattern_problem(pattern); !why.empty())
+                    g.fail(item,
+                           "'" + g.key_path(list == &grant.types ? "types" : "groups") +
+                               "' has a bad pattern '" + pattern + "'",
+                           why);
+        auto actions = read_strings(g, "allow");
+        if (actions.empty())
+            g.fail(item, "'" + g.key_path("allow") + "' is missing or empty",
+                   "expected some of publish, subscribe, consume, replay, admin, metrics");
+        for (const auto& a : actions) {
+            auto act = auth::action_named(a);
+            if (!act)
+                g.fail(g.child("allow"),
+                       "'" + g.key_path("allow") + "' has an unknown action '" + a + "'",
+                       "expected some of publish, subscribe, consume, replay, admin, metrics");
+            grant.allow |= static_cast<auth::action_set>(*act);
+        }
+        if (grant.types.empty() &&
+            grant.allow != static_cast<auth::action_set>(auth::action::metrics))
+            g.fail(item, "'" + g.key_path("types") + "' is missing",
+                   "expected the event types it covers, e.g. [\"orders.*\"] or [\"*\"]");
+        out.push_back(std::move(grant));
+    }
+    return out;
+}
+
+void read_auth(const section& top, settings& s, const std::string& source) {
+    auto node = top.child("auth");
+    if (!node.IsDefined()) return;
+    section a(node, "auth", source, {"api_keys", "anonymous"});
+    s.auth.enabled = true;
+    s.auth.anonymous = read_grants(a, "anonymous", source);
+    auto keys = a.child("api_keys");
+    if (!keys.IsDefined() || keys.IsNull()) return;
+    if (!keys.IsSequence())
+        a.fail(keys, "'auth.api_keys' must be a list",
+               "expected [{name: ..., sha256: ..., permissions: [...]}]");
+    std::size_t n = 0;
+    for (const auto& item : keys) {
+        section k(item, "auth.api_keys[" + std::to_string(n++) + "]", source,
+                  {"name", "sha256", "permissions"});
+        auth::api_key_entry key;
+        k.read_string("name", key.name);
+        k.read_string("sha256", key.sha256_hex);
+        if (key.name.empty())
+            k.fail(item, "'" + k.key_path("name") + "' is missing",
+                   "expected a name for logs, e.g. billing-service");
+        for (auto& c : key.sha256_hex)
+            if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
+        bool hex = key.sha256_hex.size() == 64 &&
+                   key.sha256_hex.find_first_not_of("0123456789abcdef") == std::string::npos;
+        if (!hex)
+            k.fail(item, "'" + k.key_path("sha256") + "' is not a SHA-256 (64 hex digits)",
+                   "expected the output of: sluice auth hash-key < key-file (the config never "
+                   "holds the key)");
+        for (const auto& other : s.auth.api_keys)
+            if (other.sha256_hex == key.sha256_hex)
+                k.fail(item,
+                       "'" + k.key_path("sha256") + "' is the same key as '" + other.name + "'",
+                       "expected each key once");
+        key.grants = read_grants(k, "permissions", source);
+        s.auth.api_keys.push_back(std::move(key));
+    }
+}
+
 settings parse(std::string_view yaml_text, const std::string& source, const std::string& base_dir,
                const env_lookup& env) {
     YAML::Node root;
@@ -315,7 +420,7 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
     s.source = source;
     section top(root, "", source,
                 {"listen", "threads", "redis", "http", "websocket", "log", "schemas", "shutdown",
-                 "reload", "metrics", "publish", "type_defaults", "types"});
+                 "reload", "metrics", "publish", "type_defaults", "types", "auth"});
     if (root.IsDefined() && !root.IsNull() && !root.IsMap())
         top.fail(root, "the config must be a mapping", "expected keys such as listen, redis, http");
 
@@ -478,6 +583,8 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
     reload.read_duration("watch_interval", s.reload.watch_interval, 0ms, 1h);
     section metrics(top.child("metrics"), "metrics", source, {"group_stats_interval"});
     metrics.read_duration("group_stats_interval", s.metrics.group_stats_interval, 100ms, 1h);
+
+    read_auth(top, s, source);
 
     apply_environment(s, env);
     s.schemas.dir = resolve_path(base_dir, s.schemas.dir);

@@ -6,6 +6,7 @@
 #include <map>
 #include <string>
 
+#include "auth/authenticator.hpp"
 #include "config/redis_url.hpp"
 #include "log/logger.hpp"
 #include "registry/type_policy.hpp"
@@ -18,6 +19,9 @@ using duration = std::chrono::milliseconds;
 // are the documented defaults (config/sluice.yaml shows each one).
 struct settings {
     std::string source;  // the file it was loaded from, for messages
+
+    // Who may do what (docs/security.md); disabled when the config has no `auth:`.
+    auth::auth_settings auth;
 
     struct listen_settings {
         std::string address = "127.0.0.1";

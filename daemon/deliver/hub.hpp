@@ -50,8 +50,9 @@ class hub {
 
     // GET /v1/ws with an upgrade: starts a WebSocket session that owns `socket` (and
     // the connection's lease) until it closes. On the hub's thread.
+    // `access`: who opened it, or the answer that refuses the upgrade.
     void accept(boost::asio::ip::tcp::socket socket, http::request req, std::string leftover,
-                http::connection_lease lease);
+                http::connection_lease lease, ws_access access = {});
 
     // Closes every socket with 1001 (going away); their unacked events become due
     // for other members at once.

@@ -8,7 +8,20 @@
 #include <utility>
 #include <vector>
 
+namespace sluice::auth {
+struct principal;
+}
+
 namespace sluice::deliver {
+
+// Who opened a WebSocket (docs/security.md): every op checks `who`; null lets every
+// op through (a hub used without a gate, as in tests). A non-empty `refusal` is the
+// whole HTTP answer sent instead of the upgrade (401, 403), after which it closes.
+struct ws_access {
+    std::shared_ptr<const void> keep;  // what `who` lives in
+    const auth::principal* who = nullptr;
+    std::string refusal;
+};
 
 using clock_type = std::chrono::steady_clock;
 struct subscription;

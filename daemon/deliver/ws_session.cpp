@@ -5,6 +5,7 @@
 #include <chrono>
 #include <vector>
 
+#include "auth/permissions.hpp"
 #include "catalog/schema_catalog.hpp"
 #include "deliver/fanout.hpp"
 #include "metrics/registry.hpp"
@@ -43,8 +44,10 @@ ws_transport_limits transport_limits(const websocket_limits& l) {
 
 }  // namespace
 
-ws_session::ws_session(net::ip::tcp::socket socket, hub& h, http::connection_lease lease)
+ws_session::ws_session(net::ip::tcp::socket socket, hub& h, http::connection_lease lease,
+                       ws_access access)
     : hub_(h)
+    , access_(std::move(access))
     , max_subscriptions_(h.limits().max_subscriptions)
     , transport_(std::move(socket), std::move(lease), *this, h.metrics(),
                  transport_limits(h.limits())) {}
@@ -52,7 +55,7 @@ ws_session::ws_session(net::ip::tcp::socket socket, hub& h, http::connection_lea
 ws_session::~ws_session() = default;
 
 void ws_session::start(const http::request& req, std::string leftover) {
-    transport_.start(req, std::move(leftover), shared_from_this());
+    transport_.start(req, std::move(leftover), shared_from_this(), std::move(access_.refusal));
 }
 
 void ws_session::on_open() {
@@ -155,6 +158,16 @@ net::awaitable<void> ws_session::subscribe(const client_frame& f) {
     if (hub_.draining()) {
         send_error({f.id, "draining", "the broker is shutting down; subscribe elsewhere"});
         co_return;
+    }
+    if (access_.who) {
+        bool group = !f.group.empty();
+        auto act = group ? auth::action::consume : auth::action::subscribe;
+        if (!access_.who->may(act, f.type, f.group)) {
+            send_error({f.id, "forbidden",
+                        "'" + access_.who->name + "' may not " + std::string(auth::name_of(act)) +
+                            (group ? " in this group of this type" : " to this type")});
+            co_return;
+        }
     }
     if (subs_.count(f.id)) {
         send_error({f.id, "duplicate_subscription",

@@ -28,7 +28,8 @@ class ws_session final : public frame_sink,
                          public ws_handler,
                          public std::enable_shared_from_this<ws_session> {
   public:
-    ws_session(boost::asio::ip::tcp::socket socket, hub& h, http::connection_lease lease);
+    ws_session(boost::asio::ip::tcp::socket socket, hub& h, http::connection_lease lease,
+               ws_access access);
     ~ws_session();
 
     // Answers the handshake in `req`, then serves frames (`leftover`: bytes the HTTP
@@ -61,6 +62,7 @@ class ws_session final : public frame_sink,
     void drop(entry& e);
 
     hub& hub_;
+    ws_access access_;
     std::size_t max_subscriptions_;
     ws_transport transport_;
     std::unordered_map<std::string, entry> subs_;

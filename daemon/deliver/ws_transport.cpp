@@ -127,10 +127,10 @@ std::string ws_transport::handshake_answer(const http::request& req, bool& accep
 }
 
 void ws_transport::start(const http::request& req, std::string leftover,
-                         std::shared_ptr<void> owner) {
+                         std::shared_ptr<void> owner, std::string refusal) {
     // Only the answer is kept for the connection's long wait, not the request.
     bool accepted = false;
-    auto answer = handshake_answer(req, accepted);
+    auto answer = refusal.empty() ? handshake_answer(req, accepted) : std::move(refusal);
     owner_ = owner;
     net::co_spawn(socket_.get_executor(),
                   serve(owner, std::move(answer), accepted, std::move(leftover)),

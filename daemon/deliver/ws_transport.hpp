@@ -81,7 +81,10 @@ class ws_transport {
     // the request) until the connection closes. `owner` keeps the handler (and so this
     // transport) alive while that runs: the tasks and armed timers hold it, members
     // only a weak_ptr, so there is no cycle.
-    void start(const http::request& req, std::string leftover, std::shared_ptr<void> owner);
+    // A non-empty `refusal` is sent instead of the handshake's answer (a whole HTTP
+    // response), and the connection closes.
+    void start(const http::request& req, std::string leftover, std::shared_ptr<void> owner,
+               std::string refusal = {});
 
     // Queues a data frame (closes with 1008 when the queue passes max_queued_bytes).
     // Dropped once closing.

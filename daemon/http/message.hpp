@@ -15,6 +15,10 @@
 #include "http/router.hpp"
 #include "http/worker_slot.hpp"
 
+namespace sluice::auth {
+struct principal;
+}
+
 namespace sluice::http {
 
 namespace beast_http = boost::beast::http;
@@ -31,6 +35,8 @@ struct request_context {
     std::string_view path;      // without the query string
     std::string_view query;     // after '?', empty when absent
     const worker_slot& worker;  // what the serving I/O thread lends (its store, its hub...)
+    // Who sent it, as the service's gate found (null when the service has no gate).
+    const auth::principal* who = nullptr;
 };
 
 // Handles one matched request. Runs on the connection's I/O thread; may co_await.

@@ -53,7 +53,15 @@ boost::asio::awaitable<service::outcome> service::dispatch(const request& req,
         co_return out;
     }
 
-    request_context ctx{req, params, path, query, worker};
+    admission admitted;
+    if (gate_) {
+        admitted = gate_(req, m.pattern, params);
+        if (admitted.refused) {
+            outcome out{std::move(*admitted.refused), m.pattern};
+            co_return out;
+        }
+    }
+    request_context ctx{req, params, path, query, worker, admitted.who};
     response res;
     bool failed = false;
     try {

@@ -1,5 +1,8 @@
 #pragma once
 
+#include <functional>
+#include <memory>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -15,6 +18,19 @@ class service {
     // Throws std::invalid_argument on a malformed or duplicate route.
     void route(std::string_view method, std::string_view pattern, handler h);
 
+    // What a gate decides before a matched route's handler runs: an answer that ends
+    // the request (401, 403), or who sent it, kept alive by `keep` while it is served.
+    struct admission {
+        std::optional<response> refused;
+        const auth::principal* who = nullptr;
+        std::shared_ptr<const void> keep;
+    };
+    // Called with the request and its matched route pattern (e.g.
+    // "/v1/streams/{type}/events") and parameters. Set before the server starts.
+    using gate = std::function<admission(const request& req, std::string_view pattern,
+                                         const route_params& params)>;
+    void set_gate(gate g) { gate_ = std::move(g); }
+
     struct outcome {
         response res;
         std::string_view route;  // the matched pattern, or "unmatched"
@@ -28,6 +44,7 @@ class service {
   private:
     router router_;
     std::vector<handler> handlers_;
+    gate gate_;
 };
 
 }  // namespace sluice::http

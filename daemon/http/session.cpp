@@ -18,6 +18,22 @@
 namespace sluice::http {
 namespace {
 
+// The request target as the access log shows it: an `access_token` query value (a
+// credential, docs/security.md) is replaced, so no secret reaches the logs.
+std::string loggable_target(std::string_view target) {
+    std::string out(target);
+    auto q = out.find('?');
+    if (q == std::string::npos) return out;
+    for (auto at = out.find("access_token=", q); at != std::string::npos;
+         at = out.find("access_token=", at + 1)) {
+        if (out[at - 1] != '?' && out[at - 1] != '&') continue;
+        auto value = at + 13;
+        auto end = out.find('&', value);
+        out.replace(value, (end == std::string::npos ? out.size() : end) - value, "REDACTED");
+    }
+    return out;
+}
+
 namespace net = boost::asio;
 namespace beast = boost::beast;
 using clock_type = std::chrono::steady_clock;
@@ -304,7 +320,7 @@ net::awaitable<void> session::run() {
         state_.metrics.observe_request(out.route, method, status, seconds);
         if (lim->access_log) {
             log::info("request", {{"method", std::string_view(req.method_string())},
-                                  {"path", std::string_view(req.target())},
+                                  {"path", loggable_target(req.target())},
                                   {"status", status},
                                   {"duration_ms", seconds * 1000.0},
                                   {"bytes", out.res.body().size()}});

@@ -39,10 +39,19 @@ http::problem problem_of(const event_error& e) {
 // Checks one incoming event against the catalog and builds what Redis will store.
 // `steps` is the request's evaluation budget, shared by all its events.
 item prepare(const incoming_event& in, const catalog::schema_catalog& cat,
-             const publish_options& opts, schema::evaluation_budget& steps,
-             std::string_view header_traceparent, std::string_view header_tracestate,
-             encoded_events& enc) {
+             const publish_options& opts, const auth::principal* who,
+             schema::evaluation_budget& steps, std::string_view header_traceparent,
+             std::string_view header_tracestate, encoded_events& enc) {
     item out;
+    // Before anything else, so a principal learns nothing of types it may not use.
+    if (who && !who->may(auth::action::publish, in.type)) {
+        out.problem = {403,
+                       "forbidden",
+                       "Forbidden",
+                       "'" + who->name + "' may not publish events of this type",
+                       {}};
+        return out;
+    }
     std::string type(in.type);
     auto t = cat.types.find(type);
     if (t == cat.types.end()) {
@@ -197,8 +206,8 @@ dom::parser& thread_parser() {
 // problem when the request as a whole cannot be read.
 std::optional<http::problem> read_events(const http::request& req, const header_source& headers,
                                          body_mode mode, const catalog::schema_catalog& cat,
-                                         const publish_options& opts, item_list& items,
-                                         encoded_events& enc) {
+                                         const publish_options& opts, const auth::principal* who,
+                                         item_list& items, encoded_events& enc) {
     const std::string& body = req.body();
     dom::element root;
     if (auto error = thread_parser().parse(body.data(), body.size(), true).get(root)) {
@@ -226,7 +235,8 @@ std::optional<http::problem> read_events(const http::request& req, const header_
             items.emplace_back().problem = problem_of(error);
             return;
         }
-        items.push_back(prepare(*in, cat, opts, steps, header_traceparent, header_tracestate, enc));
+        items.push_back(
+            prepare(*in, cat, opts, who, steps, header_traceparent, header_tracestate, enc));
     };
     event_error error;
     if (mode == body_mode::batch) {
@@ -267,7 +277,7 @@ std::optional<http::problem> read_events(const http::request& req, const header_
 }  // namespace
 
 publish_plan plan_publish(const http::request& req, const catalog::schema_catalog& cat,
-                          const publish_options& opts) {
+                          const publish_options& opts, const auth::principal* who) {
     publish_plan plan;
     plan.request_bytes = req.body().size();
     beast_headers headers(req);
@@ -293,7 +303,7 @@ publish_plan plan_publish(const http::request& req, const catalog::schema_catalo
     }
 
     plan.batch = mode == body_mode::batch;
-    plan.refused = read_events(req, headers, mode, cat, opts, plan.items, plan.enc);
+    plan.refused = read_events(req, headers, mode, cat, opts, who, plan.items, plan.enc);
     if (plan.refused) return plan;
 
     // One pipelined append for every event that passed its checks.

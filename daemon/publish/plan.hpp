@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "auth/permissions.hpp"
 #include "http/message.hpp"
 #include "http/problem.hpp"
 #include "publish/publisher.hpp"
@@ -83,9 +84,10 @@ struct publish_plan {
 };
 
 // Reads and checks every event of the request. Must run before the handler first
-// suspends: it uses this thread's simdjson parser.
+// suspends: it uses this thread's simdjson parser. An event whose type `who` may not
+// publish is answered 403 `forbidden` and not stored (null: every type may be).
 publish_plan plan_publish(const http::request& req, const catalog::schema_catalog& cat,
-                          const publish_options& opts);
+                          const publish_options& opts, const auth::principal* who = nullptr);
 
 // Takes what the store did with plan.appends into the items.
 void record(publish_plan& plan, const store::result<store::done>& stored);

@@ -27,7 +27,7 @@ boost::asio::awaitable<http::response> publisher::handle(const http::request_con
     const auto& req = ctx.req;
     // Everything that reads the request happens before the first co_await: the
     // parser is per thread, and another request may use it while we wait on Redis.
-    auto plan = plan_publish(req, *cat, *opts);
+    auto plan = plan_publish(req, *cat, *opts, ctx.who);
     if (plan.refused) {
         if (plan.refused->code == "batch_too_large")
             metrics_.count_limit(metrics::limit::publish_max_batch);

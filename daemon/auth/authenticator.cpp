@@ -1,0 +1,139 @@
+#include "auth/authenticator.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <array>
+#include <stdexcept>
+
+namespace sluice::auth {
+namespace {
+
+std::string sha256_raw(std::string_view data) {
+    std::array<unsigned char, 32> digest{};
+    unsigned int size = 0;
+    if (EVP_Digest(data.data(), data.size(), digest.data(), &size, EVP_sha256(), nullptr) != 1 ||
+        size != digest.size())
+        throw std::runtime_error("SHA-256 failed");
+    return std::string(reinterpret_cast<const char*>(digest.data()), digest.size());
+}
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+// 64 hex digits -> 32 bytes; empty when it is not that.
+std::string from_hex(std::string_view hex) {
+    if (hex.size() != 64) return {};
+    std::string out(32, '\0');
+    for (std::size_t i = 0; i < 32; ++i) {
+        int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) return {};
+        out[i] = static_cast<char>(hi * 16 + lo);
+    }
+    return out;
+}
+
+bool iequals_prefix(std::string_view text, std::string_view prefix) {
+    if (text.size() < prefix.size()) return false;
+    for (std::size_t i = 0; i < prefix.size(); ++i) {
+        char a = text[i], b = prefix[i];
+        if (a >= 'A' && a <= 'Z') a = static_cast<char>(a - 'A' + 'a');
+        if (a != b) return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+std::string sha256_hex(std::string_view key) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : sha256_raw(key)) {
+        out += digits[c >> 4];
+        out += digits[c & 15];
+    }
+    return out;
+}
+
+std::string new_api_key() {
+    std::array<unsigned char, 32> bytes{};
+    if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1)
+        throw std::runtime_error("the random generator failed");
+    static constexpr char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    std::string out = "sk_";
+    unsigned bits = 0, value = 0;
+    for (unsigned char b : bytes) {
+        value = (value << 8) | b;
+        bits += 8;
+        while (bits >= 6) {
+            bits -= 6;
+            out += alphabet[(value >> bits) & 63];
+        }
+    }
+    if (bits > 0) out += alphabet[(value << (6 - bits)) & 63];
+    return out;
+}
+
+authenticator::authenticator(const auth_settings& settings) : enabled_(settings.enabled) {
+    anonymous_.name = "anonymous";
+    anonymous_.grants = settings.anonymous;
+    open_.name = "open";
+    open_.grants.push_back({{"*"}, {}, 0xff});
+    for (const auto& k : settings.api_keys) {
+        auto raw = from_hex(k.sha256_hex);
+        if (raw.empty()) throw std::invalid_argument("API key " + k.name + ": not a SHA-256");
+        by_hash_[raw] = principal{k.name, k.grants};
+    }
+}
+
+authenticator::verdict authenticator::identify_token(std::string_view token) const {
+    verdict v;
+    if (!enabled_) {
+        v.who = &open_;
+        return v;
+    }
+    if (token.empty()) {
+        v.who = &anonymous_;
+        v.anonymous = true;
+        return v;
+    }
+    auto found = by_hash_.find(sha256_raw(token));
+    if (found == by_hash_.end()) {
+        v.invalid = true;
+        v.why = "the credentials are not valid";
+        return v;
+    }
+    v.who = &found->second;
+    return v;
+}
+
+authenticator::verdict authenticator::identify(std::string_view authorization,
+                                               std::string_view api_key) const {
+    if (!enabled_) return identify_token({});
+    if (!authorization.empty()) {
+        if (!iequals_prefix(authorization, "bearer ")) {
+            verdict v;
+            v.invalid = true;
+            v.why = "the Authorization header must be \"Bearer <credential>\"";
+            return v;
+        }
+        auto token = authorization.substr(7);
+        while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+        while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+        if (token.empty()) {
+            verdict v;
+            v.invalid = true;
+            v.why = "the Authorization header carries no credential";
+            return v;
+        }
+        return identify_token(token);
+    }
+    return identify_token(api_key);
+}
+
+}  // namespace sluice::auth

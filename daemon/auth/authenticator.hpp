@@ -1,0 +1,80 @@
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "auth/permissions.hpp"
+
+namespace sluice::auth {
+
+// An API key as the config holds it: never the key, only its SHA-256.
+struct api_key_entry {
+    std::string name;
+    std::string sha256_hex;  // 64 lowercase hex digits
+    std::vector<grant> grants;
+};
+
+// The `auth:` section of the config.
+struct auth_settings {
+    bool enabled = false;  // an `auth:` section was given; else everything is open
+    std::vector<api_key_entry> api_keys;
+    std::vector<grant> anonymous;  // what a request without credentials may do
+};
+
+// The SHA-256 of `key`, as 64 lowercase hex digits (`sluice auth hash-key`).
+std::string sha256_hex(std::string_view key);
+// A new random API key: "sk_" and 43 base64url characters (256 bits from OpenSSL's
+// RAND_bytes). Throws std::runtime_error when the generator fails.
+std::string new_api_key();
+
+// Tells who sent a request from its credentials. Built from the config, swapped whole
+// on reload, read-only after: safe to share between threads. Sans-I/O.
+class authenticator {
+  public:
+    explicit authenticator(const auth_settings& settings);
+
+    // Off: no `auth:` section, and every request may do everything (logged at start).
+    bool enabled() const { return enabled_; }
+
+    // What identify() found.
+    struct verdict {
+        const principal* who = nullptr;  // set unless `invalid`
+        bool anonymous = false;          // no credentials were sent: `who` is anonymous()
+        bool invalid = false;            // credentials were sent and are not good
+        std::string_view why;            // for `invalid`: a sentence safe to answer with
+    };
+    // Reads `Authorization: Bearer <key>` or, when that is absent, `X-API-Key: <key>`.
+    // With auth off, every request is the open principal.
+    verdict identify(std::string_view authorization, std::string_view api_key) const;
+    // The same for a bare credential (a WebSocket `access_token` or `auth` frame);
+    // empty: anonymous.
+    verdict identify_token(std::string_view token) const;
+
+    const principal& anonymous() const { return anonymous_; }
+
+  private:
+    bool enabled_;
+    principal anonymous_;
+    principal open_;                                      // everything, when auth is off
+    std::unordered_map<std::string, principal> by_hash_;  // raw 32-byte SHA-256 -> principal
+};
+
+// The authenticator in service, swapped whole on reload. Thread-safe.
+class holder {
+  public:
+    std::shared_ptr<const authenticator> get() const {
+        return current_.load(std::memory_order_acquire);
+    }
+    void set(std::shared_ptr<const authenticator> a) {
+        current_.store(std::move(a), std::memory_order_release);
+    }
+
+  private:
+    std::atomic<std::shared_ptr<const authenticator>> current_;
+};
+
+}  // namespace sluice::auth

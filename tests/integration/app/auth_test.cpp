@@ -1,0 +1,162 @@
+// Authentication and permissions against the real binary, real Redis, real sockets:
+// every kind of endpoint without credentials, with a bad key, with a principal that
+// lacks the permission and with one that has it.
+#include <catch2/catch.hpp>
+#include <stdexcept>
+#include <string>
+
+#include "integration/deliver/delivery_broker.hpp"
+#include "support/broker_process.hpp"
+#include "support/http_client.hpp"
+#include "support/redis_server.hpp"
+#include "support/ws_client.hpp"
+
+using namespace sluice;
+using namespace std::chrono_literals;
+using Catch::Matchers::Contains;
+
+namespace {
+
+// sk_demo_publish, sk_demo_admin and sk_demo_billing, by their SHA-256.
+const std::string auth_section = R"(auth:
+  api_keys:
+    - name: publisher
+      sha256: 5c8096b743a6f25b28a213c956999c8c479fd44b901a524ad5f570f34ac9c817
+      permissions:
+        - {types: ["user.*"], allow: [publish]}
+    - name: operator
+      sha256: 976066FD81BCA4325728E8F365B487187D44231C5C7C45707A0027FA1F54F68B
+      permissions:
+        - {types: ["*"], allow: [admin, replay, metrics]}
+    - name: billing
+      sha256: 8f847ee924d578d5daf914839c59a0ff6c7412e240f94bb8a65914484bd9e60e
+      permissions:
+        - {types: ["user.created"], groups: ["billing"], allow: [consume]}
+)";
+
+struct secured_broker {
+    test::redis_server redis;
+    test::broker_config cfg;
+    std::unique_ptr<test::child_process> process;
+    explicit secured_broker(const std::string& extra = auth_section)
+        : cfg(redis.url(), extra), process(test::start_broker(cfg)) {
+        REQUIRE(test::wait_for_status(cfg.port, "/readyz", 200, 5s).status == 200);
+    }
+    test::http_reply call(const std::string& method, const std::string& target,
+                          const std::string& key = {}, const std::string& body = {}) {
+        test::http_connection c(cfg.port);
+        std::string headers;
+        if (!key.empty()) headers += "Authorization: Bearer " + key + "\r\n";
+        if (!body.empty()) headers += "Content-Type: application/json\r\n";
+        return c.request(method, target, body, headers);
+    }
+};
+
+void check_problem(const test::http_reply& r, unsigned status, const std::string& code) {
+    INFO(r.body);
+    CHECK(r.status == status);
+    CHECK_THAT(r.body, Contains(R"("code":")" + code + "\""));
+}
+
+}  // namespace
+
+TEST_CASE("auth: probes stay open, everything else needs credentials", "[auth]") {
+    secured_broker b(auth_section + "http:\n  access_log: true\n");
+    CHECK(b.call("GET", "/healthz").status == 200);
+    auto ready = b.call("GET", "/readyz");
+    CHECK(ready.status == 200);
+    CHECK_THAT(ready.body, Contains(R"("auth":"enabled")"));
+    for (auto target : {"/metrics", "/v1/version", "/v1/streams/user.created/events",
+                        "/v1/streams/user.created/groups", "/v1/dlq/user.created"}) {
+        INFO(target);
+        auto none = b.call("GET", target);
+        check_problem(none, 401, "unauthorized");
+        CHECK(none.header("WWW-Authenticate") == R"(Bearer realm="sluice")");
+        auto bad = b.call("GET", target, "sk_not_a_key");
+        check_problem(bad, 401, "unauthorized");
+        CHECK_THAT(bad.header("WWW-Authenticate"), Contains("invalid_token"));
+        check_problem(b.call("GET", target, "sk_demo_publish"), 403, "forbidden");
+        CHECK(b.call("GET", target, "sk_demo_admin").status == 200);
+    }
+    check_problem(b.call("POST", "/v1/events", "", test::user_event(1)), 401, "unauthorized");
+    check_problem(b.call("POST", "/v1/events", "sk_nope", test::user_event(1)), 401,
+                  "unauthorized");
+    // X-API-Key is the other way to send a key.
+    test::http_connection c(b.cfg.port);
+    CHECK(c.request("GET", "/metrics", "", "X-API-Key: sk_demo_admin\r\n").status == 200);
+    // The key never shows in the logs.
+    CHECK(b.process->output().find("sk_demo") == std::string::npos);
+}
+
+TEST_CASE("auth: publish is checked per event type, and a batch stores what is allowed", "[auth]") {
+    secured_broker b;
+    CHECK(b.call("POST", "/v1/events", "sk_demo_publish", test::user_event(1)).status == 201);
+    auto order = R"({"specversion":"1.0","type":"order.placed","source":"/t","id":"o1","data":{}})";
+    check_problem(
+        b.call("POST", "/v1/events", "sk_demo_publish", R"({"type":"order.placed","data":{}})"),
+        403, "forbidden");
+    check_problem(b.call("POST", "/v1/events", "sk_demo_admin", test::user_event(2)), 403,
+                  "forbidden");
+    std::string user =
+        R"({"specversion":"1.0","type":"user.created","source":"/t","id":"u9","data":{"user_id":"0f8c3e2a-6b1d-4c9e-9a57-3d2b1f0e8a41","email":"ada@example.com"}})";
+    test::http_connection c(b.cfg.port);
+    auto r = c.request("POST", "/v1/events", "[" + user + "," + order + "]",
+                       "Authorization: Bearer sk_demo_publish\r\n"
+                       "Content-Type: application/cloudevents-batch+json\r\n");
+    INFO(r.body);
+    CHECK(r.status == 207);
+    CHECK_THAT(r.body, Contains(R"({"status":403,"problem":)"));
+    CHECK_THAT(r.body, Contains(R"("stored":1,"failed":1)"));
+    auto page = b.call("GET", "/v1/streams/user.created/events", "sk_demo_admin");
+    CHECK_THAT(page.body, Contains(R"("id":"u9")"));
+}
+
+TEST_CASE("auth: admin actions need admin on the type", "[auth]") {
+    secured_broker b;
+    check_problem(b.call("PUT", "/v1/streams/user.created/groups/billing", "sk_demo_billing"), 403,
+                  "forbidden");
+    check_problem(b.call("PUT", "/v1/streams/user.created/groups/billing"), 401, "unauthorized");
+    CHECK(b.call("PUT", "/v1/streams/user.created/groups/billing", "sk_demo_admin").status == 201);
+    check_problem(b.call("DELETE", "/v1/dlq/user.created?all=true", "sk_demo_billing"), 403,
+                  "forbidden");
+    check_problem(
+        b.call("POST", "/v1/dlq/user.created/requeue", "sk_demo_publish", R"({"all":true})"), 403,
+        "forbidden");
+    CHECK(b.call("DELETE", "/v1/dlq/user.created?all=true", "sk_demo_admin").status == 200);
+}
+
+TEST_CASE("auth: a WebSocket needs credentials, and each subscribe its permission", "[auth]") {
+    secured_broker b(auth_section + "http:\n  access_log: true\n");
+    CHECK_THROWS(test::ws_client(b.cfg.port));
+    CHECK_THROWS(test::ws_client(b.cfg.port, "/v1/ws?access_token=sk_wrong"));
+    test::ws_client c(b.cfg.port, "/v1/ws?access_token=sk_demo_billing");
+    c.send(R"({"op":"subscribe","id":"s","type":"user.created","group":"billing"})");
+    CHECK(c.receive_op("subscribed"));
+    c.send(R"({"op":"subscribe","id":"t","type":"user.created","group":"shipping"})");
+    auto refused = c.receive_op("error");
+    REQUIRE(refused);
+    CHECK_THAT(*refused, Contains(R"("code":"forbidden")"));
+    c.send(R"({"op":"subscribe","id":"u","type":"user.created"})");
+    auto fanout = c.receive_op("error");
+    REQUIRE(fanout);
+    CHECK_THAT(*fanout, Contains(R"("code":"forbidden")"));
+    // The group is fed to the principal that may consume it.
+    CHECK(b.call("POST", "/v1/events", "sk_demo_publish", test::user_event(7)).status == 201);
+    CHECK(c.receive_op("event"));
+    // The token in the query is not logged.
+    CHECK(b.process->output().find("sk_demo_billing") == std::string::npos);
+}
+
+TEST_CASE("auth: without an auth section the broker is open, and says so", "[auth]") {
+    secured_broker b("");
+    CHECK_THAT(b.call("GET", "/readyz").body, Contains(R"("auth":"disabled")"));
+    CHECK(b.call("GET", "/metrics").status == 200);
+    CHECK_THAT(b.process->output(), Contains("authentication is off"));
+}
+
+TEST_CASE("auth: anonymous may do what auth.anonymous grants, nothing else", "[auth]") {
+    secured_broker b(auth_section + "  anonymous:\n    - {types: [\"*\"], allow: [replay]}\n");
+    CHECK(b.call("GET", "/v1/streams/user.created/events").status == 200);
+    check_problem(b.call("GET", "/metrics"), 401, "unauthorized");
+    check_problem(b.call("POST", "/v1/events", "", test::user_event(1)), 403, "forbidden");
+}
