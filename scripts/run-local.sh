@@ -36,14 +36,15 @@ else
   echo "run: started redis-server on 127.0.0.1:${redis_port} (data and AOF in var/redis)"
 fi
 
+key=${SLUICE_DEMO_KEY:-sk_demo_local_only}  # the demo key of config/sluice.yaml
 cat <<MSG
 run: starting sluice on http://${listen} -- try, in another terminal:
   curl -s http://${listen}/readyz
-  curl -s http://${listen}/v1/version
-  curl -s http://${listen}/metrics | head
-  curl -s -XPOST http://${listen}/v1/events -H 'Content-Type: application/json' \\
+  curl -s http://${listen}/v1/version -H 'Authorization: Bearer ${key}'
+  curl -s http://${listen}/metrics -H 'Authorization: Bearer ${key}' | head
+  curl -s -XPOST http://${listen}/v1/events -H 'Authorization: Bearer ${key}' -H 'Content-Type: application/json' \\
     -d '{"type":"user.created","data":{"user_id":"0f8c3e2a-6b1d-4c9e-9a57-3d2b1f0e8a41","email":"ada@example.com"}}'
-  npx wscat -c ws://${listen}/v1/ws     # then: {"op":"subscribe","id":"s1","type":"user.created","from":"start"}
+  npx wscat -c 'ws://${listen}/v1/ws?access_token=${key}'     # then: {"op":"subscribe","id":"s1","type":"user.created","from":"start"}
 Ctrl-C drains the broker and stops Redis.
 MSG
 export SLUICE_LISTEN="$listen"
