@@ -94,9 +94,20 @@ std::string wire_of(const http::response& res) {
 
 }  // namespace
 
-deliver::ws_access websocket_access(std::shared_ptr<const auth::authenticator> a,
-                                    const http::request& req) {
+deliver::ws_access websocket_access(const auth::holder& holder, const http::request& req) {
     deliver::ws_access out;
+    auto a = holder.get();
+    std::string_view origin = req[http::beast_http::field::origin];
+    if (!a->origin_allowed(origin, req[http::beast_http::field::host])) {
+        http::problem p{403,
+                        "origin_not_allowed",
+                        "Origin not allowed",
+                        "pages of this origin may not open a WebSocket here "
+                        "(websocket.allowed_origins)",
+                        {}};
+        out.refusal = wire_of(http::make_problem(p));
+        return out;
+    }
     std::string_view authorization = req[http::beast_http::field::authorization];
     std::string_view key = req["X-API-Key"];
     std::string token;
@@ -109,15 +120,29 @@ deliver::ws_access websocket_access(std::shared_ptr<const auth::authenticator> a
                     if (p.name == "access_token") token = std::move(p.value);
     }
     auto v = token.empty() ? a->identify(authorization, key) : a->identify_token(token);
-    if (v.invalid)
+    if (v.invalid) {
         out.refusal = wire_of(unauthorized(v.why, true));
-    else if (v.anonymous && v.who->grants.empty())
-        out.refusal = wire_of(unauthorized(
-            "this needs credentials: send Authorization: Bearer <API key>, or access_token=<key> "
-            "in the query (docs/security.md)",
-            false));
-    out.who = v.who;
-    out.keep = std::move(a);
+        return out;
+    }
+    // Anonymous that may do nothing: the socket opens, and its first frame must be auth.
+    if (!(v.anonymous && v.who->grants.empty())) {
+        out.opened.who = v.who;
+        out.opened.keep = a;
+    }
+    if (!a->enabled()) return out;  // nothing to check, ever
+    out.auth_timeout = a->auth_timeout();
+    out.identify = [&holder](std::string_view credential) {
+        deliver::ws_identity id;
+        auto now = holder.get();
+        auto v = now->identify_token(credential);
+        if (v.invalid || !v.who) {
+            id.why = v.invalid ? std::string(v.why) : "the credentials are not valid";
+            return id;
+        }
+        id.who = v.who;
+        id.keep = std::move(now);
+        return id;
+    };
     return out;
 }
 

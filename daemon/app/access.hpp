@@ -36,10 +36,12 @@ http::service::admission admit(const auth::authenticator& a, const http::request
                                std::string_view pattern, const http::route_params& params);
 
 // Who opens a WebSocket: credentials from Authorization, X-API-Key or the
-// `access_token` query parameter (browsers cannot set headers). Bad credentials, or
-// none where anonymous may do nothing, refuse the upgrade with 401.
-deliver::ws_access websocket_access(std::shared_ptr<const auth::authenticator> a,
-                                    const http::request& req);
+// `access_token` query parameter (browsers cannot set headers). Bad credentials are
+// refused with 401 instead of the upgrade, a page whose Origin is not allowed with
+// 403; a socket opened without credentials acts as anonymous, or (when anonymous may
+// do nothing) must send an `auth` frame first. Later `auth` frames are checked
+// against the authenticator in service then.
+deliver::ws_access websocket_access(const auth::holder& holder, const http::request& req);
 
 // The 401 and 403 answers, also used by the WebSocket upgrade.
 http::response unauthorized(std::string_view why, bool invalid_credentials);

@@ -104,7 +104,8 @@ struct running {
     }
 
     void add_routes(const config::settings& s) {
-        auth.set(std::make_shared<const auth::authenticator>(s.auth));
+        auth.set(std::make_shared<const auth::authenticator>(s.auth, s.websocket.allowed_origins,
+                                                             s.websocket.auth_timeout));
         if (!s.auth.enabled)
             log::warn(
                 "authentication is off: anyone who reaches the port may publish, consume, "
@@ -134,7 +135,7 @@ struct running {
         server.set_upgrade_handler(
             "/v1/ws", [this](net::ip::tcp::socket socket, http::request req, std::string leftover,
                              const http::worker_slot& lent, http::connection_lease lease) {
-                auto access = websocket_access(auth.get(), req);
+                auto access = websocket_access(auth, req);
                 lent.get<deliver::hub>().accept(std::move(socket), std::move(req),
                                                 std::move(leftover), std::move(lease),
                                                 std::move(access));

@@ -89,7 +89,8 @@ void reloader::apply(const config::settings& next,
     for (auto& w : to_.workers) w->hub.set_limits(to_websocket_limits(next.websocket));
     to_.publisher.set_options(to_publish_options(next));
     to_.catalogs.set(next_catalog);
-    to_.auth.set(std::make_shared<const auth::authenticator>(next.auth));
+    to_.auth.set(std::make_shared<const auth::authenticator>(
+        next.auth, next.websocket.allowed_origins, next.websocket.auth_timeout));
     settings.auth = next.auth;
     settings.http = next.http;
     settings.websocket = next.websocket;

@@ -1,10 +1,13 @@
 #include "auth/authenticator.hpp"
 
+#include "auth/origin.hpp"
+
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <array>
 #include <stdexcept>
+#include <utility>
 
 namespace sluice::auth {
 namespace {
@@ -79,7 +82,12 @@ std::string new_api_key() {
     return out;
 }
 
-authenticator::authenticator(const auth_settings& settings) : enabled_(settings.enabled) {
+authenticator::authenticator(const auth_settings& settings,
+                             std::vector<std::string> allowed_origins,
+                             std::chrono::milliseconds auth_timeout)
+    : enabled_(settings.enabled)
+    , allowed_origins_(std::move(allowed_origins))
+    , auth_timeout_(auth_timeout) {
     anonymous_.name = "anonymous";
     anonymous_.grants = settings.anonymous;
     open_.name = "open";
@@ -89,6 +97,10 @@ authenticator::authenticator(const auth_settings& settings) : enabled_(settings.
         if (raw.empty()) throw std::invalid_argument("API key " + k.name + ": not a SHA-256");
         by_hash_[raw] = principal{k.name, k.grants};
     }
+}
+
+bool authenticator::origin_allowed(std::string_view origin, std::string_view host) const {
+    return auth::origin_allowed(origin, host, allowed_origins_);
 }
 
 authenticator::verdict authenticator::identify_token(std::string_view token) const {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -35,7 +36,11 @@ std::string new_api_key();
 // on reload, read-only after: safe to share between threads. Sans-I/O.
 class authenticator {
   public:
-    explicit authenticator(const auth_settings& settings);
+    // `allowed_origins`: websocket.allowed_origins (see origin_allowed()).
+    // `auth_timeout`: websocket.auth_timeout.
+    explicit authenticator(const auth_settings& settings,
+                           std::vector<std::string> allowed_origins = {},
+                           std::chrono::milliseconds auth_timeout = std::chrono::seconds(10));
 
     // Off: no `auth:` section, and every request may do everything (logged at start).
     bool enabled() const { return enabled_; }
@@ -56,8 +61,15 @@ class authenticator {
 
     const principal& anonymous() const { return anonymous_; }
 
+    // A WebSocket upgrade from a page of `origin` to a broker reached as `host`.
+    bool origin_allowed(std::string_view origin, std::string_view host) const;
+    // How long a socket opened without credentials has to send an `auth` frame.
+    std::chrono::milliseconds auth_timeout() const { return auth_timeout_; }
+
   private:
     bool enabled_;
+    std::vector<std::string> allowed_origins_;
+    std::chrono::milliseconds auth_timeout_;
     principal anonymous_;
     principal open_;                                      // everything, when auth is off
     std::unordered_map<std::string, principal> by_hash_;  // raw 32-byte SHA-256 -> principal

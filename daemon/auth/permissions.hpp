@@ -41,6 +41,7 @@ struct grant {
 struct principal {
     std::string name;  // the key's or token subject's name, for logs; never a secret
     std::vector<grant> grants;
+    std::int64_t expires_at = 0;  // unix seconds after which it is no longer valid; 0: never
 
     // `a` on `type` (and `group`, for consume). For metrics, `type` is ignored.
     bool may(action a, std::string_view type = {}, std::string_view group = {}) const;

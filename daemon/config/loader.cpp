@@ -1,5 +1,7 @@
 #include "config/loader.hpp"
 
+#include "auth/origin.hpp"
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -518,12 +520,18 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
 
     section ws(top.child("websocket"), "websocket", source,
                {"max_message_bytes", "max_subscriptions", "send_timeout", "ping_interval",
-                "max_queued_bytes"});
+                "max_queued_bytes", "allowed_origins", "auth_timeout"});
     ws.read_size("max_message_bytes", s.websocket.max_message_bytes, 256, 16 << 20);
     ws.read_size("max_queued_bytes", s.websocket.max_queued_bytes, 64 * 1024, 1ull << 30);
     ws.read_int<std::size_t>("max_subscriptions", s.websocket.max_subscriptions, 1, 10'000);
     ws.read_duration("send_timeout", s.websocket.send_timeout, 10ms, 1h);
     ws.read_duration("ping_interval", s.websocket.ping_interval, 100ms, 1h);
+    ws.read_duration("auth_timeout", s.websocket.auth_timeout, 100ms, 10min);
+    s.websocket.allowed_origins = read_strings(ws, "allowed_origins");
+    for (const auto& o : s.websocket.allowed_origins)
+        if (auto why = auth::origin_entry_problem(o); !why.empty())
+            ws.fail(ws.child("allowed_origins"),
+                    "'websocket.allowed_origins' has a bad origin '" + o + "'", why);
 
     section logs(top.child("log"), "log", source, {"level", "format"});
     s.log.level = static_cast<log::level>(logs.read_choice(

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "auth/authenticator.hpp"
 #include "config/redis_url.hpp"
@@ -76,6 +77,11 @@ struct settings {
         // Bytes queued toward one client (event, error and control frames); past it the
         // socket is closed (1008).
         std::size_t max_queued_bytes = 16 * 1024 * 1024;
+        // Pages (browser origins) that may open a socket; empty: only the broker's own.
+        std::vector<std::string> allowed_origins;
+        // With auth on, a socket opened without credentials must send an `auth` frame
+        // within this, or it is closed (4401).
+        duration auth_timeout{10'000};
     } websocket;
 
     struct log_settings {

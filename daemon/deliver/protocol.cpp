@@ -166,10 +166,17 @@ parse_result parse_client_frame(std::string_view text) {
     } else if (op == "unsubscribe") {
         f.op = client_frame::kind::unsubscribe;
         if (!read_string(obj, "sub", f.sub, true, max_id_length, "", err)) return r;
+    } else if (op == "auth") {
+        f.op = client_frame::kind::auth;
+        if (!read_string(obj, "token", f.token, true, max_token_length, "", err)) return r;
+        if (f.token.empty()) {
+            err = fail("", "invalid_frame", "`token` must not be empty");
+            return r;
+        }
     } else {
-        err = fail(
-            frame_name(obj), "unknown_op",
-            "unknown `op` \"" + op + "\"; expected subscribe, ack, nack, extend or unsubscribe");
+        err = fail(frame_name(obj), "unknown_op",
+                   "unknown `op` \"" + op +
+                       "\"; expected subscribe, ack, nack, extend, unsubscribe or auth");
         return r;
     }
     r.frame = std::move(f);
@@ -186,6 +193,15 @@ std::string error_frame(const frame_error& e) {
     json::append_string(out, e.code);
     out += R"(,"message":)";
     json::append_string(out, e.message);
+    out += '}';
+    return out;
+}
+
+std::string authenticated_frame(std::string_view principal, std::int64_t expires_at) {
+    std::string out = R"({"op":"authenticated","principal":)";
+    json::append_string(out, principal);
+    out += R"(,"expires_at":)";
+    out += expires_at > 0 ? std::to_string(expires_at) : std::string("null");
     out += '}';
     return out;
 }

@@ -21,7 +21,7 @@ inline constexpr std::size_t max_reason_length = 1024;
 
 // One client frame, read. `op` says which members are meaningful.
 struct client_frame {
-    enum class kind { subscribe, ack, nack, extend, unsubscribe };
+    enum class kind { subscribe, ack, nack, extend, unsubscribe, auth };
     kind op = kind::subscribe;
 
     // subscribe
@@ -38,7 +38,13 @@ struct client_frame {
     std::vector<std::string> entries;
     std::optional<std::uint64_t> delay_ms;  // nack
     std::string reason;                     // nack
+
+    // auth: a credential (API key or token), for a socket opened without one or to
+    // refresh one about to expire
+    std::string token;
 };
+
+inline constexpr std::size_t max_token_length = 8192;
 
 // Why a frame was refused: `code` is stable, `message` says what to fix; `id` is the
 // frame's `id` or `sub` when it had one, so the client can tell which request failed.
@@ -64,6 +70,9 @@ bool valid_group_name(std::string_view name);
 // Server frames.
 std::string error_frame(const frame_error& e);
 std::string unsubscribed_frame(std::string_view sub, std::string_view reason);
+// The answer to a good `auth` frame: who the socket acts as from now on, and when that
+// ends (unix seconds; 0: it does not).
+std::string authenticated_frame(std::string_view principal, std::int64_t expires_at);
 
 struct subscribed_info {
     std::string_view id, type, group, from;

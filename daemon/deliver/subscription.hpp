@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -14,12 +15,23 @@ struct principal;
 
 namespace sluice::deliver {
 
-// Who opened a WebSocket (docs/security.md): every op checks `who`; null lets every
-// op through (a hub used without a gate, as in tests). A non-empty `refusal` is the
-// whole HTTP answer sent instead of the upgrade (401, 403), after which it closes.
-struct ws_access {
-    std::shared_ptr<const void> keep;  // what `who` lives in
+// Who a WebSocket acts as: `who` (kept alive by `keep`), or nobody yet and `why`.
+struct ws_identity {
     const auth::principal* who = nullptr;
+    std::shared_ptr<const void> keep;
+    std::string why;  // when `who` is null: a sentence for the client
+};
+
+// How a WebSocket is authenticated (docs/security.md). Without `identify` every op is
+// let through (a hub used without the broker's gate, as in tests). With it, `opened`
+// is who opened the socket; nobody (who null) means its first frame must be an `auth`
+// frame within `auth_timeout`, which `identify` checks, as it does a later one that
+// refreshes the credential. A non-empty `refusal` is the whole HTTP answer sent
+// instead of the upgrade (401, 403), after which the connection closes.
+struct ws_access {
+    ws_identity opened;
+    std::function<ws_identity(std::string_view token)> identify;
+    std::chrono::milliseconds auth_timeout{10'000};
     std::string refusal;
 };
 

@@ -48,6 +48,7 @@ ws_session::ws_session(net::ip::tcp::socket socket, hub& h, http::connection_lea
                        ws_access access)
     : hub_(h)
     , access_(std::move(access))
+    , auth_timer_(socket.get_executor())
     , max_subscriptions_(h.limits().max_subscriptions)
     , transport_(std::move(socket), std::move(lease), *this, h.metrics(),
                  transport_limits(h.limits())) {}
@@ -61,6 +62,76 @@ void ws_session::start(const http::request& req, std::string leftover) {
 void ws_session::on_open() {
     hub_.add_session(this);
     if (hub_.draining()) transport_.close_going_away();
+    if (access_.identify) arm_auth_deadline();
+}
+
+void ws_session::arm_auth_deadline() {
+    auto who = access_.opened.who;
+    std::chrono::steady_clock::time_point at;
+    if (!who) {
+        at = std::chrono::steady_clock::now() + access_.auth_timeout;
+    } else if (who->expires_at > 0) {
+        auto left = std::chrono::seconds(who->expires_at) -
+                    std::chrono::system_clock::now().time_since_epoch();
+        at = std::chrono::steady_clock::now() +
+             std::chrono::duration_cast<std::chrono::steady_clock::duration>(left);
+    } else {
+        auth_timer_.cancel();
+        return;
+    }
+    auth_timer_.expires_at(at);
+    auth_timer_.async_wait([weak = weak_from_this(),
+                            armed_for = who](boost::system::error_code ec) {
+        auto self = weak.lock();
+        if (ec || !self || self->access_.opened.who != armed_for) return;
+        self->transport_.close(4401, armed_for ? "credentials expired" : "authentication required");
+    });
+}
+
+void ws_session::authenticate(const client_frame& f) {
+    if (!access_.identify) {
+        send_error({"", "auth_not_configured", "this broker does not check credentials"});
+        return;
+    }
+    auto id = access_.identify(f.token);
+    if (!id.who) {
+        send_error({"", "unauthorized", id.why});
+        return;
+    }
+    access_.opened = std::move(id);
+    const auto& who = *access_.opened.who;
+    // Subscriptions the new principal may not hold end here.
+    for (auto it = subs_.begin(); it != subs_.end();) {
+        const auto& sub = *it->second.sub;
+        bool group = it->second.reader != nullptr;
+        if (who.may(group ? auth::action::consume : auth::action::subscribe, sub.type, sub.group)) {
+            ++it;
+            continue;
+        }
+        drop(it->second);
+        transport_.send_text(unsubscribed_frame(it->first, "forbidden"));
+        it = subs_.erase(it);
+    }
+    transport_.send_text(authenticated_frame(who.name, who.expires_at));
+    arm_auth_deadline();
+}
+
+bool ws_session::allowed(const client_frame& f) {
+    if (!access_.identify) return true;
+    const auto* who = access_.opened.who;
+    if (!who) {
+        send_error({f.op == client_frame::kind::subscribe ? f.id : f.sub, "unauthorized",
+                    "send {\"op\":\"auth\",\"token\":\"<credential>\"} first"});
+        return false;
+    }
+    if (f.op != client_frame::kind::subscribe) return true;  // only its own subscriptions
+    bool group = !f.group.empty();
+    auto act = group ? auth::action::consume : auth::action::subscribe;
+    if (who->may(act, f.type, f.group)) return true;
+    send_error({f.id, "forbidden",
+                "'" + who->name + "' may not " + std::string(auth::name_of(act)) +
+                    (group ? " in this group of this type" : " to this type")});
+    return false;
 }
 
 void ws_session::on_binary() {
@@ -96,6 +167,7 @@ void ws_session::on_read_end() {
 }
 
 void ws_session::on_closed() {
+    auth_timer_.cancel();
     hub_.remove_session(this);
 }
 
@@ -111,6 +183,11 @@ net::awaitable<void> ws_session::on_text(std::string_view text) {
         co_return;
     }
     const auto& f = *parsed.frame;
+    if (f.op == client_frame::kind::auth) {
+        authenticate(f);
+        co_return;
+    }
+    if (!allowed(f)) co_return;
     if (f.op == client_frame::kind::subscribe) {
         co_await subscribe(f);
         co_return;
@@ -158,16 +235,6 @@ net::awaitable<void> ws_session::subscribe(const client_frame& f) {
     if (hub_.draining()) {
         send_error({f.id, "draining", "the broker is shutting down; subscribe elsewhere"});
         co_return;
-    }
-    if (access_.who) {
-        bool group = !f.group.empty();
-        auto act = group ? auth::action::consume : auth::action::subscribe;
-        if (!access_.who->may(act, f.type, f.group)) {
-            send_error({f.id, "forbidden",
-                        "'" + access_.who->name + "' may not " + std::string(auth::name_of(act)) +
-                            (group ? " in this group of this type" : " to this type")});
-            co_return;
-        }
     }
     if (subs_.count(f.id)) {
         send_error({f.id, "duplicate_subscription",

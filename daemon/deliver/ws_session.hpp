@@ -2,6 +2,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <span>
 #include <string>
@@ -58,11 +59,20 @@ class ws_session final : public frame_sink,
     void on_closed() override;
 
     boost::asio::awaitable<void> subscribe(const client_frame& f);
+    // An `auth` frame: who the socket acts as from now on, if the credential is good.
+    void authenticate(const client_frame& f);
+    // Until the first `auth` frame (socket opened without credentials), or until the
+    // principal expires: then the socket is closed with 4401.
+    void arm_auth_deadline();
+    // The permission `f` needs, checked against who the socket acts as; an error frame
+    // and false when it is missing.
+    bool allowed(const client_frame& f);
     void send_error(const frame_error& e);
     void drop(entry& e);
 
     hub& hub_;
     ws_access access_;
+    boost::asio::steady_timer auth_timer_;
     std::size_t max_subscriptions_;
     ws_transport transport_;
     std::unordered_map<std::string, entry> subs_;

@@ -61,11 +61,16 @@ struct ws_client::impl : std::enable_shared_from_this<impl> {
     }
 };
 
-ws_client::ws_client(std::uint16_t port, const std::string& target)
+ws_client::ws_client(std::uint16_t port, const std::string& target,
+                     std::vector<std::pair<std::string, std::string>> headers)
     : impl_(std::make_shared<impl>()) {
     auto& d = *impl_;
     net::ip::tcp::endpoint ep(net::ip::make_address("127.0.0.1"), port);
     d.ws.next_layer().connect(ep);
+    if (!headers.empty())
+        d.ws.set_option(websocket::stream_base::decorator([headers](websocket::request_type& req) {
+            for (const auto& [name, value] : headers) req.set(name, value);
+        }));
     d.ws.handshake("127.0.0.1:" + std::to_string(port), target);
     d.ws.text(true);
     d.read();

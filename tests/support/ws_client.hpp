@@ -5,6 +5,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace sluice::test {
 
@@ -12,7 +14,9 @@ namespace sluice::test {
 // can wait for frames with a deadline. Throws when the handshake fails.
 class ws_client {
   public:
-    explicit ws_client(std::uint16_t port, const std::string& target = "/v1/ws");
+    // `headers`: extra fields of the handshake request ({"Origin", "https://x"}).
+    explicit ws_client(std::uint16_t port, const std::string& target = "/v1/ws",
+                       std::vector<std::pair<std::string, std::string>> headers = {});
     ~ws_client();
     ws_client(const ws_client&) = delete;
     ws_client& operator=(const ws_client&) = delete;

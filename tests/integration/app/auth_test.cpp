@@ -127,8 +127,8 @@ TEST_CASE("auth: admin actions need admin on the type", "[auth]") {
 
 TEST_CASE("auth: a WebSocket needs credentials, and each subscribe its permission", "[auth]") {
     secured_broker b(auth_section + "http:\n  access_log: true\n");
-    CHECK_THROWS(test::ws_client(b.cfg.port));
     CHECK_THROWS(test::ws_client(b.cfg.port, "/v1/ws?access_token=sk_wrong"));
+    CHECK_THROWS(test::ws_client(b.cfg.port, "/v1/ws", {{"Authorization", "Bearer sk_wrong"}}));
     test::ws_client c(b.cfg.port, "/v1/ws?access_token=sk_demo_billing");
     c.send(R"({"op":"subscribe","id":"s","type":"user.created","group":"billing"})");
     CHECK(c.receive_op("subscribed"));
@@ -143,8 +143,79 @@ TEST_CASE("auth: a WebSocket needs credentials, and each subscribe its permissio
     // The group is fed to the principal that may consume it.
     CHECK(b.call("POST", "/v1/events", "sk_demo_publish", test::user_event(7)).status == 201);
     CHECK(c.receive_op("event"));
+    // The header works too.
+    test::ws_client h(b.cfg.port, "/v1/ws", {{"Authorization", "Bearer sk_demo_billing"}});
+    h.send(R"({"op":"subscribe","id":"s","type":"user.created","group":"billing"})");
+    CHECK(h.receive_op("subscribed"));
     // The token in the query is not logged.
     CHECK(b.process->output().find("sk_demo_billing") == std::string::npos);
+    // A plain GET of the socket's URL is answered (no upgrade), and logged without the token.
+    CHECK(b.call("GET", "/v1/ws?access_token=sk_demo_billing").status == 401);
+    CHECK(b.process->wait_for_output("access_token=REDACTED", 2s));
+    CHECK(b.process->output().find("sk_demo_billing") == std::string::npos);
+}
+
+TEST_CASE("auth: a browser socket authenticates with its first frame, and may refresh", "[auth]") {
+    secured_broker b(auth_section + "websocket:\n  auth_timeout: 400ms\n");
+    test::ws_client c(b.cfg.port);
+    c.send(R"({"op":"subscribe","id":"s","type":"user.created","group":"billing"})");
+    auto before = c.receive_op("error");
+    REQUIRE(before);
+    CHECK_THAT(*before, Contains(R"("code":"unauthorized")"));
+    c.send(R"({"op":"auth","token":"sk_wrong"})");
+    auto bad = c.receive_op("error");
+    REQUIRE(bad);
+    CHECK_THAT(*bad, Contains(R"("code":"unauthorized")"));
+    c.send(R"({"op":"auth","token":"sk_demo_billing"})");
+    auto ok = c.receive_op("authenticated");
+    REQUIRE(ok);
+    CHECK_THAT(*ok, Contains(R"("principal":"billing","expires_at":null)"));
+    c.send(R"({"op":"subscribe","id":"s","type":"user.created","group":"billing"})");
+    CHECK(c.receive_op("subscribed"));
+    // Past the auth timeout the authenticated socket stays.
+    CHECK_FALSE(c.wait_closed(700ms));
+    // Acting as another principal ends what it may not hold.
+    c.send(R"({"op":"auth","token":"sk_demo_publish"})");
+    auto dropped = c.receive_op("unsubscribed");
+    REQUIRE(dropped);
+    CHECK_THAT(*dropped, Contains(R"("reason":"forbidden")"));
+    CHECK(c.receive_op("authenticated"));
+
+    // One that never authenticates is closed with 4401.
+    test::ws_client silent(b.cfg.port);
+    REQUIRE(silent.wait_closed(3s));
+    CHECK(silent.close_code() == 4401);
+    CHECK(silent.close_reason() == "authentication required");
+}
+
+TEST_CASE("auth: pages of other origins cannot open a WebSocket", "[auth]") {
+    SECTION("no list: only the broker's own origin") {
+        secured_broker b("");
+        auto own = "http://127.0.0.1:" + std::to_string(b.cfg.port);
+        CHECK_NOTHROW(test::ws_client(b.cfg.port, "/v1/ws", {{"Origin", own}}));
+        CHECK_THROWS(test::ws_client(b.cfg.port, "/v1/ws", {{"Origin", "https://evil.example"}}));
+        CHECK_THROWS(test::ws_client(b.cfg.port, "/v1/ws", {{"Origin", "null"}}));
+        CHECK_NOTHROW(test::ws_client(b.cfg.port));  // not a browser
+        test::http_connection c(b.cfg.port);
+        c.send(
+            "GET /v1/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n"
+            "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: https://evil.example\r\n\r\n");
+        auto r = c.read_reply();
+        CHECK(r.status == 403);
+        CHECK_THAT(r.body, Contains(R"("code":"origin_not_allowed")"));
+    }
+    SECTION("a list with a wildcard") {
+        secured_broker b(
+            "websocket:\n  allowed_origins: [\"https://app.example.com\", "
+            "\"https://*.example.org\"]\n");
+        CHECK_NOTHROW(
+            test::ws_client(b.cfg.port, "/v1/ws", {{"Origin", "https://app.example.com"}}));
+        CHECK_NOTHROW(
+            test::ws_client(b.cfg.port, "/v1/ws", {{"Origin", "https://eu.shop.example.org"}}));
+        CHECK_THROWS(test::ws_client(b.cfg.port, "/v1/ws", {{"Origin", "https://example.org"}}));
+        CHECK_THROWS(test::ws_client(b.cfg.port, "/v1/ws", {{"Origin", "http://app.example.com"}}));
+    }
 }
 
 TEST_CASE("auth: without an auth section the broker is open, and says so", "[auth]") {
