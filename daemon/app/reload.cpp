@@ -101,6 +101,10 @@ void reloader::apply(const config::settings& next,
     settings.types = next.types;
     settings.type_defaults = next.type_defaults;
     to_.metrics.count_reload(true);
+    log::info("audit", {{"principal", "operator"},
+                        {"action", "config.reload"},
+                        {"config", config_path_},
+                        {"types", next_catalog->types.size()}});
     log::info("config reloaded", {{"config", config_path_},
                                   {"types", next_catalog->types.size()},
                                   {"versions", next_catalog->version_count()}});

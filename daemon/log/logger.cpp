@@ -127,6 +127,10 @@ bool is_enabled(level l) {
 }
 
 void write(level l, std::string_view msg, fields f) {
+    write(l, msg, std::span<const field>(f.begin(), f.size()));
+}
+
+void write(level l, std::string_view msg, std::span<const field> f) {
     thread_local std::string line;
     line.clear();
     if (format_.load(std::memory_order_relaxed) == format::json) {

@@ -3,6 +3,7 @@
 #include <concepts>
 #include <cstdint>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -45,6 +46,8 @@ bool is_enabled(level l);
 // Writes one line to stdout: a JSON object {"time","level","msg",...fields} or, in
 // text format, `time LEVEL msg key=value ...`. Thread-safe; a line is never torn.
 void write(level l, std::string_view msg, fields f = {});
+// The same with fields gathered at run time.
+void write(level l, std::string_view msg, std::span<const field> f);
 
 inline void debug(std::string_view msg, fields f = {}) {
     if (is_enabled(level::debug)) write(level::debug, msg, f);

@@ -5,6 +5,7 @@
 
 #include <boost/beast/http/field.hpp>
 
+#include "auth/permissions.hpp"
 #include "catalog/schema_catalog.hpp"
 #include "http/message.hpp"
 #include "http/service.hpp"
@@ -41,6 +42,18 @@ std::optional<response> unknown_type(const sources& s, const std::string& type) 
     if (cat && cat->types.contains(type)) return std::nullopt;
     http::problem p{404, "unknown_type", "Unknown event type", "no event type " + echo(type), {}};
     return http::make_problem(p);
+}
+
+// One audit line per admin action that changed something (docs/security.md): who,
+// what, on which type, and what changed.
+void audit(const http::request_context& ctx, std::string_view action, std::string_view type,
+           std::initializer_list<log::field> changed) {
+    std::vector<log::field> fields{
+        {"principal", ctx.who ? std::string_view(ctx.who->name) : std::string_view("open")},
+        {"action", action},
+        {"type", type}};
+    fields.insert(fields.end(), changed.begin(), changed.end());
+    log::write(log::level::info, "audit", fields);
 }
 
 response bad_query(const query_error& e) {
@@ -195,6 +208,8 @@ net::awaitable<response> put_group(const sources& s, const http::request_context
         co_return res;
     }
     bool created = placed.value;
+    audit(ctx, created ? "group.create" : "group.move", type,
+          {{"group", group}, {"position", position}});
     std::string body = R"({"type":)";
     json::append_string(body, type);
     body += R"(,"group":)";
@@ -236,6 +251,10 @@ net::awaitable<response> requeue(const sources& s, const http::request_context& 
         if (!selection.all || done.examined < static_cast<long long>(max_page)) break;
         start = "(" + done.last;
     }
+    audit(ctx, "dead_letters.requeue", type,
+          {{"all", selection.all},
+           {"requeued", done.requeued.size()},
+           {"missing", done.missing.size()}});
     std::string body = R"({"type":)";
     json::append_string(body, type);
     body += R"(,"requeued":[)";
@@ -283,6 +302,7 @@ net::awaitable<response> delete_dead_letters(const sources& s, const http::reque
         auto res = store_failed(r.error, "some dead letters may have been deleted", type);
         co_return res;
     }
+    audit(ctx, "dead_letters.delete", type, {{"all", selection.all}, {"deleted", r.value}});
     std::string body = R"({"type":)";
     json::append_string(body, type);
     body += R"(,"deleted":)" + std::to_string(r.value) + '}';

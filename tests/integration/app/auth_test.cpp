@@ -123,6 +123,14 @@ TEST_CASE("auth: admin actions need admin on the type", "[auth]") {
         b.call("POST", "/v1/dlq/user.created/requeue", "sk_demo_publish", R"({"all":true})"), 403,
         "forbidden");
     CHECK(b.call("DELETE", "/v1/dlq/user.created?all=true", "sk_demo_admin").status == 200);
+    // Each admin action that went through is one audit line naming who did it.
+    CHECK(b.process->wait_for_output(
+        R"("msg":"audit","principal":"operator","action":"group.create","type":"user.created","group":"billing")",
+        2s));
+    CHECK(b.process->wait_for_output(
+        R"("msg":"audit","principal":"operator","action":"dead_letters.delete","type":"user.created","all":true,"deleted":0)",
+        2s));
+    CHECK(b.process->output().find(R"("principal":"billing")") == std::string::npos);
 }
 
 TEST_CASE("auth: a WebSocket needs credentials, and each subscribe its permission", "[auth]") {
