@@ -129,6 +129,10 @@ deliver::ws_access websocket_access(const auth::holder& holder, const http::requ
         out.opened.who = v.who;
         out.opened.keep = a;
     }
+    out.limit_subscribe = [&holder](const auth::principal* who) -> std::optional<long long> {
+        if (auto wait = holder.get()->limit_subscribe(who)) return auth::retry_after_seconds(*wait);
+        return std::nullopt;
+    };
     if (!a->enabled()) return out;  // nothing to check, ever
     out.auth_timeout = a->auth_timeout();
     out.identify = [&holder](std::string_view credential) {

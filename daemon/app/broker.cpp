@@ -118,6 +118,17 @@ struct running {
             admitted.keep = std::move(a);
             return admitted;
         });
+        publisher.set_rate_limit(
+            [this](const http::request_context& c, std::size_t events) -> std::optional<long long> {
+                if (auto wait = auth.get()->limit_publish(c.who, c.client, events))
+                    return auth::retry_after_seconds(*wait);
+                return std::nullopt;
+            });
+        server.set_connection_gate([this](std::string_view client) -> std::optional<long long> {
+            if (auto wait = auth.get()->limit_connection(client))
+                return auth::retry_after_seconds(*wait);
+            return std::nullopt;
+        });
         add_operational_endpoints(*api, ready, catalogs, metrics, auth);
         api->route("POST", "/v1/events",
                    [this](const http::request_context& c) { return publisher.handle(c); });

@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <array>
 #include <stdexcept>
 #include <utility>
@@ -87,7 +88,8 @@ authenticator::authenticator(const auth_settings& settings,
                              std::chrono::milliseconds auth_timeout)
     : enabled_(settings.enabled)
     , allowed_origins_(std::move(allowed_origins))
-    , auth_timeout_(auth_timeout) {
+    , auth_timeout_(auth_timeout)
+    , rates_(settings.rate_limits) {
     anonymous_.name = "anonymous";
     anonymous_.grants = settings.anonymous;
     open_.name = "open";
@@ -95,8 +97,43 @@ authenticator::authenticator(const auth_settings& settings,
     for (const auto& k : settings.api_keys) {
         auto raw = from_hex(k.sha256_hex);
         if (raw.empty()) throw std::invalid_argument("API key " + k.name + ": not a SHA-256");
-        by_hash_[raw] = principal{k.name, k.grants};
+        principal p{k.name, k.grants};
+        p.publish_rate = k.publish_rate;
+        by_hash_[raw] = std::move(p);
     }
+}
+
+namespace {
+
+authenticator::wait take(rate_limiter& limiter, std::string_view prefix, std::string_view key,
+                         double n, double rate, double burst_seconds) {
+    if (rate <= 0 || key.empty()) return std::nullopt;
+    std::string k(prefix);
+    k += key;
+    return limiter.take(k, n, rate, std::max(1.0, rate * burst_seconds),
+                        std::chrono::steady_clock::now());
+}
+
+}  // namespace
+
+authenticator::wait authenticator::limit_publish(const principal* who, std::string_view client,
+                                                 std::size_t events) const {
+    auto n = static_cast<double>(events);
+    if (who) {
+        double rate = who->publish_rate > 0 ? who->publish_rate : rates_.publish_per_principal;
+        if (auto w = take(limiter_, "p\n", who->name, n, rate, rates_.burst_seconds)) return w;
+    }
+    return take(limiter_, "c\n", client, n, rates_.publish_per_client, rates_.burst_seconds);
+}
+
+authenticator::wait authenticator::limit_connection(std::string_view client) const {
+    return take(limiter_, "n\n", client, 1, rates_.connections_per_client, rates_.burst_seconds);
+}
+
+authenticator::wait authenticator::limit_subscribe(const principal* who) const {
+    if (!who) return std::nullopt;
+    return take(limiter_, "s\n", who->name, 1, rates_.subscriptions_per_principal,
+                rates_.burst_seconds);
 }
 
 bool authenticator::origin_allowed(std::string_view origin, std::string_view host) const {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "auth/permissions.hpp"
+#include "auth/rate_limiter.hpp"
 
 namespace sluice::auth {
 
@@ -17,6 +18,17 @@ struct api_key_entry {
     std::string name;
     std::string sha256_hex;  // 64 lowercase hex digits
     std::vector<grant> grants;
+    double publish_rate = 0;  // events per second for this key; 0: rate_limits' default
+};
+
+// The `rate_limits:` section: token buckets, each holding `burst_seconds` of its rate.
+// 0 turns a limit off.
+struct rate_limit_settings {
+    double publish_per_principal = 0;        // events per second (a batch counts its events)
+    double publish_per_client = 0;           // the same per client address
+    double connections_per_client = 0;       // new connections per second per address
+    double subscriptions_per_principal = 0;  // WebSocket subscribes per second
+    double burst_seconds = 1;
 };
 
 // The `auth:` section of the config.
@@ -24,6 +36,7 @@ struct auth_settings {
     bool enabled = false;  // an `auth:` section was given; else everything is open
     std::vector<api_key_entry> api_keys;
     std::vector<grant> anonymous;  // what a request without credentials may do
+    rate_limit_settings rate_limits;
 };
 
 // The SHA-256 of `key`, as 64 lowercase hex digits (`sluice auth hash-key`).
@@ -66,10 +79,20 @@ class authenticator {
     // How long a socket opened without credentials has to send an `auth` frame.
     std::chrono::milliseconds auth_timeout() const { return auth_timeout_; }
 
+    // Rate limits (rate_limits:), by principal and client address. Each returns how
+    // long to wait when the request is over its limit, else nothing. Buckets start
+    // afresh when the config is reloaded.
+    using wait = std::optional<std::chrono::steady_clock::duration>;
+    wait limit_publish(const principal* who, std::string_view client, std::size_t events) const;
+    wait limit_connection(std::string_view client) const;
+    wait limit_subscribe(const principal* who) const;
+
   private:
     bool enabled_;
     std::vector<std::string> allowed_origins_;
     std::chrono::milliseconds auth_timeout_;
+    rate_limit_settings rates_;
+    mutable rate_limiter limiter_;  // its own locks: safe from every thread
     principal anonymous_;
     principal open_;                                      // everything, when auth is off
     std::unordered_map<std::string, principal> by_hash_;  // raw 32-byte SHA-256 -> principal

@@ -42,6 +42,7 @@ struct principal {
     std::string name;  // the key's or token subject's name, for logs; never a secret
     std::vector<grant> grants;
     std::int64_t expires_at = 0;  // unix seconds after which it is no longer valid; 0: never
+    double publish_rate = 0;      // its own publish limit (events/s); 0: the default
 
     // `a` on `type` (and `group`, for consume). For metrics, `type` is ignored.
     bool may(action a, std::string_view type = {}, std::string_view group = {}) const;

@@ -366,6 +366,25 @@ std::vector<auth::grant> read_grants(const section& parent, std::string_view key
     return out;
 }
 
+void read_rate_limits(const section& top, settings& s, const std::string& source) {
+    section r(top.child("rate_limits"), "rate_limits", source,
+              {"publish_per_principal", "publish_per_client", "connections_per_client",
+               "subscriptions_per_principal", "burst"});
+    auto& out = s.auth.rate_limits;
+    for (auto [key, value] :
+         {std::pair{"publish_per_principal", &out.publish_per_principal},
+          std::pair{"publish_per_client", &out.publish_per_client},
+          std::pair{"connections_per_client", &out.connections_per_client},
+          std::pair{"subscriptions_per_principal", &out.subscriptions_per_principal}}) {
+        unsigned n = 0;
+        r.read_int<unsigned>(key, n, 0u, 100'000'000u);
+        *value = n;
+    }
+    duration burst{1000};
+    r.read_duration("burst", burst, duration(100), duration(3'600'000));
+    out.burst_seconds = static_cast<double>(burst.count()) / 1000.0;
+}
+
 void read_auth(const section& top, settings& s, const std::string& source) {
     auto node = top.child("auth");
     if (!node.IsDefined()) return;
@@ -378,9 +397,11 @@ void read_auth(const section& top, settings& s, const std::string& source) {
         a.fail(keys, "'auth.api_keys' must be a list",
                "expected [{name: ..., sha256: ..., permissions: [...]}]");
     std::size_t n = 0;
+    unsigned key_rate = 0;
     for (const auto& item : keys) {
         section k(item, "auth.api_keys[" + std::to_string(n++) + "]", source,
-                  {"name", "sha256", "permissions"});
+                  {"name", "sha256", "permissions", "publish_rate"});
+        k.read_int<unsigned>("publish_rate", key_rate, 0u, 100'000'000u);
         auth::api_key_entry key;
         k.read_string("name", key.name);
         k.read_string("sha256", key.sha256_hex);
@@ -401,6 +422,8 @@ void read_auth(const section& top, settings& s, const std::string& source) {
                        "'" + k.key_path("sha256") + "' is the same key as '" + other.name + "'",
                        "expected each key once");
         key.grants = read_grants(k, "permissions", source);
+        key.publish_rate = key_rate;
+        key_rate = 0;
         s.auth.api_keys.push_back(std::move(key));
     }
 }
@@ -422,7 +445,7 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
     s.source = source;
     section top(root, "", source,
                 {"listen", "threads", "redis", "http", "websocket", "log", "schemas", "shutdown",
-                 "reload", "metrics", "publish", "type_defaults", "types", "auth"});
+                 "reload", "metrics", "publish", "type_defaults", "types", "auth", "rate_limits"});
     if (root.IsDefined() && !root.IsNull() && !root.IsMap())
         top.fail(root, "the config must be a mapping", "expected keys such as listen, redis, http");
 
@@ -593,6 +616,7 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
     metrics.read_duration("group_stats_interval", s.metrics.group_stats_interval, 100ms, 1h);
 
     read_auth(top, s, source);
+    read_rate_limits(top, s, source);
 
     apply_environment(s, env);
     s.schemas.dir = resolve_path(base_dir, s.schemas.dir);

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -33,6 +34,8 @@ struct ws_access {
     std::function<ws_identity(std::string_view token)> identify;
     std::chrono::milliseconds auth_timeout{10'000};
     std::string refusal;
+    // Rate limit on subscribes: seconds to wait when `who` is over it, else nothing.
+    std::function<std::optional<long long>(const auth::principal* who)> limit_subscribe;
 };
 
 using clock_type = std::chrono::steady_clock;

@@ -117,21 +117,40 @@ void ws_session::authenticate(const client_frame& f) {
 }
 
 bool ws_session::allowed(const client_frame& f) {
-    if (!access_.identify) return true;
     const auto* who = access_.opened.who;
-    if (!who) {
-        send_error({f.op == client_frame::kind::subscribe ? f.id : f.sub, "unauthorized",
-                    "send {\"op\":\"auth\",\"token\":\"<credential>\"} first"});
-        return false;
+    bool subscribe = f.op == client_frame::kind::subscribe;
+    if (access_.identify) {
+        if (!who) {
+            send_error({subscribe ? f.id : f.sub, "unauthorized",
+                        "send {\"op\":\"auth\",\"token\":\"<credential>\"} first"});
+            return false;
+        }
+        bool group = !f.group.empty();
+        auto act = group ? auth::action::consume : auth::action::subscribe;
+        // Other ops act only on the connection's own subscriptions.
+        if (subscribe && !who->may(act, f.type, f.group)) {
+            send_error({f.id, "forbidden",
+                        "'" + who->name + "' may not " + std::string(auth::name_of(act)) +
+                            (group ? " in this group of this type" : " to this type")});
+            return false;
+        }
     }
-    if (f.op != client_frame::kind::subscribe) return true;  // only its own subscriptions
-    bool group = !f.group.empty();
-    auto act = group ? auth::action::consume : auth::action::subscribe;
-    if (who->may(act, f.type, f.group)) return true;
-    send_error({f.id, "forbidden",
-                "'" + who->name + "' may not " + std::string(auth::name_of(act)) +
-                    (group ? " in this group of this type" : " to this type")});
-    return false;
+    if (subscribe && access_.limit_subscribe) {
+        if (auto wait = access_.limit_subscribe(who)) {
+            hub_.metrics().count_rate_limited("subscribe");
+            // A client that keeps going after being told is closed.
+            if (++rate_limited_in_a_row_ >= 10) {
+                transport_.close(1008, "over the subscribe rate limit");
+                return false;
+            }
+            send_error({f.id, "rate_limited",
+                        "over the subscribe rate limit (rate_limits); retry after " +
+                            std::to_string(*wait) + " s"});
+            return false;
+        }
+        rate_limited_in_a_row_ = 0;
+    }
+    return true;
 }
 
 void ws_session::on_binary() {

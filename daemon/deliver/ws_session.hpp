@@ -73,6 +73,7 @@ class ws_session final : public frame_sink,
     hub& hub_;
     ws_access access_;
     boost::asio::steady_timer auth_timer_;
+    unsigned rate_limited_in_a_row_ = 0;  // subscribes refused by the rate limit
     std::size_t max_subscriptions_;
     ws_transport transport_;
     std::unordered_map<std::string, entry> subs_;

@@ -37,6 +37,7 @@ struct request_context {
     const worker_slot& worker;  // what the serving I/O thread lends (its store, its hub...)
     // Who sent it, as the service's gate found (null when the service has no gate).
     const auth::principal* who = nullptr;
+    std::string_view client;  // the peer's address ("" when unknown)
 };
 
 // Handles one matched request. Runs on the connection's I/O thread; may co_await.

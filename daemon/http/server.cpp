@@ -57,6 +57,21 @@ const std::string& client_over_capacity_response() {
     return text;
 }
 
+// Over rate_limits.connections_per_client.
+std::string rate_limited_response(long long wait_seconds) {
+    std::string body = to_json({429,
+                                "rate_limited",
+                                "Too many requests",
+                                "this client opens connections faster than it may "
+                                "(rate_limits.connections_per_client)",
+                                {}});
+    return "HTTP/1.1 429 Too Many Requests\r\nServer: sluice\r\nContent-Type: "
+           "application/problem+json\r\nRetry-After: " +
+           std::to_string(wait_seconds) +
+           "\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+           body;
+}
+
 void refuse(tcp::socket& socket, const std::string& answer) {
     boost::system::error_code ignored;
     socket.non_blocking(true, ignored);
@@ -135,6 +150,15 @@ struct server::impl {
                 refuse(socket, client_over_capacity_response());
                 state.metrics.count_connection_refused("per_client_limit");
                 continue;
+            }
+            if (state.connection_gate) {
+                auto client = peer.address().to_string();
+                if (auto wait = state.connection_gate(client)) {
+                    clients.remove(peer.address());
+                    refuse(socket, rate_limited_response(*wait));
+                    state.metrics.count_rate_limited("connection");
+                    continue;
+                }
             }
             socket.set_option(tcp::no_delay(true), ignored);
             state.open_connections.fetch_add(1);
@@ -236,6 +260,10 @@ std::vector<boost::asio::any_io_executor> server::executors() const {
 
 void server::set_worker(std::size_t thread, worker_slot worker) {
     impl_->workers.at(thread)->lent = worker;
+}
+
+void server::set_connection_gate(connection_gate g) {
+    impl_->state.connection_gate = std::move(g);
 }
 
 void server::set_upgrade_handler(std::string path, upgrade_handler h) {

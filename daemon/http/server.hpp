@@ -4,8 +4,11 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "http/message.hpp"
@@ -65,6 +68,12 @@ class server {
     // Requests for `path` that ask for a WebSocket upgrade go to `h` with their socket.
     // Call before start().
     void set_upgrade_handler(std::string path, upgrade_handler h);
+
+    // Checked for each accepted connection with the peer's address: the seconds to
+    // wait when it is over a rate limit (answered 429 with Retry-After and closed),
+    // else nothing. Set before start(); none by default.
+    using connection_gate = std::function<std::optional<long long>(std::string_view client)>;
+    void set_connection_gate(connection_gate g);
 
     // The bound port (useful with port 0). Valid after start().
     std::uint16_t port() const;

@@ -25,7 +25,8 @@ void service::route(std::string_view method, std::string_view pattern, handler h
 }
 
 boost::asio::awaitable<service::outcome> service::dispatch(const request& req,
-                                                           const worker_slot& worker) const {
+                                                           const worker_slot& worker,
+                                                           std::string_view client) const {
     std::string_view target = req.target();
     auto q = target.find('?');
     std::string_view path = target.substr(0, q);
@@ -61,7 +62,7 @@ boost::asio::awaitable<service::outcome> service::dispatch(const request& req,
             co_return out;
         }
     }
-    request_context ctx{req, params, path, query, worker, admitted.who};
+    request_context ctx{req, params, path, query, worker, admitted.who, client};
     response res;
     bool failed = false;
     try {

@@ -39,7 +39,9 @@ class service {
     // Routes `req` and runs its handler, which finds `worker` (what the serving I/O
     // thread lends) in its request context. Never throws: no route is 404, a wrong
     // method 405 with Allow, and a handler that throws is logged and answered 500.
-    boost::asio::awaitable<outcome> dispatch(const request& req, const worker_slot& worker) const;
+    // `client`: the peer's address, for the handler (rate limits) and logs.
+    boost::asio::awaitable<outcome> dispatch(const request& req, const worker_slot& worker,
+                                             std::string_view client = {}) const;
 
   private:
     router router_;

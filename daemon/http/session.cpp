@@ -66,7 +66,11 @@ session::session(net::ip::tcp::socket socket, shared_state& state, const worker_
     , timer_(socket_.get_executor())
     , state_(state)
     , worker_(worker)
-    , lease_(std::move(lease)) {}
+    , lease_(std::move(lease)) {
+    beast::error_code ec;
+    auto peer = socket_.remote_endpoint(ec);
+    if (!ec) client_ = peer.address().to_string();
+}
 
 void session::arm(std::chrono::milliseconds timeout) {
     deadline_ = clock_type::now() + timeout;
@@ -306,7 +310,7 @@ net::awaitable<void> session::run() {
             co_return;
         }
         auto started = clock_type::now();
-        auto out = co_await state_.api->dispatch(req, worker_);
+        auto out = co_await state_.api->dispatch(req, worker_, client_);
         bool keep_alive = req.keep_alive() && !state_.is_draining();
         out.res.version(req.version());
         bool written = co_await write(out.res, keep_alive, req.method() == beast_http::verb::head);

@@ -37,6 +37,7 @@ class session : public std::enable_shared_from_this<session> {
 
   private:
     enum class phase { idle, reading, handling, writing, upgraded };
+    std::string client_;  // the peer's address, for rate limits
 
     // The one deadline of whatever the session waits for now (idle, read, write):
     // past it, the socket's operations are cancelled and timed_out_ is set.

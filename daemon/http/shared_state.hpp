@@ -1,7 +1,10 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
+#include <optional>
+#include <string_view>
 
 #include "http/server.hpp"
 #include "http/service.hpp"
@@ -19,6 +22,8 @@ struct shared_state {
     std::atomic<std::size_t> open_connections{0};
     std::string upgrade_path{};  // set before start, then read-only
     upgrade_handler upgrade{};
+    // Rate limit on new connections by client address (server::set_connection_gate).
+    std::function<std::optional<long long>(std::string_view client)> connection_gate{};
 
     std::shared_ptr<const limits> get_limits() const {
         return current_limits.load(std::memory_order_acquire);

@@ -168,6 +168,13 @@ registry::registry() : registry_(std::make_shared<prometheus::Registry>()) {
     for (std::size_t i = 0; i < limit_count; ++i)
         limits_reached_[i] =
             &limits.Add({{"limit", std::string(limit_name(static_cast<limit>(i)))}});
+    auto& rate_limited = BuildCounter()
+                             .Name("sluice_rate_limited_total")
+                             .Help("Requests refused by a rate limit (rate_limits), by what")
+                             .Register(*registry_);
+    rate_limited_ = {&rate_limited.Add({{"what", "publish"}}),
+                     &rate_limited.Add({{"what", "connection"}}),
+                     &rate_limited.Add({{"what", "subscribe"}})};
     internal_errors_ = &BuildCounter()
                             .Name("sluice_internal_errors_total")
                             .Help(
@@ -335,6 +342,11 @@ void registry::count_connection_refused(std::string_view reason) {
 void registry::count_first_byte_timeout() {
     first_byte_timeouts_->Increment();
 }
+void registry::count_rate_limited(std::string_view what) {
+    auto i = what == "publish" ? 0 : what == "connection" ? 1 : 2;
+    rate_limited_[static_cast<std::size_t>(i)]->Increment();
+}
+
 void registry::count_limit(limit l) {
     limits_reached_[static_cast<std::size_t>(l)]->Increment();
 }

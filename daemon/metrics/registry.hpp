@@ -103,6 +103,9 @@ class registry {
 
     // One client stopped by `l` (a series per limit, made up front: no lock, no lookup).
     void count_limit(limit l);
+    // A request refused by a rate limit: `what` is "publish", "connection" or
+    // "subscribe" (sluice_rate_limited_total{what}).
+    void count_rate_limited(std::string_view what);
 
     // An exception that escaped a connection's work or an I/O thread's handlers, caught
     // so the thread keeps serving. `where` is a fixed name: "http_session",
@@ -170,6 +173,7 @@ class registry {
     prometheus::Family<prometheus::Counter>* connections_refused_;
     prometheus::Counter* first_byte_timeouts_;
     std::array<prometheus::Counter*, limit_count> limits_reached_{};
+    std::array<prometheus::Counter*, 3> rate_limited_{};
     prometheus::Family<prometheus::Counter>* internal_errors_;
     prometheus::Family<prometheus::Counter>* task_restarts_;
     prometheus::Counter* websocket_overflows_;

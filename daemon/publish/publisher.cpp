@@ -33,6 +33,21 @@ boost::asio::awaitable<http::response> publisher::handle(const http::request_con
             metrics_.count_limit(metrics::limit::publish_max_batch);
         co_return render(plan, *opts);
     }
+    if (rate_limit_ && !plan.appends.empty()) {
+        if (auto wait = rate_limit_(ctx, plan.items.size())) {
+            metrics_.count_rate_limited("publish");
+            http::problem p{429,
+                            "rate_limited",
+                            "Too many requests",
+                            "over the publish rate limit (rate_limits); nothing was stored, retry "
+                            "after " +
+                                std::to_string(*wait) + " s",
+                            {}};
+            auto res = http::make_problem(p);
+            res.set(http::beast_http::field::retry_after, std::to_string(*wait));
+            co_return res;
+        }
+    }
     if (!plan.appends.empty()) {
         record(plan, co_await store.append(plan.appends, opts->idempotency_window));
     }

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "http/message.hpp"
@@ -45,12 +46,20 @@ class publisher {
     // Takes effect for the next request (SIGHUP).
     void set_options(publish_options options);
 
+    // Rate limits: given the request and how many events it holds, the seconds to
+    // wait when it is over a limit (answered 429 with Retry-After, nothing stored),
+    // else nothing. Set before the server starts; none by default.
+    using rate_limit = std::function<std::optional<long long>(const http::request_context& ctx,
+                                                              std::size_t events)>;
+    void set_rate_limit(rate_limit limit) { rate_limit_ = std::move(limit); }
+
     boost::asio::awaitable<http::response> handle(const http::request_context& ctx) const;
 
   private:
     catalog_source catalog_;
     metrics::registry& metrics_;
     std::atomic<std::shared_ptr<const publish_options>> options_;
+    rate_limit rate_limit_;
 };
 
 }  // namespace sluice::publish

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "integration/deliver/delivery_broker.hpp"
 #include "support/broker_process.hpp"
@@ -238,4 +239,56 @@ TEST_CASE("auth: anonymous may do what auth.anonymous grants, nothing else", "[a
     CHECK(b.call("GET", "/v1/streams/user.created/events").status == 200);
     check_problem(b.call("GET", "/metrics"), 401, "unauthorized");
     check_problem(b.call("POST", "/v1/events", "", test::user_event(1)), 403, "forbidden");
+}
+
+TEST_CASE("auth: a burst over a rate limit gets 429 with Retry-After, and recovers", "[auth]") {
+    secured_broker b(auth_section +
+                     "rate_limits:\n  publish_per_principal: 5\n  connections_per_client: 20\n"
+                     "  subscriptions_per_principal: 2\n  burst: 1s\n");
+    test::http_connection c(b.cfg.port);
+    auto publish = [&](int n) {
+        return c.request("POST", "/v1/events", test::user_event(n),
+                         "Authorization: Bearer sk_demo_publish\r\nContent-Type: "
+                         "application/json\r\n");
+    };
+    int stored = 0;
+    test::http_reply refused;
+    for (int i = 0; i < 8; ++i) {
+        auto r = publish(i);
+        if (r.status == 201)
+            ++stored;
+        else
+            refused = r;
+    }
+    CHECK(stored == 5);
+    check_problem(refused, 429, "rate_limited");
+    CHECK(refused.header("Retry-After") == "1");
+    std::this_thread::sleep_for(1100ms);
+    CHECK(publish(100).status == 201);
+
+    // New connections from one address: past 20 in a second, 429 and closed.
+    int turned_away = 0;
+    for (int i = 0; i < 30; ++i) {
+        test::http_connection k(b.cfg.port);
+        auto r = k.request("GET", "/healthz");
+        if (r.status == 429) ++turned_away;
+    }
+    CHECK(turned_away >= 9);
+
+    std::this_thread::sleep_for(1100ms);
+    test::ws_client w(b.cfg.port, "/v1/ws?access_token=sk_demo_billing");
+    w.send(R"({"op":"subscribe","id":"a","type":"user.created","group":"billing"})");
+    CHECK(w.receive_op("subscribed"));
+    w.send(R"({"op":"unsubscribe","sub":"a"})");
+    CHECK(w.receive_op("unsubscribed"));
+    w.send(R"({"op":"subscribe","id":"b","type":"user.created","group":"billing"})");
+    CHECK(w.receive_op("subscribed"));
+    w.send(R"({"op":"subscribe","id":"c","type":"user.created","group":"billing"})");
+    auto limited = w.receive_op("error");
+    REQUIRE(limited);
+    CHECK_THAT(*limited, Contains(R"("code":"rate_limited")"));
+    auto text = b.call("GET", "/metrics", "sk_demo_admin").body;
+    CHECK_THAT(text, Contains(R"(sluice_rate_limited_total{what="publish"} 3)"));
+    CHECK_THAT(text, Contains(R"(sluice_rate_limited_total{what="subscribe"} 1)"));
+    CHECK_THAT(text, Contains(R"(sluice_rate_limited_total{what="connection"})"));
 }
