@@ -11,11 +11,12 @@ namespace sluice::app {
 access_rule rule_for(std::string_view method, std::string_view pattern) {
     access_rule r;
     if (pattern == "/healthz" || pattern == "/readyz") {
-        r.open = true;
+        r.open = r.operational = true;
     } else if (pattern == "/metrics" || pattern == "/v1/version") {
         r.act = auth::action::metrics;
+        r.operational = true;
     } else if (pattern == "/v1/events" || pattern == "/v1/ws") {
-        r.any_principal = true;
+        r.any_principal = r.public_only = true;
     } else if (pattern == "/v1/streams/{type}/events" ||
                (pattern == "/v1/dlq/{type}" && method == "GET")) {
         r.act = auth::action::replay;
@@ -46,9 +47,26 @@ http::response forbidden(std::string_view who, auth::action act, std::string_vie
 }
 
 http::service::admission admit(const auth::authenticator& a, const http::request& req,
-                               std::string_view pattern, const http::route_params& params) {
+                               std::string_view pattern, const http::route_params& params,
+                               bool admin_listener, bool split) {
     http::service::admission out;
     auto rule = rule_for(req.method_string(), pattern);
+    if (split) {
+        bool admin_route =
+            rule.operational || (!rule.public_only && rule.act == auth::action::admin);
+        if (admin_listener ? rule.public_only : admin_route) {
+            http::problem p{404,
+                            "not_found",
+                            "No such resource",
+                            admin_listener ? "this is the admin listener: publish and subscribe "
+                                             "on the public one"
+                                           : "served on the admin listener (admin_listen)",
+                            {}};
+            out.refused = http::make_problem(p);
+            return out;
+        }
+        if (admin_listener && rule.operational) return out;
+    }
     if (rule.open) return out;
     auto v = a.identify(req[http::beast_http::field::authorization], req["X-API-Key"]);
     if (v.invalid) {

@@ -22,6 +22,8 @@ namespace sluice::app {
 // A route not listed needs admin on every type ("*"), so a new route is closed until
 // it is given a rule.
 struct access_rule {
+    bool operational = false;    // probes, metrics, version: the admin listener's, with one
+    bool public_only = false;    // publish and WebSocket: never on the admin listener
     bool open = false;           // no credentials needed, none checked
     bool any_principal = false;  // the handler checks (publish, WebSocket ops)
     auth::action act = auth::action::admin;
@@ -32,8 +34,12 @@ access_rule rule_for(std::string_view method, std::string_view pattern);
 // Admits or refuses a request to `pattern` by its credentials and the rule: 401
 // `unauthorized` (no credentials where some are needed, or bad ones; with
 // WWW-Authenticate), 403 `forbidden` (a principal without the permission). Sans-I/O.
+// With an admin listener (`split`), the public one answers 404 for operational and
+// admin routes and the admin one 404 for publish and WebSocket; on the admin listener
+// the operational routes need no credentials.
 http::service::admission admit(const auth::authenticator& a, const http::request& req,
-                               std::string_view pattern, const http::route_params& params);
+                               std::string_view pattern, const http::route_params& params,
+                               bool admin_listener = false, bool split = false);
 
 // Who opens a WebSocket: credentials from Authorization, X-API-Key or the
 // `access_token` query parameter (browsers cannot set headers). Bad credentials are

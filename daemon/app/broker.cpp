@@ -66,8 +66,10 @@ struct running {
         , group_stats(
               redis, [this] { return catalogs.get(); }, metrics, settings.redis.max_reply_bytes,
               settings.metrics.group_stats_interval)
-        , server({settings.listen.address, settings.listen.port, settings.threads}, api, metrics,
-                 to_limits(settings.http))
+        , server({settings.listen.address, settings.listen.port, settings.threads,
+                  settings.admin_listen.enabled, settings.admin_listen.address,
+                  settings.admin_listen.port},
+                 api, metrics, to_limits(settings.http))
         , workers(make_workers())
         , systemd(ctx, systemd_notifier::from_environment(env), settings, server, catalogs, ready,
                   server.executors())
@@ -111,10 +113,11 @@ struct running {
                 "authentication is off: anyone who reaches the port may publish, consume, "
                 "replay and administer; add an auth section (docs/security.md)",
                 {{"config", s.source}});
-        api->set_gate([this](const http::request& req, std::string_view pattern,
-                             const http::route_params& params) {
+        api->set_gate([this, split = s.admin_listen.enabled](
+                          const http::request& req, std::string_view pattern,
+                          const http::route_params& params, bool admin_listener) {
             auto a = auth.get();
-            auto admitted = admit(*a, req, pattern, params);
+            auto admitted = admit(*a, req, pattern, params, admin_listener, split);
             admitted.keep = std::move(a);
             return admitted;
         });
@@ -181,6 +184,9 @@ int broker::run() {
         log::error("cannot start the HTTP listener", {{"error", e.what()}});
         return 1;
     }
+    if (settings_.admin_listen.enabled)
+        log::info("admin listener",
+                  {{"address", settings_.admin_listen.address}, {"port", r.server.admin_port()}});
     log::info("listening", {{"address", settings_.listen.address},
                             {"port", r.server.port()},
                             {"threads", settings_.threads},

@@ -443,13 +443,24 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
 
     settings s;
     s.source = source;
-    section top(root, "", source,
-                {"listen", "threads", "redis", "http", "websocket", "log", "schemas", "shutdown",
-                 "reload", "metrics", "publish", "type_defaults", "types", "auth", "rate_limits"});
+    section top(
+        root, "", source,
+        {"listen", "threads", "redis", "http", "websocket", "log", "schemas", "shutdown", "reload",
+         "metrics", "publish", "type_defaults", "types", "auth", "rate_limits", "admin_listen"});
     if (root.IsDefined() && !root.IsNull() && !root.IsMap())
         top.fail(root, "the config must be a mapping", "expected keys such as listen, redis, http");
 
     top.read_int("threads", s.threads, 1u, 256u);
+
+    section admin(top.child("admin_listen"), "admin_listen", source, {"address", "port"});
+    if (top.child("admin_listen").IsDefined() && !top.child("admin_listen").IsNull()) {
+        s.admin_listen.enabled = true;
+        admin.read_string("address", s.admin_listen.address);
+        admin.read_int<std::uint16_t>("port", s.admin_listen.port, 0, 65535);
+        if (!admin.child("port").IsDefined())
+            admin.fail(top.child("admin_listen"), "'admin_listen.port' is missing",
+                       "expected the port of the admin listener, e.g. 9090");
+    }
 
     section listen(top.child("listen"), "listen", source, {"address", "port"});
     listen.read_string("address", s.listen.address);

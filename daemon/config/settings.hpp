@@ -29,6 +29,14 @@ struct settings {
         std::uint16_t port = 8080;  // 0 picks a free port (tests)
     } listen;
 
+    // A second listener for /healthz, /readyz, /metrics, /v1/version and the admin
+    // endpoints, which the public one then no longer serves (docs/security.md).
+    struct admin_listen_settings {
+        bool enabled = false;
+        std::string address = "127.0.0.1";
+        std::uint16_t port = 0;
+    } admin_listen;
+
     // I/O threads, each with its own io_context, acceptor and Redis connection.
     unsigned threads = 1;
 

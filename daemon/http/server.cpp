@@ -88,6 +88,7 @@ struct worker {
     worker_slot lent;  // set before start, then read-only; outlives the sessions in ctx
     net::io_context ctx{1};
     tcp::acceptor acceptor{ctx};
+    tcp::acceptor admin_acceptor{ctx};  // the first worker's, with admin_listen
     std::unordered_map<session*, std::weak_ptr<session>> sessions;
     std::thread thread;
 };
@@ -98,6 +99,7 @@ struct server::impl {
     client_counter clients;  // open connections per client address, over every worker
     std::vector<std::unique_ptr<worker>> workers;
     std::uint16_t bound_port = 0;
+    std::uint16_t bound_admin_port = 0;
     bool started = false;
     bool stopped = false;
     // Last member, so the first destroyed: leases that outlive the server (a
@@ -127,11 +129,11 @@ struct server::impl {
                 ec, "cannot listen on " + options.address + ":" + std::to_string(ep.port()));
     }
 
-    net::awaitable<void> accept_loop(worker& w) {
+    net::awaitable<void> accept_loop(worker& w, tcp::acceptor& acceptor, bool admin) {
         for (;;) {
-            auto [ec, socket] = co_await w.acceptor.async_accept(use_tuple);
+            auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
             if (ec) {
-                if (!w.acceptor.is_open() || ec == net::error::operation_aborted) co_return;
+                if (!acceptor.is_open() || ec == net::error::operation_aborted) co_return;
                 // Out of file descriptors or similar: say so and give the system a moment.
                 log::warn("accept failed", {{"error", ec.message()}});
                 net::steady_timer pause(w.ctx, std::chrono::milliseconds(50));
@@ -171,7 +173,8 @@ struct server::impl {
                 state.open_connections.fetch_sub(1);
                 state.metrics.connection_closed();
             });
-            auto s = std::make_shared<session>(std::move(socket), state, w.lent, std::move(lease));
+            auto s = std::make_shared<session>(std::move(socket), state, w.lent, std::move(lease),
+                                               admin);
             w.sessions.emplace(s.get(), s);
             net::co_spawn(w.ctx, s->run(), [this, &w, s, peer](std::exception_ptr e) {
                 if (e) {
@@ -239,9 +242,29 @@ void server::start() {
             w->acceptor.local_endpoint().port();  // with port 0, the others share the first one's
     }
     d.bound_port = port;
+    if (d.options.admin) {
+        auto& w = *d.workers.front();
+        auto admin_address = net::ip::make_address(d.options.admin_address, ec);
+        if (ec)
+            throw std::system_error(
+                ec, "admin_listen.address '" + d.options.admin_address + "' is not an IP address");
+        tcp::endpoint ep(admin_address, d.options.admin_port);
+        w.admin_acceptor.open(ep.protocol(), ec);
+        if (!ec) w.admin_acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+        if (!ec) w.admin_acceptor.bind(ep, ec);
+        if (!ec) w.admin_acceptor.listen(net::socket_base::max_listen_connections, ec);
+        if (ec)
+            throw std::system_error(ec, "cannot listen on " + d.options.admin_address + ":" +
+                                            std::to_string(d.options.admin_port) +
+                                            " (admin_listen)");
+        d.bound_admin_port = w.admin_acceptor.local_endpoint().port();
+        net::co_spawn(w.ctx, d.accept_loop(w, w.admin_acceptor, true),
+                      sluice::net::report_failure("http admin accept loop"));
+    }
     d.started = true;  // before the threads: stop() must join whatever did start
     for (auto& w : d.workers) {
-        net::co_spawn(w->ctx, d.accept_loop(*w), sluice::net::report_failure("http accept loop"));
+        net::co_spawn(w->ctx, d.accept_loop(*w, w->acceptor, false),
+                      sluice::net::report_failure("http accept loop"));
         w->thread = std::thread([&ctx = w->ctx, &m = d.state.metrics] {
             sluice::net::run_catching(ctx, [&m](std::string_view what) {
                 log::error("I/O thread handler failed; the thread serves on",
@@ -275,6 +298,10 @@ std::uint16_t server::port() const {
     return impl_->bound_port;
 }
 
+std::uint16_t server::admin_port() const {
+    return impl_->bound_admin_port;
+}
+
 void server::set_limits(const limits& l) {
     impl_->state.current_limits.store(std::make_shared<const limits>(l), std::memory_order_release);
 }
@@ -302,6 +329,7 @@ void server::stop() {
     d.on_each_worker([](worker& w) {
         boost::system::error_code ignored;
         w.acceptor.close(ignored);
+        w.admin_acceptor.close(ignored);
         for (auto& [raw, weak] : w.sessions)
             if (auto s = weak.lock()) s->force_close();
     });

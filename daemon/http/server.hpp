@@ -38,6 +38,11 @@ struct server_options {
     std::string address = "127.0.0.1";
     std::uint16_t port = 8080;  // 0: a free port, see server::port()
     unsigned threads = 1;
+    // A second listener for operators (admin_listen), served by the first I/O thread;
+    // its requests reach the service marked as such (request_context::admin_listener).
+    bool admin = false;
+    std::string admin_address = "127.0.0.1";
+    std::uint16_t admin_port = 0;  // 0: a free port, see server::admin_port()
 };
 
 // The HTTP listener and its connections. Thread model: `threads` I/O threads, each
@@ -77,6 +82,8 @@ class server {
 
     // The bound port (useful with port 0). Valid after start().
     std::uint16_t port() const;
+    // The admin listener's bound port (0 without one).
+    std::uint16_t admin_port() const;
 
     // Takes effect for the next request on every connection.
     void set_limits(const limits& l);

@@ -26,7 +26,8 @@ void service::route(std::string_view method, std::string_view pattern, handler h
 
 boost::asio::awaitable<service::outcome> service::dispatch(const request& req,
                                                            const worker_slot& worker,
-                                                           std::string_view client) const {
+                                                           std::string_view client,
+                                                           bool admin_listener) const {
     std::string_view target = req.target();
     auto q = target.find('?');
     std::string_view path = target.substr(0, q);
@@ -56,7 +57,7 @@ boost::asio::awaitable<service::outcome> service::dispatch(const request& req,
 
     admission admitted;
     if (gate_) {
-        admitted = gate_(req, m.pattern, params);
+        admitted = gate_(req, m.pattern, params, admin_listener);
         if (admitted.refused) {
             outcome out{std::move(*admitted.refused), m.pattern};
             co_return out;

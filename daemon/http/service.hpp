@@ -28,7 +28,7 @@ class service {
     // Called with the request and its matched route pattern (e.g.
     // "/v1/streams/{type}/events") and parameters. Set before the server starts.
     using gate = std::function<admission(const request& req, std::string_view pattern,
-                                         const route_params& params)>;
+                                         const route_params& params, bool admin_listener)>;
     void set_gate(gate g) { gate_ = std::move(g); }
 
     struct outcome {
@@ -40,8 +40,10 @@ class service {
     // thread lends) in its request context. Never throws: no route is 404, a wrong
     // method 405 with Allow, and a handler that throws is logged and answered 500.
     // `client`: the peer's address, for the handler (rate limits) and logs.
+    // `admin_listener`: it came on the admin listener (the gate decides what that allows).
     boost::asio::awaitable<outcome> dispatch(const request& req, const worker_slot& worker,
-                                             std::string_view client = {}) const;
+                                             std::string_view client = {},
+                                             bool admin_listener = false) const;
 
   private:
     router router_;

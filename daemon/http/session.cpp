@@ -61,7 +61,7 @@ bool has_body(unsigned status) {
 }  // namespace
 
 session::session(net::ip::tcp::socket socket, shared_state& state, const worker_slot& worker,
-                 connection_lease lease)
+                 connection_lease lease, bool admin)
     : socket_(std::move(socket))
     , timer_(socket_.get_executor())
     , state_(state)
@@ -70,6 +70,7 @@ session::session(net::ip::tcp::socket socket, shared_state& state, const worker_
     beast::error_code ec;
     auto peer = socket_.remote_endpoint(ec);
     if (!ec) client_ = peer.address().to_string();
+    admin_ = admin;
 }
 
 void session::arm(std::chrono::milliseconds timeout) {
@@ -291,7 +292,7 @@ net::awaitable<void> session::run() {
 
         phase_ = phase::handling;
         const auto& req = reader.get();
-        if (state_.upgrade && boost::beast::websocket::is_upgrade(req) &&
+        if (!admin_ && state_.upgrade && boost::beast::websocket::is_upgrade(req) &&
             req.target().substr(0, req.target().find('?')) == state_.upgrade_path) {
             // The connection is the upgrade handler's from here on: its socket and its
             // lease go to it, and this session ends (drain and shutdown included).
@@ -310,7 +311,7 @@ net::awaitable<void> session::run() {
             co_return;
         }
         auto started = clock_type::now();
-        auto out = co_await state_.api->dispatch(req, worker_, client_);
+        auto out = co_await state_.api->dispatch(req, worker_, client_, admin_);
         bool keep_alive = req.keep_alive() && !state_.is_draining();
         out.res.version(req.version());
         bool written = co_await write(out.res, keep_alive, req.method() == beast_http::verb::head);

@@ -23,8 +23,9 @@ namespace sluice::http {
 // that thread lends (`worker`, which outlives the session).
 class session : public std::enable_shared_from_this<session> {
   public:
+    // `admin`: accepted on the admin listener (admin_listen).
     session(boost::asio::ip::tcp::socket socket, shared_state& state, const worker_slot& worker,
-            connection_lease lease);
+            connection_lease lease, bool admin = false);
 
     boost::asio::awaitable<void> run();
 
@@ -38,6 +39,7 @@ class session : public std::enable_shared_from_this<session> {
   private:
     enum class phase { idle, reading, handling, writing, upgraded };
     std::string client_;  // the peer's address, for rate limits
+    bool admin_ = false;  // accepted on the admin listener
 
     // The one deadline of whatever the session waits for now (idle, read, write):
     // past it, the socket's operations are cancelled and timed_out_ is set.

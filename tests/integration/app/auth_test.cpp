@@ -8,6 +8,7 @@
 
 #include "integration/deliver/delivery_broker.hpp"
 #include "support/broker_process.hpp"
+#include "support/free_port.hpp"
 #include "support/http_client.hpp"
 #include "support/redis_server.hpp"
 #include "support/ws_client.hpp"
@@ -291,4 +292,45 @@ TEST_CASE("auth: a burst over a rate limit gets 429 with Retry-After, and recove
     CHECK_THAT(text, Contains(R"(sluice_rate_limited_total{what="publish"} 3)"));
     CHECK_THAT(text, Contains(R"(sluice_rate_limited_total{what="subscribe"} 1)"));
     CHECK_THAT(text, Contains(R"(sluice_rate_limited_total{what="connection"})"));
+}
+
+TEST_CASE("auth: with an admin listener the public port carries publish and subscribe alone",
+          "[auth]") {
+    test::redis_server redis;
+    auto admin_port = test::free_port();
+    test::broker_config cfg(redis.url(), auth_section +
+                                             "admin_listen:\n  address: 127.0.0.1\n"
+                                             "  port: " +
+                                             std::to_string(admin_port) + "\n");
+    auto process = test::start_broker(cfg);
+    REQUIRE(test::wait_for_status(admin_port, "/readyz", 200, 5s).status == 200);
+    auto call = [](std::uint16_t port, const std::string& method, const std::string& target,
+                   const std::string& key = {}, const std::string& body = {}) {
+        test::http_connection c(port);
+        std::string headers;
+        if (!key.empty()) headers += "Authorization: Bearer " + key + "\r\n";
+        if (!body.empty()) headers += "Content-Type: application/json\r\n";
+        return c.request(method, target, body, headers);
+    };
+    // Public: publish, subscribe and replay; nothing operational, nothing admin.
+    for (auto target :
+         {"/metrics", "/readyz", "/healthz", "/v1/version", "/v1/streams/user.created/groups"})
+        check_problem(call(cfg.port, "GET", target, "sk_demo_admin"), 404, "not_found");
+    check_problem(call(cfg.port, "PUT", "/v1/streams/user.created/groups/g", "sk_demo_admin"), 404,
+                  "not_found");
+    CHECK(call(cfg.port, "POST", "/v1/events", "sk_demo_publish", test::user_event(1)).status ==
+          201);
+    CHECK(call(cfg.port, "GET", "/v1/streams/user.created/events", "sk_demo_admin").status == 200);
+    CHECK_NOTHROW(test::ws_client(cfg.port, "/v1/ws?access_token=sk_demo_billing"));
+    // Admin: probes, metrics and version without credentials; admin actions with them.
+    CHECK(call(admin_port, "GET", "/metrics").status == 200);
+    CHECK(call(admin_port, "GET", "/v1/version").status == 200);
+    CHECK(call(admin_port, "GET", "/healthz").status == 200);
+    check_problem(call(admin_port, "PUT", "/v1/streams/user.created/groups/g"), 401,
+                  "unauthorized");
+    CHECK(call(admin_port, "PUT", "/v1/streams/user.created/groups/g", "sk_demo_admin").status ==
+          201);
+    check_problem(call(admin_port, "POST", "/v1/events", "sk_demo_publish", test::user_event(2)),
+                  404, "not_found");
+    CHECK_THROWS(test::ws_client(admin_port, "/v1/ws?access_token=sk_demo_billing"));
 }
