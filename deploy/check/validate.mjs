@@ -13,6 +13,7 @@ import { Service } from "kubernetes-models/v1/Service";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler";
+import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
 
 const models = {
   "apps/v1/Deployment": Deployment,
@@ -20,6 +21,7 @@ const models = {
   "v1/ConfigMap": ConfigMap,
   "policy/v1/PodDisruptionBudget": PodDisruptionBudget,
   "autoscaling/v2/HorizontalPodAutoscaler": HorizontalPodAutoscaler,
+  "networking.k8s.io/v1/NetworkPolicy": NetworkPolicy,
 };
 
 let failures = 0;
@@ -58,8 +60,8 @@ function checkRendered(file) {
   for (const kind of Object.keys(models).map((k) => k.split("/").pop()))
     check(byKind[kind], `${file}: no ${kind}`);
   const dep = byKind.Deployment, svc = byKind.Service, pdb = byKind.PodDisruptionBudget;
-  const hpa = byKind.HorizontalPodAutoscaler, cm = byKind.ConfigMap;
-  if (!dep || !svc || !pdb || !hpa || !cm) return;
+  const hpa = byKind.HorizontalPodAutoscaler, cm = byKind.ConfigMap, np = byKind.NetworkPolicy;
+  if (!dep || !svc || !pdb || !hpa || !cm || !np) return;
 
   const pod = dep.spec.template.spec;
   const c = pod.containers.find((x) => x.name === "sluice");
@@ -75,7 +77,15 @@ function checkRendered(file) {
   check(c.readinessProbe?.httpGet?.path === "/readyz", `${file}: readiness on /readyz`);
   check(c.livenessProbe?.httpGet?.path === "/healthz", `${file}: liveness on /healthz`);
   const port = c.ports.find((p) => p.name === c.readinessProbe.httpGet.port);
-  check(port?.containerPort === 8080, `${file}: probes use the container port`);
+  check(port?.containerPort === 9090 && c.livenessProbe.httpGet.port === "admin",
+        `${file}: probes use the admin listener's port`);
+  check(dep.spec.template.metadata.annotations?.["prometheus.io/port"] === "9090",
+        `${file}: Prometheus scrapes the admin listener`);
+  check(svc.spec.ports.every((p) => p.targetPort === "http"), `${file}: the Service exposes only the public port`);
+  check(selects(np.spec.podSelector.matchLabels), `${file}: the NetworkPolicy covers the pods`);
+  const adminRule = np.spec.ingress.find((r) => r.ports?.some((p) => p.port === "admin"));
+  check(adminRule?.from?.length > 0 && np.spec.ingress.every((r) => r === adminRule || !r.ports?.some((p) => p.port === "admin")),
+        `${file}: the admin port is open only to selected pods`);
 
   check(pod.securityContext?.runAsNonRoot === true, `${file}: pod runAsNonRoot`);
   check(pod.securityContext?.runAsUser === 10001, `${file}: runAsUser is the image's user 10001`);
@@ -99,6 +109,8 @@ function checkRendered(file) {
     check(i.path === `${config.schemas.dir}/${type}/${version}`, `${file}: ${i.key} lands at schemas/<type>/<version>`);
   }
   check(config.listen.address === "0.0.0.0" && config.listen.port === 8080, `${file}: listens on 0.0.0.0:8080`);
+  check(config.admin_listen?.address === "0.0.0.0" && config.admin_listen?.port === 9090,
+        `${file}: admin_listen on 0.0.0.0:9090`);
   check(seconds(config.reload?.watch_interval ?? "0ms") > 0, `${file}: reload.watch_interval on (ConfigMap updates)`);
   const preStop = c.lifecycle?.preStop?.exec?.command ?? [];
   const preStopSeconds = preStop[0] === "/bin/sleep" ? Number(preStop[1]) : 0;
