@@ -169,3 +169,38 @@ for round in 1 2; do
   python3 -c "print(f'   round $round: sluice {$s_cpu} µs/publish at {$s_rate}/s (redis {$s_redis}), nchan-memory {$n_cpu} µs at {$n_rate}/s, ratio sluice/nchan {$s_cpu/$n_cpu:.2f}; batch of 100: sluice {$b_cpu/100:.2f} µs/event (redis {$b_redis/100:.2f})')"
 done
 echo "entries stored by the last batch run: $(redis-cli -p "$redis_port" xlen 'sluice:{user.created}:events')"
+
+# Authentication's cost: the same single-event publish against a second broker with
+# auth on, with an API key and with an RS256 JWT (verified once, then cached), next to
+# the broker without auth, alternating in each round. Target: both >= 0.95x.
+auth_port=$(port)
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$work/rsa.pem" 2>/dev/null
+openssl pkey -in "$work/rsa.pem" -pubout -out "$work/rsa.pub.pem"
+bench_key=sk_bench_0123456789
+cat > "$work/sluice-auth.yaml" <<YAML
+listen: {address: 127.0.0.1, port: $auth_port}
+redis: {url: "redis://127.0.0.1:$redis_port"}
+schemas: {dir: $work/schemas}
+log: {level: warn}
+types: {user.created: {compatibility: none}}
+auth:
+  api_keys:
+    - {name: bench, sha256: $(printf %s "$bench_key" | sha256sum | cut -d' ' -f1), permissions: [{types: ["*"], allow: [publish]}]}
+  jwt: {public_keys: [$work/rsa.pub.pem], audience: [sluice]}
+YAML
+"$build/sluice" --config "$work/sluice-auth.yaml" > "$work/sluice-auth.log" 2>&1 &
+pids+=($!)
+b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+jwt_input="$(printf '{"alg":"RS256","typ":"JWT"}' | b64url).$(printf '{"sub":"bench","aud":"sluice","exp":%s,"sluice":[{"types":["*"],"allow":["publish"]}]}' "$(( $(date +%s) + 3600 ))" | b64url)"
+jwt="$jwt_input.$(printf %s "$jwt_input" | openssl dgst -sha256 -sign "$work/rsa.pem" -binary | b64url)"
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$auth_port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+echo "auth | none/s p99 | API key/s p99 (non-2xx) | RS256 JWT/s p99 (non-2xx) | key/none, jwt/none"
+for round in $(seq 1 "$rounds"); do
+  empty_stream
+  read -r a_rate a_p50 a_p99 a_bad <<<"$(wrk_run "http://127.0.0.1:$sluice_port/v1/events" "$work/single.json" "$root/$peers/post.lua")"
+  empty_stream
+  read -r k_rate k_p50 k_p99 k_bad <<<"$(AUTH_BEARER=$bench_key wrk_run "http://127.0.0.1:$auth_port/v1/events" "$work/single.json" "$root/$peers/post.lua")"
+  empty_stream
+  read -r j_rate j_p50 j_p99 j_bad <<<"$(AUTH_BEARER=$jwt wrk_run "http://127.0.0.1:$auth_port/v1/events" "$work/single.json" "$root/$peers/post.lua")"
+  echo "$round | $a_rate $a_p99 | $k_rate $k_p99 ($k_bad) | $j_rate $j_p99 ($j_bad) | $(python3 -c "print(f'{$k_rate/$a_rate:.2f}, {$j_rate/$a_rate:.2f}')")"
+done

@@ -74,6 +74,7 @@ http::service::admission admit(const auth::authenticator& a, const http::request
         return out;
     }
     out.who = v.who;
+    out.keep = v.keep;
     if (rule.any_principal) {
         // Anonymous where anonymous may do nothing at all: credentials are the way in.
         if (v.anonymous && v.who->grants.empty())
@@ -145,7 +146,7 @@ deliver::ws_access websocket_access(const auth::holder& holder, const http::requ
     // Anonymous that may do nothing: the socket opens, and its first frame must be auth.
     if (!(v.anonymous && v.who->grants.empty())) {
         out.opened.who = v.who;
-        out.opened.keep = a;
+        out.opened.keep = v.keep ? std::shared_ptr<const void>(v.keep) : a;
     }
     out.limit_subscribe = [&holder](const auth::principal* who) -> std::optional<long long> {
         if (auto wait = holder.get()->limit_subscribe(who)) return auth::retry_after_seconds(*wait);
@@ -162,7 +163,7 @@ deliver::ws_access websocket_access(const auth::holder& holder, const http::requ
             return id;
         }
         id.who = v.who;
-        id.keep = std::move(now);
+        id.keep = v.keep ? std::shared_ptr<const void>(v.keep) : std::move(now);
         return id;
     };
     return out;

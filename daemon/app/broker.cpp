@@ -118,7 +118,7 @@ struct running {
                           const http::route_params& params, bool admin_listener) {
             auto a = auth.get();
             auto admitted = admit(*a, req, pattern, params, admin_listener, split);
-            admitted.keep = std::move(a);
+            if (!admitted.keep) admitted.keep = std::move(a);  // what `who` lives in
             return admitted;
         });
         publisher.set_rate_limit(

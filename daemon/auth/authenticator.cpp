@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <chrono>
 #include <stdexcept>
 #include <utility>
 
@@ -90,6 +92,10 @@ authenticator::authenticator(const auth_settings& settings,
     , allowed_origins_(std::move(allowed_origins))
     , auth_timeout_(auth_timeout)
     , rates_(settings.rate_limits) {
+    static std::atomic<std::uint64_t> generations{0};
+    generation_ = ++generations;
+    if (settings.enabled && settings.jwt_enabled)
+        jwt_ = std::make_unique<jwt_verifier>(settings.jwt, jwt_keyring::load(settings.jwt));
     anonymous_.name = "anonymous";
     anonymous_.grants = settings.anonymous;
     open_.name = "open";
@@ -151,6 +157,7 @@ authenticator::verdict authenticator::identify_token(std::string_view token) con
         v.anonymous = true;
         return v;
     }
+    if (jwt_ && std::count(token.begin(), token.end(), '.') == 2) return identify_jwt(token);
     auto found = by_hash_.find(sha256_raw(token));
     if (found == by_hash_.end()) {
         v.invalid = true;
@@ -158,6 +165,50 @@ authenticator::verdict authenticator::identify_token(std::string_view token) con
         return v;
     }
     v.who = &found->second;
+    return v;
+}
+
+authenticator::verdict authenticator::identify_jwt(std::string_view token) const {
+    // Verified tokens of this thread, for this authenticator. Bounded: when full it
+    // starts afresh (a client minting tokens gains nothing over paying for them).
+    struct cached {
+        std::uint64_t generation = 0;
+        std::shared_ptr<const principal> who;  // null: refused
+        std::string why;
+        std::int64_t valid_until = 0;  // unix seconds
+    };
+    thread_local std::unordered_map<std::string, cached> cache;
+    constexpr std::size_t cache_entries = 4096;
+    auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+    std::string key(token);
+    auto it = cache.find(key);
+    if (it == cache.end() || it->second.generation != generation_ ||
+        (it->second.valid_until > 0 && now >= it->second.valid_until)) {
+        if (cache.size() >= cache_entries) cache.clear();
+        auto r = jwt_->verify(token, now);
+        cached c;
+        c.generation = generation_;
+        if (r.ok) {
+            auto p = std::make_shared<principal>(std::move(r.who));
+            p->expires_at = r.expires_at;
+            c.valid_until = r.expires_at > 0 ? r.expires_at + jwt_->settings().leeway_seconds : 0;
+            c.who = std::move(p);
+        } else {
+            c.why = std::move(r.why);
+            c.valid_until = now + 60;
+        }
+        it = cache.insert_or_assign(std::move(key), std::move(c)).first;
+    }
+    verdict v;
+    if (!it->second.who) {
+        v.invalid = true;
+        v.why = it->second.why;
+        return v;
+    }
+    v.who = it->second.who.get();
+    v.keep = it->second.who;
     return v;
 }
 

@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "auth/jwt.hpp"
 #include "auth/permissions.hpp"
 #include "auth/rate_limiter.hpp"
 
@@ -35,6 +36,8 @@ struct rate_limit_settings {
 struct auth_settings {
     bool enabled = false;  // an `auth:` section was given; else everything is open
     std::vector<api_key_entry> api_keys;
+    bool jwt_enabled = false;  // auth.jwt was given
+    jwt_settings jwt;
     std::vector<grant> anonymous;  // what a request without credentials may do
     rate_limit_settings rate_limits;
 };
@@ -50,7 +53,8 @@ std::string new_api_key();
 class authenticator {
   public:
     // `allowed_origins`: websocket.allowed_origins (see origin_allowed()).
-    // `auth_timeout`: websocket.auth_timeout.
+    // `auth_timeout`: websocket.auth_timeout. Reads the JWT key files (auth.jwt); throws
+    // std::runtime_error or std::invalid_argument, naming the file, when one is bad.
     explicit authenticator(const auth_settings& settings,
                            std::vector<std::string> allowed_origins = {},
                            std::chrono::milliseconds auth_timeout = std::chrono::seconds(10));
@@ -61,15 +65,19 @@ class authenticator {
     // What identify() found.
     struct verdict {
         const principal* who = nullptr;  // set unless `invalid`
-        bool anonymous = false;          // no credentials were sent: `who` is anonymous()
-        bool invalid = false;            // credentials were sent and are not good
-        std::string_view why;            // for `invalid`: a sentence safe to answer with
+        // What `who` lives in when it is not the authenticator (a verified token).
+        std::shared_ptr<const principal> keep;
+        bool anonymous = false;  // no credentials were sent: `who` is anonymous()
+        bool invalid = false;    // credentials were sent and are not good
+        std::string why;         // for `invalid`: a sentence safe to answer with
     };
     // Reads `Authorization: Bearer <key>` or, when that is absent, `X-API-Key: <key>`.
     // With auth off, every request is the open principal.
     verdict identify(std::string_view authorization, std::string_view api_key) const;
     // The same for a bare credential (a WebSocket `access_token` or `auth` frame);
-    // empty: anonymous.
+    // empty: anonymous. A JWT (with auth.jwt) is verified once: the verdict is kept per
+    // I/O thread until the token expires (a refusal for a minute), so a request pays
+    // for a signature check at most once per token and thread.
     verdict identify_token(std::string_view token) const;
 
     const principal& anonymous() const { return anonymous_; }
@@ -88,6 +96,8 @@ class authenticator {
     wait limit_subscribe(const principal* who) const;
 
   private:
+    verdict identify_jwt(std::string_view token) const;
+
     bool enabled_;
     std::vector<std::string> allowed_origins_;
     std::chrono::milliseconds auth_timeout_;
@@ -96,6 +106,8 @@ class authenticator {
     principal anonymous_;
     principal open_;                                      // everything, when auth is off
     std::unordered_map<std::string, principal> by_hash_;  // raw 32-byte SHA-256 -> principal
+    std::unique_ptr<jwt_verifier> jwt_;                   // with auth.jwt
+    std::uint64_t generation_;  // tells this authenticator's cached tokens from older ones
 };
 
 // The authenticator in service, swapped whole on reload. Thread-safe.

@@ -1,5 +1,6 @@
 #include "config/loader.hpp"
 
+#include "auth/jwt.hpp"
 #include "auth/origin.hpp"
 
 #include <yaml-cpp/yaml.h>
@@ -385,11 +386,59 @@ void read_rate_limits(const section& top, settings& s, const std::string& source
     out.burst_seconds = static_cast<double>(burst.count()) / 1000.0;
 }
 
+// auth.jwt: where the keys are and which claims to check.
+void read_jwt(const section& a, settings& s, const std::string& source) {
+    auto node = a.child("jwt");
+    if (!node.IsDefined() || node.IsNull()) return;
+    section j(node, "auth.jwt", source,
+              {"hmac_secrets", "public_keys", "jwks_file", "algorithms", "issuer", "audience",
+               "leeway", "permissions_claim", "name_claim"});
+    auto& out = s.auth.jwt;
+    s.auth.jwt_enabled = true;
+    for (auto [key, list] : {std::pair{"hmac_secrets", &out.hmac_secrets},
+                             std::pair{"public_keys", &out.public_keys}}) {
+        auto v = j.child(key);
+        if (!v.IsDefined() || v.IsNull()) continue;
+        if (!v.IsSequence())
+            j.fail(v, "'" + j.key_path(key) + "' must be a list",
+                   "expected [{kid: ..., path: ...}] or a list of paths");
+        std::size_t n = 0;
+        for (const auto& item : v) {
+            auth::jwt_key_file f;
+            if (item.IsScalar()) {
+                f.path = item.Scalar();
+            } else {
+                section k(item, j.key_path(key) + "[" + std::to_string(n) + "]", source,
+                          {"kid", "path"});
+                k.read_string("kid", f.kid);
+                k.read_string("path", f.path);
+            }
+            ++n;
+            if (f.path.empty())
+                j.fail(item, "'" + j.key_path(key) + "' has an entry without a path",
+                       "expected the file's path (relative to the config's folder)");
+            list->push_back(std::move(f));
+        }
+    }
+    j.read_string("jwks_file", out.jwks_file);
+    out.algorithms = read_strings(j, "algorithms");
+    j.read_string("issuer", out.issuer);
+    out.audience = read_strings(j, "audience");
+    duration leeway{out.leeway_seconds * 1000};
+    j.read_duration("leeway", leeway, duration(0), duration(3'600'000));
+    out.leeway_seconds = leeway.count() / 1000;
+    j.read_string("permissions_claim", out.permissions_claim);
+    j.read_string("name_claim", out.name_claim);
+    if (out.hmac_secrets.empty() && out.public_keys.empty() && out.jwks_file.empty())
+        j.fail(node, "'auth.jwt' names no key", "expected hmac_secrets, public_keys or jwks_file");
+}
+
 void read_auth(const section& top, settings& s, const std::string& source) {
     auto node = top.child("auth");
     if (!node.IsDefined()) return;
-    section a(node, "auth", source, {"api_keys", "anonymous"});
+    section a(node, "auth", source, {"api_keys", "anonymous", "jwt"});
     s.auth.enabled = true;
+    read_jwt(a, s, source);
     s.auth.anonymous = read_grants(a, "anonymous", source);
     auto keys = a.child("api_keys");
     if (!keys.IsDefined() || keys.IsNull()) return;
@@ -631,6 +680,19 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
 
     apply_environment(s, env);
     s.schemas.dir = resolve_path(base_dir, s.schemas.dir);
+    for (auto* list : {&s.auth.jwt.hmac_secrets, &s.auth.jwt.public_keys})
+        for (auto& f : *list) f.path = resolve_path(base_dir, f.path);
+    if (!s.auth.jwt.jwks_file.empty())
+        s.auth.jwt.jwks_file = resolve_path(base_dir, s.auth.jwt.jwks_file);
+    // The key files are read now, so a bad one is a config error (at start, on
+    // --check-config and on reload, which then keeps the running config).
+    if (s.auth.enabled && s.auth.jwt_enabled) {
+        try {
+            auth::jwt_verifier check(s.auth.jwt, auth::jwt_keyring::load(s.auth.jwt));
+        } catch (const std::exception& e) {
+            throw config_error(source + ": auth.jwt: " + e.what());
+        }
+    }
     return s;
 }
 

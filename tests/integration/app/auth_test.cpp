@@ -1,7 +1,12 @@
 // Authentication and permissions against the real binary, real Redis, real sockets:
 // every kind of endpoint without credentials, with a bad key, with a principal that
 // lacks the permission and with one that has it.
+#include <unistd.h>
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -333,4 +338,130 @@ TEST_CASE("auth: with an admin listener the public port carries publish and subs
     check_problem(call(admin_port, "POST", "/v1/events", "sk_demo_publish", test::user_event(2)),
                   404, "not_found");
     CHECK_THROWS(test::ws_client(admin_port, "/v1/ws?access_token=sk_demo_billing"));
+}
+
+namespace {
+
+// Tokens for the JWT tests, minted with the openssl CLI: an RSA key pair in a temp
+// folder, and RS256 / HS256 signing of any header and payload.
+struct token_mint {
+    std::filesystem::path dir;
+    token_mint() {
+        dir = std::filesystem::temp_directory_path() /
+              ("sluice-jwt-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++));
+        std::filesystem::create_directories(dir);
+        run("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out " + path("rsa.pem") +
+            " 2>/dev/null");
+        run("openssl pkey -in " + path("rsa.pem") + " -pubout -out " + path("rsa.pub.pem"));
+        std::ofstream(dir / "hs.secret") << std::string(40, 'k');
+    }
+    ~token_mint() { std::filesystem::remove_all(dir); }
+    static int& counter() {
+        static int n = 0;
+        return n;
+    }
+    std::string path(const std::string& name) const { return (dir / name).string(); }
+    static void run(const std::string& cmd) { REQUIRE(std::system(cmd.c_str()) == 0); }
+    static std::string b64url(const std::string& in) {
+        static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        std::string out;
+        unsigned v = 0;
+        int bits = 0;
+        for (unsigned char c : in) {
+            v = (v << 8) | c;
+            bits += 8;
+            while (bits >= 6) out += t[(v >> (bits -= 6)) & 63];
+        }
+        if (bits) out += t[(v << (6 - bits)) & 63];
+        return out;
+    }
+    static std::string hex(const std::string& bytes) {
+        static const char* d = "0123456789abcdef";
+        std::string out;
+        for (unsigned char c : bytes) {
+            out += d[c >> 4];
+            out += d[c & 15];
+        }
+        return out;
+    }
+    std::string read(const std::string& name) const {
+        std::ifstream in(dir / name, std::ios::binary);
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    }
+    // `alg`: RS256 (the RSA key), HS256 (`secret_file`'s bytes as the secret), none.
+    std::string sign(const std::string& alg, const std::string& payload,
+                     const std::string& secret_file = "hs.secret") const {
+        auto input = b64url(R"({"alg":")" + alg + R"(","typ":"JWT"})") + "." + b64url(payload);
+        std::ofstream(dir / "input") << input;
+        if (alg == "none") return input + ".";
+        if (alg == "RS256")
+            run("openssl dgst -sha256 -sign " + path("rsa.pem") + " -out " + path("sig") + " " +
+                path("input"));
+        else
+            run("openssl dgst -sha256 -mac HMAC -macopt hexkey:" + hex(read(secret_file)) +
+                " -binary -out " + path("sig") + " " + path("input"));
+        return input + "." + b64url(read("sig"));
+    }
+};
+
+std::string claims(long long exp_in, const std::string& extra = {}) {
+    auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+    return R"({"sub":"svc-orders","aud":"sluice","exp":)" + std::to_string(now + exp_in) +
+           R"(,"sluice":[{"types":["user.*"],"allow":["publish"]},{"types":["user.created"],"groups":["billing"],"allow":["consume"]}])" +
+           extra + "}";
+}
+
+}  // namespace
+
+TEST_CASE("auth: JWTs are verified, with their claims, and their permissions apply", "[auth]") {
+    token_mint mint;
+    secured_broker b("auth:\n  jwt:\n    public_keys: [" + mint.path("rsa.pub.pem") +
+                     "]\n    hmac_secrets: [" + mint.path("hs.secret") +
+                     "]\n    audience: [sluice]\n    leeway: 1s\n");
+    auto good = mint.sign("RS256", claims(300));
+    CHECK(b.call("POST", "/v1/events", good, test::user_event(1)).status == 201);
+    CHECK(
+        b.call("POST", "/v1/events", mint.sign("HS256", claims(300)), test::user_event(2)).status ==
+        201);
+    check_problem(b.call("GET", "/metrics", good), 403, "forbidden");
+    auto refused = [&](const std::string& token, const std::string& why) {
+        auto r = b.call("POST", "/v1/events", token, test::user_event(3));
+        INFO(why);
+        check_problem(r, 401, "unauthorized");
+        CHECK_THAT(r.body, Contains(why));
+        CHECK_THAT(r.header("WWW-Authenticate"), Contains("invalid_token"));
+    };
+    refused(mint.sign("RS256", claims(-60)), "expired");
+    refused(mint.sign("none", claims(300)), "none");
+    auto tampered = good;
+    tampered[tampered.size() - 5] = tampered[tampered.size() - 5] == 'A' ? 'B' : 'A';
+    refused(tampered, "signature");
+    // Algorithm confusion: HS256 with the RSA public key's bytes as the secret.
+    refused(mint.sign("HS256", claims(300), "rsa.pub.pem"), "");
+    auto bad_aud = claims(300);
+    bad_aud.replace(bad_aud.find("\"sluice\""), 8, "\"other\"");
+    refused(mint.sign("RS256", bad_aud), "audience");
+    auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+    refused(mint.sign("RS256", claims(300, R"(,"nbf":)" + std::to_string(now + 600))), "");
+
+    // A socket whose token expires without a refresh is closed with 4401.
+    test::ws_client c(b.cfg.port, "/v1/ws?access_token=" + mint.sign("RS256", claims(2)));
+    c.send(R"({"op":"subscribe","id":"s","type":"user.created","group":"billing"})");
+    CHECK(c.receive_op("subscribed"));
+    REQUIRE(c.wait_closed(6s));
+    CHECK(c.close_code() == 4401);
+    CHECK(c.close_reason() == "credentials expired");
+    // Refreshed in time, it stays.
+    test::ws_client r(b.cfg.port, "/v1/ws?access_token=" + mint.sign("RS256", claims(2)));
+    r.send(R"({"op":"auth","token":")" + good + R"("})");
+    auto ok = r.receive_op("authenticated");
+    REQUIRE(ok);
+    CHECK_THAT(*ok, Contains(R"("principal":"svc-orders")"));
+    CHECK_FALSE(r.wait_closed(3s));
+    // No token reaches the log.
+    CHECK(b.process->output().find(good.substr(good.rfind('.'))) == std::string::npos);
 }
