@@ -407,7 +407,8 @@ TEST_CASE("JSON that is not an object with a string op is invalid_frame", "[unit
 
 TEST_CASE("an unknown op is unknown_op, with the frame's id or sub", "[unit][deliver]") {
     auto message = [](const std::string& op) {
-        return "unknown `op` \"" + op + "\"; expected subscribe, ack, nack, extend, unsubscribe or auth";
+        return "unknown `op` \"" + op +
+               "\"; expected subscribe, ack, nack, extend, unsubscribe or auth";
     };
     check_refused(R"({"op":"dance"})", "unknown_op", "", message("dance"));
     check_refused(R"({"op":"Subscribe","id":"s1","type":"t"})", "unknown_op", "s1",
