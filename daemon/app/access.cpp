@@ -157,13 +157,13 @@ deliver::ws_access websocket_access(const auth::holder& holder, const http::requ
     out.identify = [&holder](std::string_view credential) {
         deliver::ws_identity id;
         auto now = holder.get();
-        auto v = now->identify_token(credential);
-        if (v.invalid || !v.who) {
-            id.why = v.invalid ? std::string(v.why) : "the credentials are not valid";
+        auto found = now->identify_token(credential);
+        if (found.invalid || !found.who) {
+            id.why = found.invalid ? found.why : "the credentials are not valid";
             return id;
         }
-        id.who = v.who;
-        id.keep = v.keep ? std::shared_ptr<const void>(v.keep) : std::move(now);
+        id.who = found.who;
+        id.keep = found.keep ? std::shared_ptr<const void>(found.keep) : std::move(now);
         return id;
     };
     return out;

@@ -369,6 +369,8 @@ std::string_view limit_name(limit l) {
             return "websocket.max_subscriptions";
         case limit::websocket_send_timeout:
             return "websocket.send_timeout";
+        case limit::websocket_ping_interval:
+            return "websocket.ping_interval";
         case limit::page_bytes:
             return "page_bytes";
         case limit::listed_groups:
