@@ -54,6 +54,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             require(!f.sub.empty() && f.sub.size() <= max_id_length, "`sub` is 1..128 bytes");
             require(is_json(unsubscribed_frame(f.sub, f.reason)), "the unsubscribed frame is JSON");
             break;
+        case client_frame::kind::auth:
+            require(!f.token.empty() && f.token.size() <= max_token_length,
+                    "a token is 1..8192 bytes");
+            require(is_json(authenticated_frame(f.token, 0)), "the authenticated frame is JSON");
+            break;
     }
     return 0;
 }
