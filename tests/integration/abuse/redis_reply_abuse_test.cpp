@@ -9,6 +9,7 @@
 
 #include "integration/abuse/abuse.hpp"
 #include "integration/deliver/delivery_broker.hpp"
+#include "support/big_events.hpp"
 #include "support/broker_process.hpp"
 #include "support/http_client.hpp"
 #include "support/redis_server.hpp"
@@ -18,21 +19,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// An order.placed event whose data holds about `bytes` bytes.
-std::string big_order(int n, std::size_t bytes) {
-    return R"({"specversion":"1.0","type":"order.placed","source":"/abuse","id":"big-)" +
-           std::to_string(n) +
-           R"(","data":{"order_id":"o","customer_id":"0f8c3e2a-6b1d-4c9e-9a57-3d2b1f0e8a41",)"
-           R"("lines":[{"sku":")" +
-           std::string(bytes, 's') + R"(","quantity":1,"unit_price":1}],"total":1}})";
-}
-
-// The value of `name` (labels included) in a Prometheus text answer, or -1.
-double metric(const std::string& text, const std::string& name) {
-    auto at = text.find("\n" + name + " ");
-    if (at == std::string::npos) return -1;
-    return std::stod(text.substr(at + name.size() + 2));
-}
+using test::big_order;
+using test::metric;
 
 }  // namespace
 

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/big_events.hpp"
 #include "support/broker_process.hpp"
 #include "support/http_client.hpp"
 #include "support/redis_server.hpp"
@@ -21,6 +22,9 @@ using namespace std::chrono_literals;
 using Catch::Matchers::Contains;
 
 namespace {
+
+using test::big_order;
+using test::metric;
 
 constexpr const char* stream = "sluice:{user.created}:events";
 constexpr const char* dlq = "sluice:{user.created}:dlq";
@@ -561,23 +565,6 @@ TEST_CASE("with Redis down every stream endpoint answers 503 with Retry-After, t
 }
 
 namespace {
-
-// An order.placed event whose data holds about `bytes` bytes (one line's sku).
-std::string big_order(int n, std::size_t bytes) {
-    return R"({"specversion":"1.0","type":"order.placed","source":"/tests","id":"big-)" +
-           std::to_string(n) +
-           R"(","data":{"order_id":"o","customer_id":"0f8c3e2a-6b1d-4c9e-9a57-3d2b1f0e8a41",)"
-           R"("lines":[{"sku":")" +
-           std::string(bytes, 's') + R"(","quantity":1,"unit_price":1}],"total":1}})";
-}
-
-// The value of the first sample of `name` (with its labels, e.g. `x{a="b"}`) in a
-// Prometheus text answer, or -1 when it is absent.
-double metric(const std::string& text, const std::string& name) {
-    auto at = text.find("\n" + name + " ");
-    if (at == std::string::npos) return -1;
-    return std::stod(text.substr(at + name.size() + 2));
-}
 
 // Publishes `n` order.placed events of 60 KB each; returns their stream entries.
 std::set<std::string> publish_big_orders(running_broker& b, int n) {
