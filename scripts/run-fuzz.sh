@@ -21,7 +21,7 @@ only="${FUZZ_TARGETS:-}"         # e.g. FUZZ_TARGETS="resp schema": just those
 declare -A max_len=(
   [ws_frame]=16384 [cloudevent_body]=16384 [cloudevent_binary]=8192 [resp]=16384
   # http_request: a header at the largest limit the config accepts (64 KiB), and past it
-  [http_request]=73728 [query]=2048 [position]=256 [traceparent]=256
+  [jwt]=9216 [http_request]=73728 [query]=2048 [position]=256 [traceparent]=256
   # streams_request_body: room for a list of more than max_page (1000) entry ids
   [streams_request_body]=8192
 )
