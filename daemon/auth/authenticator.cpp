@@ -69,20 +69,8 @@ std::string new_api_key() {
     std::array<unsigned char, 32> bytes{};
     if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1)
         throw std::runtime_error("the random generator failed");
-    static constexpr char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    std::string out = "sk_";
-    unsigned bits = 0, value = 0;
-    for (unsigned char b : bytes) {
-        value = (value << 8) | b;
-        bits += 8;
-        while (bits >= 6) {
-            bits -= 6;
-            out += alphabet[(value >> bits) & 63];
-        }
-    }
-    if (bits > 0) out += alphabet[(value << (6 - bits)) & 63];
-    return out;
+    return "sk_" + base64url_encode(
+                       std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
 authenticator::authenticator(const auth_settings& settings,
@@ -157,7 +145,7 @@ authenticator::verdict authenticator::identify_token(std::string_view token) con
         v.anonymous = true;
         return v;
     }
-    if (jwt_ && std::count(token.begin(), token.end(), '.') == 2) return identify_jwt(token);
+    if (jwt_ && looks_like_jwt(token)) return identify_jwt(token);
     auto found = by_hash_.find(sha256_raw(token));
     if (found == by_hash_.end()) {
         v.invalid = true;
@@ -177,13 +165,19 @@ authenticator::verdict authenticator::identify_jwt(std::string_view token) const
         std::string why;
         std::int64_t valid_until = 0;  // unix seconds
     };
-    thread_local std::unordered_map<std::string, cached> cache;
+    // Looked up by the request's own bytes: a hit allocates nothing.
+    struct view_hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const {
+            return std::hash<std::string_view>{}(s);
+        }
+    };
+    thread_local std::unordered_map<std::string, cached, view_hash, std::equal_to<>> cache;
     constexpr std::size_t cache_entries = 4096;
     auto now = std::chrono::duration_cast<std::chrono::seconds>(
                    std::chrono::system_clock::now().time_since_epoch())
                    .count();
-    std::string key(token);
-    auto it = cache.find(key);
+    auto it = cache.find(token);
     if (it == cache.end() || it->second.generation != generation_ ||
         (it->second.valid_until > 0 && now >= it->second.valid_until)) {
         if (cache.size() >= cache_entries) cache.clear();
@@ -199,7 +193,7 @@ authenticator::verdict authenticator::identify_jwt(std::string_view token) const
             c.why = std::move(r.why);
             c.valid_until = now + 60;
         }
-        it = cache.insert_or_assign(std::move(key), std::move(c)).first;
+        it = cache.insert_or_assign(std::string(token), std::move(c)).first;
     }
     verdict v;
     if (!it->second.who) {

@@ -927,6 +927,24 @@ jwt_result jwt_verifier::verify(std::string_view token, std::int64_t now) const 
     return result;
 }
 
+std::string base64url_encode(std::string_view bytes) {
+    static constexpr char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    std::string out;
+    out.reserve((bytes.size() * 4 + 2) / 3);
+    unsigned bits = 0, value = 0;
+    for (unsigned char c : bytes) {
+        value = ((value << 8) | c) & 0xffffu;
+        bits += 8;
+        while (bits >= 6) {
+            bits -= 6;
+            out += alphabet[(value >> bits) & 63];
+        }
+    }
+    if (bits > 0) out += alphabet[(value << (6 - bits)) & 63];
+    return out;
+}
+
 bool looks_like_jwt(std::string_view credential) {
     return !credential.empty() && std::count(credential.begin(), credential.end(), '.') == 2;
 }

@@ -129,4 +129,7 @@ class jwt_verifier {
 // tell a JWT from an API key without decoding it.
 bool looks_like_jwt(std::string_view credential);
 
+// `bytes` in base64url without padding (RFC 4648 section 5): API keys, and tokens in tests.
+std::string base64url_encode(std::string_view bytes);
+
 }  // namespace sluice::auth

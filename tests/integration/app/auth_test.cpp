@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "auth/jwt.hpp"
 #include "integration/deliver/delivery_broker.hpp"
 #include "support/broker_process.hpp"
 #include "support/free_port.hpp"
@@ -362,19 +363,7 @@ struct token_mint {
     }
     std::string path(const std::string& name) const { return (dir / name).string(); }
     static void run(const std::string& cmd) { REQUIRE(std::system(cmd.c_str()) == 0); }
-    static std::string b64url(const std::string& in) {
-        static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        std::string out;
-        unsigned v = 0;
-        int bits = 0;
-        for (unsigned char c : in) {
-            v = (v << 8) | c;
-            bits += 8;
-            while (bits >= 6) out += t[(v >> (bits -= 6)) & 63];
-        }
-        if (bits) out += t[(v << (6 - bits)) & 63];
-        return out;
-    }
+    static std::string b64url(const std::string& in) { return auth::base64url_encode(in); }
     static std::string hex(const std::string& bytes) {
         static const char* d = "0123456789abcdef";
         std::string out;

@@ -28,20 +28,7 @@ namespace {
 // ---- A test-only JWS signer ---------------------------------------------------------
 
 std::string b64url(std::string_view in) {
-    static constexpr char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    std::string out;
-    unsigned bits = 0, value = 0;
-    for (unsigned char c : in) {
-        value = ((value << 8) | c) & 0xffffu;
-        bits += 8;
-        while (bits >= 6) {
-            bits -= 6;
-            out += alphabet[(value >> bits) & 63];
-        }
-    }
-    if (bits > 0) out += alphabet[(value << (6 - bits)) & 63];
-    return out;
+    return base64url_encode(in);
 }
 
 const unsigned char* u8(std::string_view s) {
