@@ -52,7 +52,13 @@ struct secured_broker {
     }
     test::http_reply call(const std::string& method, const std::string& target,
                           const std::string& key = {}, const std::string& body = {}) {
-        test::http_connection c(cfg.port);
+        return call_on(cfg.port, method, target, key, body);
+    }
+    // A request on its own connection to `port`, with `key` as a bearer credential.
+    static test::http_reply call_on(std::uint16_t port, const std::string& method,
+                                    const std::string& target, const std::string& key = {},
+                                    const std::string& body = {}) {
+        test::http_connection c(port);
         std::string headers;
         if (!key.empty()) headers += "Authorization: Bearer " + key + "\r\n";
         if (!body.empty()) headers += "Content-Type: application/json\r\n";
@@ -310,14 +316,7 @@ TEST_CASE("auth: with an admin listener the public port carries publish and subs
                                              std::to_string(admin_port) + "\n");
     auto process = test::start_broker(cfg);
     REQUIRE(test::wait_for_status(admin_port, "/readyz", 200, 5s).status == 200);
-    auto call = [](std::uint16_t port, const std::string& method, const std::string& target,
-                   const std::string& key = {}, const std::string& body = {}) {
-        test::http_connection c(port);
-        std::string headers;
-        if (!key.empty()) headers += "Authorization: Bearer " + key + "\r\n";
-        if (!body.empty()) headers += "Content-Type: application/json\r\n";
-        return c.request(method, target, body, headers);
-    };
+    auto call = [](const auto&... a) { return secured_broker::call_on(a...); };
     // Public: publish, subscribe and replay; nothing operational, nothing admin.
     for (auto target :
          {"/metrics", "/readyz", "/healthz", "/v1/version", "/v1/streams/user.created/groups"})
