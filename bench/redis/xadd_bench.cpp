@@ -21,7 +21,7 @@
 #include "log/logger.hpp"
 #include "redis/client.hpp"
 
-namespace net = boost::asio;
+namespace asio = boost::asio;
 using namespace sluice;
 
 int main(int argc, char** argv) {
@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
     int callers = argc > 4 ? std::stoi(argv[4]) : 256;
 
     log::configure(log::level::error, log::format::text);
-    net::io_context ctx{1};
+    asio::io_context ctx{1};
     redis::client_options o;
     o.connection.endpoint.port = port;
     o.health_check_interval = std::chrono::seconds(1);
@@ -48,9 +48,9 @@ int main(int argc, char** argv) {
 
     long issued = 0, done = 0, failed = 0;
     std::chrono::steady_clock::time_point started, finished;
-    constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+    constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-    auto caller = [&]() -> net::awaitable<void> {
+    auto caller = [&]() -> asio::awaitable<void> {
         while (issued < count) {
             ++issued;
             auto [ec, r] = co_await client.async_exec(
@@ -62,18 +62,18 @@ int main(int argc, char** argv) {
             }
         }
     };
-    net::co_spawn(
+    asio::co_spawn(
         ctx,
-        [&]() -> net::awaitable<void> {
-            net::steady_timer t(ctx);
+        [&]() -> asio::awaitable<void> {
+            asio::steady_timer t(ctx);
             while (!client.is_up()) {
                 t.expires_after(std::chrono::milliseconds(5));
                 co_await t.async_wait(use_tuple);
             }
             started = std::chrono::steady_clock::now();
-            for (int i = 0; i < callers; ++i) net::co_spawn(ctx, caller(), net::detached);
+            for (int i = 0; i < callers; ++i) asio::co_spawn(ctx, caller(), asio::detached);
         },
-        net::detached);
+        asio::detached);
     ctx.run();
 
     double seconds = std::chrono::duration<double>(finished - started).count();

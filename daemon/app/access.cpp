@@ -48,8 +48,9 @@ http::response forbidden(std::string_view who, auth::action act, std::string_vie
 
 http::service::admission admit(const auth::authenticator& a, const http::request& req,
                                std::string_view pattern, const http::route_params& params,
-                               bool admin_listener, bool split) {
+                               const http::peer_info& from, bool split) {
     http::service::admission out;
+    bool admin_listener = from.admin_listener;
     auto rule = rule_for(req.method_string(), pattern);
     if (split) {
         bool admin_route =
@@ -68,7 +69,8 @@ http::service::admission admit(const auth::authenticator& a, const http::request
         if (admin_listener && rule.operational) return out;
     }
     if (rule.open) return out;
-    auto v = a.identify(req[http::beast_http::field::authorization], req["X-API-Key"]);
+    auto v =
+        a.identify(req[http::beast_http::field::authorization], req["X-API-Key"], from.certificate);
     if (v.invalid) {
         out.refused = unauthorized(v.why, true);
         return out;
@@ -113,7 +115,8 @@ std::string wire_of(const http::response& res) {
 
 }  // namespace
 
-deliver::ws_access websocket_access(const auth::holder& holder, const http::request& req) {
+deliver::ws_access websocket_access(const auth::holder& holder, const http::request& req,
+                                    std::string_view certificate) {
     deliver::ws_access out;
     auto a = holder.get();
     std::string_view origin = req[http::beast_http::field::origin];
@@ -138,7 +141,8 @@ deliver::ws_access websocket_access(const auth::holder& holder, const http::requ
                 for (auto& p : *params)
                     if (p.name == "access_token") token = std::move(p.value);
     }
-    auto v = token.empty() ? a->identify(authorization, key) : a->identify_token(token);
+    auto v =
+        token.empty() ? a->identify(authorization, key, certificate) : a->identify_token(token);
     if (v.invalid) {
         out.refusal = wire_of(unauthorized(v.why, true));
         return out;

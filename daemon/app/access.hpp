@@ -36,18 +36,21 @@ access_rule rule_for(std::string_view method, std::string_view pattern);
 // WWW-Authenticate), 403 `forbidden` (a principal without the permission). Sans-I/O.
 // With an admin listener (`split`), the public one answers 404 for operational and
 // admin routes and the admin one 404 for publish and WebSocket; on the admin listener
-// the operational routes need no credentials.
+// the operational routes need no credentials. A request without credentials on a
+// connection with a verified client certificate acts as the certificate's principal.
 http::service::admission admit(const auth::authenticator& a, const http::request& req,
                                std::string_view pattern, const http::route_params& params,
-                               bool admin_listener = false, bool split = false);
+                               const http::peer_info& from = {}, bool split = false);
 
 // Who opens a WebSocket: credentials from Authorization, X-API-Key or the
 // `access_token` query parameter (browsers cannot set headers). Bad credentials are
 // refused with 401 instead of the upgrade, a page whose Origin is not allowed with
 // 403; a socket opened without credentials acts as anonymous, or (when anonymous may
 // do nothing) must send an `auth` frame first. Later `auth` frames are checked
-// against the authenticator in service then.
-deliver::ws_access websocket_access(const auth::holder& holder, const http::request& req);
+// against the authenticator in service then. `certificate`: the identity in the
+// connection's verified client certificate, used when no credentials are sent.
+deliver::ws_access websocket_access(const auth::holder& holder, const http::request& req,
+                                    std::string_view certificate = {});
 
 // The 401 and 403 answers, also used by the WebSocket upgrade.
 http::response unauthorized(std::string_view why, bool invalid_credentials);

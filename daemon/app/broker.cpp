@@ -115,9 +115,9 @@ struct running {
                 {{"config", s.source}});
         api->set_gate([this, split = s.admin_listen.enabled](
                           const http::request& req, std::string_view pattern,
-                          const http::route_params& params, bool admin_listener) {
+                          const http::route_params& params, const http::peer_info& from) {
             auto a = auth.get();
-            auto admitted = admit(*a, req, pattern, params, admin_listener, split);
+            auto admitted = admit(*a, req, pattern, params, from, split);
             if (!admitted.keep) admitted.keep = std::move(a);  // what `who` lives in
             return admitted;
         });
@@ -147,10 +147,10 @@ struct running {
                 co_return res;
             });
         server.set_upgrade_handler(
-            "/v1/ws", [this](net::ip::tcp::socket socket, http::request req, std::string leftover,
+            "/v1/ws", [this](sluice::net::stream stream, http::request req, std::string leftover,
                              const http::worker_slot& lent, http::connection_lease lease) {
-                auto access = websocket_access(auth, req);
-                lent.get<deliver::hub>().accept(std::move(socket), std::move(req),
+                auto access = websocket_access(auth, req, stream.peer_identity());
+                lent.get<deliver::hub>().accept(std::move(stream), std::move(req),
                                                 std::move(leftover), std::move(lease),
                                                 std::move(access));
             });

@@ -95,6 +95,11 @@ authenticator::authenticator(const auth_settings& settings,
         p.publish_rate = k.publish_rate;
         by_hash_[raw] = std::move(p);
     }
+    for (const auto& c : settings.certificates) {
+        principal p{c.identity, c.grants};
+        p.publish_rate = c.publish_rate;
+        by_certificate_[c.identity] = std::move(p);
+    }
 }
 
 namespace {
@@ -207,8 +212,17 @@ authenticator::verdict authenticator::identify_jwt(std::string_view token) const
 }
 
 authenticator::verdict authenticator::identify(std::string_view authorization,
-                                               std::string_view api_key) const {
+                                               std::string_view api_key,
+                                               std::string_view certificate) const {
     if (!enabled_) return identify_token({});
+    if (authorization.empty() && api_key.empty() && !certificate.empty()) {
+        auto it = by_certificate_.find(std::string(certificate));
+        if (it != by_certificate_.end()) {
+            verdict v;
+            v.who = &it->second;
+            return v;
+        }
+    }
     if (!authorization.empty()) {
         if (!iequals_prefix(authorization, "bearer ")) {
             verdict v;

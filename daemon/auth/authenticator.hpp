@@ -22,6 +22,14 @@ struct api_key_entry {
     double publish_rate = 0;  // events per second for this key; 0: rate_limits' default
 };
 
+// A client certificate's principal (auth.certificates): the identity that tls_listen's
+// client_identity takes from a verified certificate, and what it may do.
+struct certificate_entry {
+    std::string identity;
+    std::vector<grant> grants;
+    double publish_rate = 0;  // as api_key_entry's
+};
+
 // The `rate_limits:` section: token buckets, each holding `burst_seconds` of its rate.
 // 0 turns a limit off.
 struct rate_limit_settings {
@@ -36,6 +44,7 @@ struct rate_limit_settings {
 struct auth_settings {
     bool enabled = false;  // an `auth:` section was given; else everything is open
     std::vector<api_key_entry> api_keys;
+    std::vector<certificate_entry> certificates;
     bool jwt_enabled = false;  // auth.jwt was given
     jwt_settings jwt;
     std::vector<grant> anonymous;  // what a request without credentials may do
@@ -71,9 +80,12 @@ class authenticator {
         bool invalid = false;    // credentials were sent and are not good
         std::string why;         // for `invalid`: a sentence safe to answer with
     };
-    // Reads `Authorization: Bearer <key>` or, when that is absent, `X-API-Key: <key>`.
+    // Reads `Authorization: Bearer <key>` or, when that is absent, `X-API-Key: <key>`;
+    // with neither, `certificate`: the identity in the connection's verified client
+    // certificate (a certificate auth.certificates does not list is anonymous).
     // With auth off, every request is the open principal.
-    verdict identify(std::string_view authorization, std::string_view api_key) const;
+    verdict identify(std::string_view authorization, std::string_view api_key,
+                     std::string_view certificate = {}) const;
     // The same for a bare credential (a WebSocket `access_token` or `auth` frame);
     // empty: anonymous. A JWT (with auth.jwt) is verified once: the verdict is kept per
     // I/O thread until the token expires (a refusal for a minute), so a request pays
@@ -104,9 +116,10 @@ class authenticator {
     rate_limit_settings rates_;
     mutable rate_limiter limiter_;  // its own locks: safe from every thread
     principal anonymous_;
-    principal open_;                                      // everything, when auth is off
-    std::unordered_map<std::string, principal> by_hash_;  // raw 32-byte SHA-256 -> principal
-    std::unique_ptr<jwt_verifier> jwt_;                   // with auth.jwt
+    principal open_;                                             // everything, when auth is off
+    std::unordered_map<std::string, principal> by_hash_;         // raw 32-byte SHA-256 -> principal
+    std::unordered_map<std::string, principal> by_certificate_;  // identity -> principal
+    std::unique_ptr<jwt_verifier> jwt_;                          // with auth.jwt
     std::uint64_t generation_;  // tells this authenticator's cached tokens from older ones
 };
 

@@ -112,10 +112,10 @@ void hub::stop() {
     });
 }
 
-void hub::accept(net::ip::tcp::socket socket, http::request req, std::string leftover,
+void hub::accept(sluice::net::stream stream, http::request req, std::string leftover,
                  http::connection_lease lease, ws_access access) {
     auto s =
-        std::make_shared<ws_session>(std::move(socket), *this, std::move(lease), std::move(access));
+        std::make_shared<ws_session>(std::move(stream), *this, std::move(lease), std::move(access));
     s->start(req, std::move(leftover));
 }
 

@@ -2,7 +2,6 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -48,10 +47,10 @@ class hub {
     hub(const hub&) = delete;
     hub& operator=(const hub&) = delete;
 
-    // GET /v1/ws with an upgrade: starts a WebSocket session that owns `socket` (and
+    // GET /v1/ws with an upgrade: starts a WebSocket session that owns `stream` (and
     // the connection's lease) until it closes. On the hub's thread.
     // `access`: who opened it, or the answer that refuses the upgrade.
-    void accept(boost::asio::ip::tcp::socket socket, http::request req, std::string leftover,
+    void accept(sluice::net::stream stream, http::request req, std::string leftover,
                 http::connection_lease lease, ws_access access = {});
 
     // Closes every socket with 1001 (going away); their unacked events become due

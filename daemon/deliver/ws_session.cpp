@@ -44,13 +44,13 @@ ws_transport_limits transport_limits(const websocket_limits& l) {
 
 }  // namespace
 
-ws_session::ws_session(net::ip::tcp::socket socket, hub& h, http::connection_lease lease,
+ws_session::ws_session(sluice::net::stream stream, hub& h, http::connection_lease lease,
                        ws_access access)
     : hub_(h)
     , access_(std::move(access))
-    , auth_timer_(socket.get_executor())
+    , auth_timer_(stream.get_executor())
     , max_subscriptions_(h.limits().max_subscriptions)
-    , transport_(std::move(socket), std::move(lease), *this, h.metrics(),
+    , transport_(std::move(stream), std::move(lease), *this, h.metrics(),
                  transport_limits(h.limits())) {}
 
 ws_session::~ws_session() = default;

@@ -1,7 +1,6 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <span>
@@ -29,8 +28,7 @@ class ws_session final : public frame_sink,
                          public ws_handler,
                          public std::enable_shared_from_this<ws_session> {
   public:
-    ws_session(boost::asio::ip::tcp::socket socket, hub& h, http::connection_lease lease,
-               ws_access access);
+    ws_session(sluice::net::stream stream, hub& h, http::connection_lease lease, ws_access access);
     ~ws_session();
 
     // Answers the handshake in `req`, then serves frames (`leftover`: bytes the HTTP

@@ -30,22 +30,25 @@ std::array<char, 64 * 1024>& read_chunk() {
     return chunk;
 }
 
+// What a TLS connection reads per step (one TLS record at most).
+constexpr std::size_t tls_read_step = 16 * 1024;
+
 }  // namespace
 
-ws_transport::ws_transport(net::ip::tcp::socket socket, http::connection_lease lease,
+ws_transport::ws_transport(sluice::net::stream stream, http::connection_lease lease,
                            ws_handler& handler, metrics::registry& metrics,
                            ws_transport_limits limits)
-    : socket_(std::move(socket))
+    : stream_(std::move(stream))
     , lease_(std::move(lease))
     , handler_(handler)
     , metrics_(metrics)
     , limits_(limits)
     , reader_(limits_.max_message_bytes)
     , queue_(limits_.max_queued_bytes)
-    , writer_wake_(socket_.get_executor())
-    , stuck_timer_(socket_.get_executor()) {
+    , writer_wake_(stream_.get_executor())
+    , stuck_timer_(stream_.get_executor()) {
     beast::error_code ec;
-    auto peer = socket_.remote_endpoint(ec);
+    auto peer = stream_.socket().remote_endpoint(ec);
     if (!ec) client_ = peer.address().to_string();
 }
 
@@ -94,8 +97,7 @@ void ws_transport::arm_cut(clock_type::duration after) {
     stuck_timer_.expires_after(after);
     stuck_timer_.async_wait([this, owner = owner_.lock()](beast::error_code tec) {
         if (tec || served_) return;  // serve() is over: the socket is closed
-        beast::error_code ignored;
-        socket_.close(ignored);
+        stream_.close();
     });
 }
 
@@ -132,7 +134,7 @@ void ws_transport::start(const http::request& req, std::string leftover,
     bool accepted = false;
     auto answer = refusal.empty() ? handshake_answer(req, accepted) : std::move(refusal);
     owner_ = owner;
-    net::co_spawn(socket_.get_executor(),
+    net::co_spawn(stream_.get_executor(),
                   serve(owner, std::move(answer), accepted, std::move(leftover)),
                   [this, owner](std::exception_ptr e) {
                       // serve() catches what its handler throws; this is the last resort.
@@ -141,21 +143,26 @@ void ws_transport::start(const http::request& req, std::string leftover,
                   });
 }
 
+net::awaitable<void> ws_transport::finish_socket() {
+    // TLS says goodbye (close_notify) within a second; then the socket closes.
+    if (stream_.is_tls()) arm_cut(std::chrono::seconds(1));
+    co_await stream_.shutdown_send();
+    stuck_timer_.cancel();
+    stream_.close();
+}
+
 void ws_transport::cut() {
-    beast::error_code ignored;
-    socket_.close(ignored);
+    stream_.close();
 }
 
 net::awaitable<void> ws_transport::serve(std::shared_ptr<void> owner, std::string answer,
                                          bool accepted, std::string leftover) {
     arm_cut(limits_.send_timeout);
-    auto [hec, hn] = co_await net::async_write(socket_, net::buffer(answer), use_tuple);
+    auto [hec, hn] = co_await stream_.write(net::buffer(answer));
     stuck_timer_.cancel();
     if (hec || !accepted) {
+        co_await finish_socket();
         served_ = true;
-        beast::error_code ignored;
-        socket_.shutdown(net::ip::tcp::socket::shutdown_send, ignored);
-        socket_.close(ignored);
         co_return;
     }
     std::string().swap(answer);
@@ -164,12 +171,11 @@ net::awaitable<void> ws_transport::serve(std::shared_ptr<void> owner, std::strin
     metrics_.websocket_opened();
     last_heard_ = clock_type::now();
     writer_running_ = true;
-    net::co_spawn(socket_.get_executor(), write_loop(owner), [this, owner](std::exception_ptr e) {
+    net::co_spawn(stream_.get_executor(), write_loop(owner), [this, owner](std::exception_ptr e) {
         report_defect("websocket_writer", e);
         writer_running_ = false;
         if (done_) done_->cancel();
-        beast::error_code ignored;
-        socket_.cancel(ignored);  // ends the read loop too
+        stream_.cancel();  // ends the read loop too
     });
     handler_.on_open();
     // A defect in handling one message closes this connection alone, and still
@@ -190,22 +196,17 @@ net::awaitable<void> ws_transport::serve(std::shared_ptr<void> owner, std::strin
     }
     // The writer sends what is left (a close frame at most) and ends.
     writer_wake_.cancel();
-    net::steady_timer done(socket_.get_executor());
+    net::steady_timer done(stream_.get_executor());
     done_ = &done;
     while (writer_running_) {
         done.expires_after(std::chrono::seconds(5));
         auto [wec] = co_await done.async_wait(use_tuple);
         if (!wec && writer_running_) {  // the writer is stuck: cut the socket
-            beast::error_code ignored;
-            socket_.close(ignored);
+            stream_.close();
         }
     }
+    co_await finish_socket();
     served_ = true;
-    {
-        beast::error_code ignored;
-        socket_.shutdown(net::ip::tcp::socket::shutdown_send, ignored);
-        socket_.close(ignored);
-    }
     done_ = nullptr;
     stuck_timer_.cancel();
     handler_.on_closed();
@@ -261,10 +262,24 @@ net::awaitable<void> ws_transport::read_loop() {
         }
         if (in_.empty()) std::string().swap(in_);  // an idle socket keeps no buffer
 
-        auto [ec] = co_await socket_.async_wait(net::ip::tcp::socket::wait_read, use_tuple);
+        if (stream_.is_tls()) {
+            // OpenSSL decrypts into the buffer when the read completes, after other
+            // connections' handlers may have run: not the shared chunk, a buffer of
+            // this connection's own (a TLS connection holds its record buffers anyway).
+            auto have = in_.size();
+            in_.resize(have + tls_read_step);
+            auto [rec, n] =
+                co_await stream_.read_some(net::buffer(in_.data() + have, tls_read_step));
+            in_.resize(have + (rec ? 0 : n));
+            if (rec) co_return;
+            last_heard_ = clock_type::now();
+            continue;
+        }
+        auto& socket = stream_.socket();
+        auto [ec] = co_await socket.async_wait(net::ip::tcp::socket::wait_read, use_tuple);
         if (ec) co_return;
         boost::system::error_code rec;
-        auto n = socket_.read_some(net::buffer(chunk), rec);
+        auto n = socket.read_some(net::buffer(chunk), rec);
         if (rec == net::error::would_block || rec == net::error::try_again) continue;
         if (rec) co_return;
         last_heard_ = clock_type::now();
@@ -278,8 +293,7 @@ void ws_transport::keepalive_tick() {
         log::info("websocket closed: no answer to pings",
                   {{"ping_interval_ms", limits_.ping_interval.count()}});
         metrics_.count_limit(metrics::limit::websocket_ping_interval);
-        beast::error_code ignored;
-        socket_.close(ignored);
+        stream_.close();
         return;
     }
     // Ticks come about one interval apart: a peer heard from just after the previous
@@ -324,14 +338,12 @@ net::awaitable<void> ws_transport::write_loop(std::shared_ptr<void> owner) {
             log::warn("websocket closed: the client does not read its frames",
                       {{"send_timeout_ms", limits_.send_timeout.count()},
                        {"unwritten_bytes", unwritten}});
-            beast::error_code ignored;
-            socket_.close(ignored);
+            stream_.close();
         });
         boost::system::error_code ec;
         const auto& pieces = queue_.write_pieces();
         if (pieces.empty()) {
-            std::tie(ec, std::ignore) =
-                co_await net::async_write(socket_, net::buffer(out), use_tuple);
+            std::tie(ec, std::ignore) = co_await stream_.write(net::buffer(out));
         } else {
             // The bytes up to each shared body, the body, and so on: one gathered write.
             std::vector<net::const_buffer> gather;
@@ -343,7 +355,7 @@ net::awaitable<void> ws_transport::write_loop(std::shared_ptr<void> owner) {
                 at = p.offset;
             }
             gather.emplace_back(out.data() + at, out.size() - at);
-            std::tie(ec, std::ignore) = co_await net::async_write(socket_, gather, use_tuple);
+            std::tie(ec, std::ignore) = co_await stream_.write(gather);
         }
         stuck_timer_.cancel();
         auto receipts = queue_.write_receipts();

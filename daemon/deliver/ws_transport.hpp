@@ -2,7 +2,6 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstddef>
@@ -17,6 +16,7 @@
 #include "deliver/ws_codec.hpp"
 #include "deliver/ws_send_queue.hpp"
 #include "http/message.hpp"
+#include "net/stream.hpp"
 
 namespace sluice::metrics {
 class registry;
@@ -58,7 +58,7 @@ class ws_handler {
     ~ws_handler() = default;
 };
 
-// The server end of one WebSocket connection (RFC 6455) over a TCP socket: the
+// The server end of one WebSocket connection (RFC 6455) over a TCP or TLS stream: the
 // handshake's answer, framing through ws_codec, reading messages in order and handing
 // each to a ws_handler, answering pings (only the latest) and the close handshake,
 // and writing from a ws_send_queue with one write in flight carrying every frame
@@ -71,8 +71,8 @@ class ws_handler {
 // `owner` given to start(). One thread (the socket's executor), nothing locked.
 class ws_transport {
   public:
-    ws_transport(boost::asio::ip::tcp::socket socket, http::connection_lease lease,
-                 ws_handler& handler, metrics::registry& metrics, ws_transport_limits limits);
+    ws_transport(sluice::net::stream stream, http::connection_lease lease, ws_handler& handler,
+                 metrics::registry& metrics, ws_transport_limits limits);
     ~ws_transport();
     ws_transport(const ws_transport&) = delete;
     ws_transport& operator=(const ws_transport&) = delete;
@@ -102,7 +102,9 @@ class ws_transport {
     void task_failed(const char* where, std::exception_ptr e);
 
     bool closing() const { return queue_.closing(); }
-    boost::asio::any_io_executor executor() { return socket_.get_executor(); }
+    boost::asio::any_io_executor executor() { return stream_.get_executor(); }
+    // The client certificate's identity (see net::stream::peer_identity()).
+    const std::string& peer_identity() const { return stream_.peer_identity(); }
 
   private:
     static std::string handshake_answer(const http::request& req, bool& accepted);
@@ -115,11 +117,13 @@ class ws_transport {
     void overflow();
     // Cuts the socket after `after` unless the timer is re-armed or serve() is over.
     void arm_cut(clock_type::duration after);
+    // Ends the connection: TLS close_notify (bounded), half-close, close.
+    boost::asio::awaitable<void> finish_socket();
     // A defect escaped this connection's work (`where`): logged with the client and
     // counted in sluice_internal_errors_total{where}. Nothing when `e` is empty.
     void report_defect(const char* where, const std::exception_ptr& e);
 
-    boost::asio::ip::tcp::socket socket_;
+    sluice::net::stream stream_;
     http::connection_lease lease_;  // the connection's place in the server's counts
     ws_handler& handler_;
     metrics::registry& metrics_;

@@ -4,7 +4,6 @@
 // handled (sessions, endpoint files): Beast's HTTP headers are heavy.
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <functional>
@@ -14,6 +13,7 @@
 #include "http/problem.hpp"
 #include "http/router.hpp"
 #include "http/worker_slot.hpp"
+#include "net/stream.hpp"
 
 namespace sluice::auth {
 struct principal;
@@ -28,6 +28,15 @@ namespace beast_http = boost::beast::http;
 using request_fields = beast_http::basic_fields<std::pmr::polymorphic_allocator<char>>;
 using request = beast_http::message<true, beast_http::string_body, request_fields>;
 using response = beast_http::response<beast_http::string_body>;
+
+// What a request's connection tells of its sender.
+struct peer_info {
+    std::string_view address;  // the client's IP address ("" when unknown)
+    // The identity in the client's verified TLS certificate (tls_listen with a
+    // client_ca_file), else "".
+    std::string_view certificate;
+    bool admin_listener = false;  // accepted on admin_listen
+};
 
 struct request_context {
     const request& req;
@@ -45,12 +54,12 @@ struct request_context {
 using handler = std::function<boost::asio::awaitable<response>(const request_context&)>;
 
 // Takes over a connection whose request asked for a protocol upgrade (WebSocket):
-// its socket (the HTTP session is over once it returns), the request, any bytes read
+// its stream (the HTTP session is over once it returns), the request, any bytes read
 // after it, what the connection's I/O thread lends, and the connection's lease (hold
 // it as long as the connection lives). Runs on the connection's I/O thread and must
 // not block: it starts whatever serves the connection and returns.
 using upgrade_handler =
-    std::function<void(boost::asio::ip::tcp::socket socket, request req, std::string leftover,
+    std::function<void(sluice::net::stream stream, request req, std::string leftover,
                        const worker_slot& worker, connection_lease lease)>;
 
 // A response with `body` and `content_type`.

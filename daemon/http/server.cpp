@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <stdexcept>
 #include <system_error>
 #include <thread>
 #include <unordered_map>
@@ -88,6 +89,7 @@ struct worker {
     worker_slot lent;  // set before start, then read-only; outlives the sessions in ctx
     net::io_context ctx{1};
     tcp::acceptor acceptor{ctx};
+    tcp::acceptor tls_acceptor{ctx};
     tcp::acceptor admin_acceptor{ctx};  // the first worker's, with admin_listen
     std::unordered_map<session*, std::weak_ptr<session>> sessions;
     std::thread thread;
@@ -99,6 +101,7 @@ struct server::impl {
     client_counter clients;  // open connections per client address, over every worker
     std::vector<std::unique_ptr<worker>> workers;
     std::uint16_t bound_port = 0;
+    std::uint16_t bound_tls_port = 0;
     std::uint16_t bound_admin_port = 0;
     bool started = false;
     bool stopped = false;
@@ -114,22 +117,60 @@ struct server::impl {
             workers.push_back(std::make_unique<worker>());
     }
 
-    void open_acceptor(worker& w, const tcp::endpoint& ep) {
+    // `shared`: one of the acceptors of every I/O thread on one port (SO_REUSEPORT).
+    static void open_acceptor(tcp::acceptor& a, const tcp::endpoint& ep, bool shared,
+                              const std::string& name) {
         boost::system::error_code ec;
-        w.acceptor.open(ep.protocol(), ec);
-        if (!ec) w.acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-        if (!ec && options.threads > 1) {
+        a.open(ep.protocol(), ec);
+        if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
+        if (!ec && shared) {
             using reuse_port = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
-            w.acceptor.set_option(reuse_port(true), ec);
+            a.set_option(reuse_port(true), ec);
         }
-        if (!ec) w.acceptor.bind(ep, ec);
-        if (!ec) w.acceptor.listen(net::socket_base::max_listen_connections, ec);
-        if (ec)
-            throw std::system_error(
-                ec, "cannot listen on " + options.address + ":" + std::to_string(ep.port()));
+        if (!ec) a.bind(ep, ec);
+        if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
+        if (ec) throw std::system_error(ec, "cannot listen on " + name);
     }
 
-    net::awaitable<void> accept_loop(worker& w, tcp::acceptor& acceptor, bool admin) {
+    // One acceptor per I/O thread on `address`:`port` (they share the port). Returns
+    // the bound port.
+    std::uint16_t open_listener(tcp::acceptor worker::*which, const std::string& address,
+                                std::uint16_t port, std::string_view setting) {
+        auto ip = resolve(address, port, setting);
+        bool shared = workers.size() > 1;
+        if (shared && port != 0) {
+            // SO_REUSEPORT would let these acceptors join a port another process of the
+            // same user already listens on, and the broker would start serving half
+            // its connections: a plain bind first says whether the port is free.
+            tcp::acceptor probe(workers.front()->ctx);
+            open_acceptor(probe, tcp::endpoint(ip, port), false,
+                          address + ":" + std::to_string(port));
+        }
+        for (auto& w : workers) {
+            open_acceptor((*w).*which, tcp::endpoint(ip, port), shared,
+                          address + ":" + std::to_string(port));
+            port = ((*w).*which).local_endpoint().port();  // with port 0, the others share it
+        }
+        return port;
+    }
+
+    // An IP address, or a host name resolved once, at start.
+    static net::ip::address resolve(const std::string& address, std::uint16_t port,
+                                    std::string_view setting) {
+        boost::system::error_code ec;
+        auto ip = net::ip::make_address(address, ec);
+        if (!ec) return ip;
+        net::io_context resolve_ctx;
+        tcp::resolver resolver(resolve_ctx);
+        auto results = resolver.resolve(address, std::to_string(port), ec);
+        if (ec || results.empty())
+            throw std::system_error(
+                ec, "cannot resolve " + std::string(setting) + " '" + address + "'");
+        return results.begin()->endpoint().address();
+    }
+
+    net::awaitable<void> accept_loop(worker& w, tcp::acceptor& acceptor, bool admin,
+                                     bool tls = false) {
         for (;;) {
             auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
             if (ec) {
@@ -173,8 +214,10 @@ struct server::impl {
                 state.open_connections.fetch_sub(1);
                 state.metrics.connection_closed();
             });
-            auto s = std::make_shared<session>(std::move(socket), state, w.lent, std::move(lease),
-                                               admin);
+            auto s = std::make_shared<session>(
+                tls ? sluice::net::stream(std::move(socket), state.tls.load())
+                    : sluice::net::stream(std::move(socket)),
+                state, w.lent, std::move(lease), admin);
             w.sessions.emplace(s.get(), s);
             net::co_spawn(w.ctx, s->run(), [this, &w, s, peer](std::exception_ptr e) {
                 if (e) {
@@ -209,62 +252,37 @@ server::~server() {
 
 void server::start() {
     auto& d = *impl_;
-    boost::system::error_code ec;
-    auto address = net::ip::make_address(d.options.address, ec);
-    if (ec) {
-        // A host name: resolve it once, at start.
-        net::io_context resolve_ctx;
-        tcp::resolver resolver(resolve_ctx);
-        auto results = resolver.resolve(d.options.address, std::to_string(d.options.port), ec);
-        if (ec || results.empty())
-            throw std::system_error(ec,
-                                    "cannot resolve listen address '" + d.options.address + "'");
-        address = results.begin()->endpoint().address();
+    if (d.options.plain)
+        d.bound_port = d.open_listener(&worker::acceptor, d.options.address, d.options.port,
+                                       "the listen address");
+    if (d.options.tls) {
+        if (!d.state.tls.load()) throw std::logic_error("tls_listen without a TLS context");
+        d.bound_tls_port = d.open_listener(&worker::tls_acceptor, d.options.tls_address,
+                                           d.options.tls_port, "tls_listen.address");
     }
-    std::uint16_t port = d.options.port;
-    if (d.workers.size() > 1 && port != 0) {
-        // SO_REUSEPORT would let these acceptors join a port another process of the
-        // same user already listens on, and the broker would start serving half its
-        // connections: a plain bind first says whether the port is free.
-        tcp::acceptor probe(d.workers.front()->ctx);
-        tcp::endpoint ep(address, port);
-        probe.open(ep.protocol(), ec);
-        if (!ec) probe.set_option(tcp::acceptor::reuse_address(true), ec);
-        if (!ec) probe.bind(ep, ec);
-        if (ec)
-            throw std::system_error(
-                ec, "cannot listen on " + d.options.address + ":" + std::to_string(port));
-        probe.close(ec);
-    }
-    for (auto& w : d.workers) {
-        d.open_acceptor(*w, tcp::endpoint(address, port));
-        port =
-            w->acceptor.local_endpoint().port();  // with port 0, the others share the first one's
-    }
-    d.bound_port = port;
     if (d.options.admin) {
         auto& w = *d.workers.front();
+        boost::system::error_code ec;
         auto admin_address = net::ip::make_address(d.options.admin_address, ec);
         if (ec)
             throw std::system_error(
                 ec, "admin_listen.address '" + d.options.admin_address + "' is not an IP address");
-        tcp::endpoint ep(admin_address, d.options.admin_port);
-        w.admin_acceptor.open(ep.protocol(), ec);
-        if (!ec) w.admin_acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-        if (!ec) w.admin_acceptor.bind(ep, ec);
-        if (!ec) w.admin_acceptor.listen(net::socket_base::max_listen_connections, ec);
-        if (ec)
-            throw std::system_error(ec, "cannot listen on " + d.options.admin_address + ":" +
-                                            std::to_string(d.options.admin_port) +
-                                            " (admin_listen)");
+        impl::open_acceptor(w.admin_acceptor, tcp::endpoint(admin_address, d.options.admin_port),
+                            false,
+                            d.options.admin_address + ":" + std::to_string(d.options.admin_port) +
+                                " (admin_listen)");
         d.bound_admin_port = w.admin_acceptor.local_endpoint().port();
         net::co_spawn(w.ctx, d.accept_loop(w, w.admin_acceptor, true),
                       sluice::net::report_failure("http admin accept loop"));
     }
     d.started = true;  // before the threads: stop() must join whatever did start
     for (auto& w : d.workers) {
-        net::co_spawn(w->ctx, d.accept_loop(*w, w->acceptor, false),
-                      sluice::net::report_failure("http accept loop"));
+        if (d.options.plain)
+            net::co_spawn(w->ctx, d.accept_loop(*w, w->acceptor, false),
+                          sluice::net::report_failure("http accept loop"));
+        if (d.options.tls)
+            net::co_spawn(w->ctx, d.accept_loop(*w, w->tls_acceptor, false, true),
+                          sluice::net::report_failure("https accept loop"));
         w->thread = std::thread([&ctx = w->ctx, &m = d.state.metrics] {
             sluice::net::run_catching(ctx, [&m](std::string_view what) {
                 log::error("I/O thread handler failed; the thread serves on",
@@ -298,6 +316,14 @@ std::uint16_t server::port() const {
     return impl_->bound_port;
 }
 
+std::uint16_t server::tls_port() const {
+    return impl_->bound_tls_port;
+}
+
+void server::set_tls_context(std::shared_ptr<sluice::net::tls_server_context> c) {
+    impl_->state.tls.store(std::move(c), std::memory_order_release);
+}
+
 std::uint16_t server::admin_port() const {
     return impl_->bound_admin_port;
 }
@@ -312,6 +338,7 @@ void server::drain() {
     d.on_each_worker([](worker& w) {
         boost::system::error_code ignored;
         w.acceptor.close(ignored);
+        w.tls_acceptor.close(ignored);
         for (auto& [raw, weak] : w.sessions)
             if (auto s = weak.lock()) s->close_if_idle();
     });
@@ -329,6 +356,7 @@ void server::stop() {
     d.on_each_worker([](worker& w) {
         boost::system::error_code ignored;
         w.acceptor.close(ignored);
+        w.tls_acceptor.close(ignored);
         w.admin_acceptor.close(ignored);
         for (auto& [raw, weak] : w.sessions)
             if (auto s = weak.lock()) s->force_close();

@@ -16,6 +16,9 @@
 namespace sluice::metrics {
 class registry;
 }
+namespace sluice::net {
+class tls_server_context;
+}
 
 namespace sluice::http {
 
@@ -43,6 +46,12 @@ struct server_options {
     bool admin = false;
     std::string admin_address = "127.0.0.1";
     std::uint16_t admin_port = 0;  // 0: a free port, see server::admin_port()
+    // The HTTPS and WSS listener (tls_listen), on every I/O thread like the plain
+    // one; what it presents comes from set_tls_context().
+    bool tls = false;
+    std::string tls_address = "127.0.0.1";
+    std::uint16_t tls_port = 0;  // 0: a free port, see server::tls_port()
+    bool plain = true;           // the plain HTTP listener (listen); off: TLS alone
 };
 
 // The HTTP listener and its connections. Thread model: `threads` I/O threads, each
@@ -80,8 +89,13 @@ class server {
     using connection_gate = std::function<std::optional<long long>(std::string_view client)>;
     void set_connection_gate(connection_gate g);
 
-    // The bound port (useful with port 0). Valid after start().
+    // What the TLS listener presents from now on: connections accepted later get it,
+    // open ones keep the one they began with. Needed before start() with options.tls.
+    void set_tls_context(std::shared_ptr<net::tls_server_context> c);
+
+    // The bound port (useful with port 0). Valid after start(); 0 without the listener.
     std::uint16_t port() const;
+    std::uint16_t tls_port() const;
     // The admin listener's bound port (0 without one).
     std::uint16_t admin_port() const;
 

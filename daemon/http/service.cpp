@@ -26,8 +26,7 @@ void service::route(std::string_view method, std::string_view pattern, handler h
 
 boost::asio::awaitable<service::outcome> service::dispatch(const request& req,
                                                            const worker_slot& worker,
-                                                           std::string_view client,
-                                                           bool admin_listener) const {
+                                                           const peer_info& from) const {
     std::string_view target = req.target();
     auto q = target.find('?');
     std::string_view path = target.substr(0, q);
@@ -57,13 +56,13 @@ boost::asio::awaitable<service::outcome> service::dispatch(const request& req,
 
     admission admitted;
     if (gate_) {
-        admitted = gate_(req, m.pattern, params, admin_listener);
+        admitted = gate_(req, m.pattern, params, from);
         if (admitted.refused) {
             outcome out{std::move(*admitted.refused), m.pattern};
             co_return out;
         }
     }
-    request_context ctx{req, params, path, query, worker, admitted.who, client};
+    request_context ctx{req, params, path, query, worker, admitted.who, from.address};
     response res;
     bool failed = false;
     try {

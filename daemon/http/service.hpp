@@ -25,10 +25,11 @@ class service {
         const auth::principal* who = nullptr;
         std::shared_ptr<const void> keep;
     };
-    // Called with the request and its matched route pattern (e.g.
-    // "/v1/streams/{type}/events") and parameters. Set before the server starts.
+    // Called with the request, its matched route pattern (e.g.
+    // "/v1/streams/{type}/events") and parameters, and what its connection tells of
+    // the sender. Set before the server starts.
     using gate = std::function<admission(const request& req, std::string_view pattern,
-                                         const route_params& params, bool admin_listener)>;
+                                         const route_params& params, const peer_info& from)>;
     void set_gate(gate g) { gate_ = std::move(g); }
 
     struct outcome {
@@ -39,11 +40,9 @@ class service {
     // Routes `req` and runs its handler, which finds `worker` (what the serving I/O
     // thread lends) in its request context. Never throws: no route is 404, a wrong
     // method 405 with Allow, and a handler that throws is logged and answered 500.
-    // `client`: the peer's address, for the handler (rate limits) and logs.
-    // `admin_listener`: it came on the admin listener (the gate decides what that allows).
+    // `from`: the sender as its connection tells (for the gate, rate limits and logs).
     boost::asio::awaitable<outcome> dispatch(const request& req, const worker_slot& worker,
-                                             std::string_view client = {},
-                                             bool admin_listener = false) const;
+                                             const peer_info& from = {}) const;
 
   private:
     router router_;

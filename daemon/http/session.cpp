@@ -60,15 +60,15 @@ bool has_body(unsigned status) {
 
 }  // namespace
 
-session::session(net::ip::tcp::socket socket, shared_state& state, const worker_slot& worker,
+session::session(sluice::net::stream stream, shared_state& state, const worker_slot& worker,
                  connection_lease lease, bool admin)
-    : socket_(std::move(socket))
-    , timer_(socket_.get_executor())
+    : stream_(std::move(stream))
+    , timer_(stream_.get_executor())
     , state_(state)
     , worker_(worker)
     , lease_(std::move(lease)) {
     beast::error_code ec;
-    auto peer = socket_.remote_endpoint(ec);
+    auto peer = stream_.socket().remote_endpoint(ec);
     if (!ec) client_ = peer.address().to_string();
     admin_ = admin;
 }
@@ -97,8 +97,7 @@ void session::start_timer() {
         }
         self->deadline_ = clock_type::time_point::max();
         self->timed_out_ = true;
-        beast::error_code ignored;
-        self->socket_.cancel(ignored);
+        self->stream_.cancel();
     });
 }
 
@@ -114,14 +113,12 @@ void session::close_if_idle() {
         arm(drain_grace);
         return;
     }
-    beast::error_code ignored;
-    socket_.cancel(ignored);
+    stream_.cancel();
 }
 
 void session::force_close() {
-    beast::error_code ignored;
-    socket_.cancel(ignored);
-    socket_.close(ignored);
+    stream_.cancel();
+    stream_.close();
 }
 
 void session::format_head(const response& res, bool keep_alive) {
@@ -164,17 +161,14 @@ net::awaitable<bool> session::write(const response& res, bool keep_alive, bool h
     // Most answers fit the socket's send buffer: try without waiting, and only arm
     // the write deadline for what is left.
     beast::error_code ec;
-    std::size_t sent = 0;
-    if (!socket_.non_blocking()) socket_.non_blocking(true, ec);
-    if (!ec) sent = socket_.write_some(buffers, ec);
-    if (ec == net::error::would_block || ec == net::error::try_again) ec = {};
+    std::size_t sent = stream_.write_now(buffers, ec);
     std::size_t total = net::buffer_size(buffers);
     if (!ec && sent < total) {
         arm(state_.get_limits()->write_timeout);
         auto rest = beast::buffers_suffix<decltype(buffers)>(buffers);
         rest.consume(sent);
         std::size_t n = 0;
-        std::tie(ec, n) = co_await net::async_write(socket_, rest, use_tuple);
+        std::tie(ec, n) = co_await stream_.write(rest);
         if (ec && timed_out_) state_.metrics.count_limit(metrics::limit::http_write_timeout);
         disarm();
     }
@@ -194,13 +188,12 @@ net::awaitable<void> session::reject(const problem& p) {
 net::awaitable<void> session::linger_close() {
     // Half-close, then read and drop what the client is still sending, for a bounded
     // time and size, so its kernel does not turn our last answer into a reset.
-    beast::error_code ec;
-    socket_.shutdown(net::ip::tcp::socket::shutdown_send, ec);
     arm(linger_time);
+    co_await stream_.shutdown_send();
     std::size_t swallowed = 0;
     char sink[4096];
     while (swallowed < linger_bytes) {
-        auto [rec, n] = co_await socket_.async_read_some(net::buffer(sink), use_tuple);
+        auto [rec, n] = co_await stream_.read_some(net::buffer(sink));
         if (rec) break;
         swallowed += n;
     }
@@ -209,6 +202,21 @@ net::awaitable<void> session::linger_close() {
 
 net::awaitable<void> session::run() {
     auto self = shared_from_this();
+    if (stream_.is_tls()) {
+        // The handshake comes first and must end within the first-byte deadline, so a
+        // silent or slow TLS client holds its slot no longer than a plain one.
+        arm(state_.get_limits()->first_byte_timeout);
+        auto ec = co_await stream_.handshake();
+        bool timed_out = timed_out_;
+        disarm();
+        if (ec) {
+            state_.metrics.count_tls_handshake_failure(timed_out ? "timeout" : "refused");
+            if (!timed_out)
+                log::debug("TLS handshake failed", {{"client", client_}, {"error", ec.message()}});
+            stream_.close();
+            co_return;
+        }
+    }
     for (;;) {
         if (state_.is_draining() && buffer_.size() == 0 && served_ > 0) break;
 
@@ -227,7 +235,7 @@ net::awaitable<void> session::run() {
             auto idle = served_ == 0 ? std::min(lim->idle_timeout, lim->first_byte_timeout)
                                      : lim->idle_timeout;
             arm(state_.is_draining() ? std::min(idle, drain_grace) : idle);
-            auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(read_chunk), use_tuple);
+            auto [ec, n] = co_await stream_.read_some(buffer_.prepare(read_chunk));
             disarm();
             if (ec && timed_out_ && !state_.is_draining()) {
                 if (served_ == 0)
@@ -259,14 +267,13 @@ net::awaitable<void> session::run() {
                 if (head.version() >= 11 &&
                     beast::iequals(head[beast_http::field::expect], "100-continue")) {
                     static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
-                    auto [wec, wn] =
-                        co_await net::async_write(socket_, net::buffer(go_on), use_tuple);
+                    auto [wec, wn] = co_await stream_.write(net::buffer(go_on));
                     if ((ec = wec)) break;
                 }
             }
             // Body bytes go straight to the parser: read them in larger steps.
             auto step = reader.is_header_done() ? body_read_chunk : read_chunk;
-            auto [rec, n] = co_await socket_.async_read_some(buffer_.prepare(step), use_tuple);
+            auto [rec, n] = co_await stream_.read_some(buffer_.prepare(step));
             if ((ec = rec)) break;
             buffer_.commit(n);
             st = reader.feed(buffer_);
@@ -306,12 +313,13 @@ net::awaitable<void> session::run() {
             auto upgrade_request = reader.release();
             disarm();
             timer_.cancel();
-            state_.upgrade(std::move(socket_), std::move(upgrade_request), std::move(leftover),
+            state_.upgrade(std::move(stream_), std::move(upgrade_request), std::move(leftover),
                            worker_, std::move(lease_));
             co_return;
         }
         auto started = clock_type::now();
-        auto out = co_await state_.api->dispatch(req, worker_, client_, admin_);
+        peer_info from{client_, stream_.peer_identity(), admin_};
+        auto out = co_await state_.api->dispatch(req, worker_, from);
         bool keep_alive = req.keep_alive() && !state_.is_draining();
         out.res.version(req.version());
         bool written = co_await write(out.res, keep_alive, req.method() == beast_http::verb::head);
@@ -338,9 +346,10 @@ net::awaitable<void> session::run() {
         }
     }
     phase_ = phase::idle;
-    beast::error_code ignored;
-    socket_.shutdown(net::ip::tcp::socket::shutdown_send, ignored);
-    socket_.close(ignored);
+    if (stream_.is_tls()) arm(linger_time);  // close_notify, within bounds
+    co_await stream_.shutdown_send();
+    disarm();
+    stream_.close();
 }
 
 }  // namespace sluice::http

@@ -1,7 +1,6 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <chrono>
@@ -13,6 +12,7 @@
 #include "http/connection_lease.hpp"
 #include "http/message.hpp"
 #include "http/shared_state.hpp"
+#include "net/stream.hpp"
 
 namespace sluice::http {
 
@@ -23,8 +23,9 @@ namespace sluice::http {
 // that thread lends (`worker`, which outlives the session).
 class session : public std::enable_shared_from_this<session> {
   public:
-    // `admin`: accepted on the admin listener (admin_listen).
-    session(boost::asio::ip::tcp::socket socket, shared_state& state, const worker_slot& worker,
+    // `admin`: accepted on the admin listener (admin_listen). A TLS stream's
+    // handshake is the session's first step, under the first-byte deadline.
+    session(sluice::net::stream stream, shared_state& state, const worker_slot& worker,
             connection_lease lease, bool admin = false);
 
     boost::asio::awaitable<void> run();
@@ -60,7 +61,7 @@ class session : public std::enable_shared_from_this<session> {
     // Half-closes and swallows what the client still sends, within bounds.
     boost::asio::awaitable<void> linger_close();
 
-    boost::asio::ip::tcp::socket socket_;
+    sluice::net::stream stream_;
     boost::beast::flat_buffer buffer_;
     // Where a request's header fields live: released before each request, so a
     // connection's requests reuse one buffer (larger headers spill to the heap).

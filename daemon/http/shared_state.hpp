@@ -9,6 +9,7 @@
 #include "http/server.hpp"
 #include "http/service.hpp"
 #include "metrics/registry.hpp"
+#include "net/tls_server.hpp"
 
 namespace sluice::http {
 
@@ -24,6 +25,8 @@ struct shared_state {
     upgrade_handler upgrade{};
     // Rate limit on new connections by client address (server::set_connection_gate).
     std::function<std::optional<long long>(std::string_view client)> connection_gate{};
+    // What the TLS listener's new connections present (server::set_tls_context).
+    std::atomic<std::shared_ptr<sluice::net::tls_server_context>> tls{};
 
     std::shared_ptr<const limits> get_limits() const {
         return current_limits.load(std::memory_order_acquire);

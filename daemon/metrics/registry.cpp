@@ -175,6 +175,18 @@ registry::registry() : registry_(std::make_shared<prometheus::Registry>()) {
     rate_limited_ = {&rate_limited.Add({{"what", "publish"}}),
                      &rate_limited.Add({{"what", "connection"}}),
                      &rate_limited.Add({{"what", "subscribe"}})};
+    auto& tls_failures = BuildCounter()
+                             .Name("sluice_tls_handshake_failures_total")
+                             .Help(
+                                 "TLS handshakes on tls_listen that failed, by why (timeout, "
+                                 "refused)")
+                             .Register(*registry_);
+    tls_handshake_failures_ = {&tls_failures.Add({{"why", "timeout"}}),
+                               &tls_failures.Add({{"why", "refused"}})};
+    tls_expiry_ = &BuildGauge()
+                       .Name("sluice_tls_certificate_expiry_timestamp_seconds")
+                       .Help("When the tls_listen certificate in service expires (Unix time)")
+                       .Register(*registry_);
     internal_errors_ = &BuildCounter()
                             .Name("sluice_internal_errors_total")
                             .Help(
@@ -345,6 +357,13 @@ void registry::count_first_byte_timeout() {
 void registry::count_rate_limited(std::string_view what) {
     auto i = what == "publish" ? 0 : what == "connection" ? 1 : 2;
     rate_limited_[static_cast<std::size_t>(i)]->Increment();
+}
+
+void registry::count_tls_handshake_failure(std::string_view why) {
+    tls_handshake_failures_[why == "timeout" ? 0 : 1]->Increment();
+}
+void registry::set_tls_certificate_expiry(double unix_seconds) {
+    tls_expiry_->Add({}).Set(unix_seconds);
 }
 
 void registry::count_limit(limit l) {

@@ -101,6 +101,13 @@ class registry {
     // A connection closed because it sent nothing within http.first_byte_timeout.
     void count_first_byte_timeout();
 
+    // A TLS handshake on tls_listen that failed: `why` is "timeout" (none within
+    // http.first_byte_timeout) or "refused" (bad client hello, no or untrusted client
+    // certificate). sluice_tls_handshake_failures_total{why}.
+    void count_tls_handshake_failure(std::string_view why);
+    // The listener's certificate (re)loaded: when it expires, in seconds since the epoch.
+    void set_tls_certificate_expiry(double unix_seconds);
+
     // One client stopped by `l` (a series per limit, made up front: no lock, no lookup).
     void count_limit(limit l);
     // A request refused by a rate limit: `what` is "publish", "connection" or
@@ -174,6 +181,8 @@ class registry {
     prometheus::Counter* first_byte_timeouts_;
     std::array<prometheus::Counter*, limit_count> limits_reached_{};
     std::array<prometheus::Counter*, 3> rate_limited_{};
+    std::array<prometheus::Counter*, 2> tls_handshake_failures_{};
+    prometheus::Family<prometheus::Gauge>* tls_expiry_;
     prometheus::Family<prometheus::Counter>* internal_errors_;
     prometheus::Family<prometheus::Counter>* task_restarts_;
     prometheus::Counter* websocket_overflows_;

@@ -27,7 +27,7 @@ using Catch::Matchers::StartsWith;
 
 namespace {
 
-namespace net = boost::asio;
+namespace asio = boost::asio;
 using clock_type = std::chrono::steady_clock;
 
 using broker = test::delivery_broker;

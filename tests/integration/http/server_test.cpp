@@ -21,7 +21,7 @@ using test::http_connection;
 
 namespace {
 
-namespace net = boost::asio;
+namespace asio = boost::asio;
 
 // A real server on a free port with three test routes: /hello, /echo (POST) and
 // /slow (answers after 300 ms, to have a request in flight).
@@ -34,21 +34,21 @@ struct test_server {
     using setup_fn = std::function<void(http::service&, http::server&)>;
     explicit test_server(http::limits l = small_limits(), const setup_fn& setup = {}) {
         api->route("GET", "/hello",
-                   [](const http::request_context&) -> net::awaitable<http::response> {
+                   [](const http::request_context&) -> asio::awaitable<http::response> {
                        co_return http::make_response(200, "hello", "text/plain");
                    });
         api->route("POST", "/echo",
-                   [](const http::request_context& c) -> net::awaitable<http::response> {
+                   [](const http::request_context& c) -> asio::awaitable<http::response> {
                        co_return http::make_response(200, c.req.body(), "text/plain");
                    });
         api->route("GET", "/big",
-                   [](const http::request_context&) -> net::awaitable<http::response> {
+                   [](const http::request_context&) -> asio::awaitable<http::response> {
                        co_return http::make_response(200, big_body(), "text/plain");
                    });
         api->route("GET", "/slow",
-                   [](const http::request_context&) -> net::awaitable<http::response> {
-                       net::steady_timer t(co_await net::this_coro::executor, 300ms);
-                       co_await t.async_wait(net::as_tuple(net::use_awaitable));
+                   [](const http::request_context&) -> asio::awaitable<http::response> {
+                       asio::steady_timer t(co_await asio::this_coro::executor, 300ms);
+                       co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
                        co_return http::make_response(200, "slow", "text/plain");
                    });
         server = std::make_unique<http::server>(http::server_options{"127.0.0.1", 0, 1}, api,
@@ -342,9 +342,10 @@ TEST_CASE("requests are counted by route and status in the metrics", "[http]") {
 TEST_CASE("several I/O threads share the port and serve every connection", "[http]") {
     metrics::registry m;
     auto api = std::make_shared<http::service>();
-    api->route("GET", "/hello", [](const http::request_context&) -> net::awaitable<http::response> {
-        co_return http::make_response(200, "hello", "text/plain");
-    });
+    api->route("GET", "/hello",
+               [](const http::request_context&) -> asio::awaitable<http::response> {
+                   co_return http::make_response(200, "hello", "text/plain");
+               });
     http::server server({"127.0.0.1", 0, 2}, api, m, test_server::small_limits());
     server.start();
     int ok = 0;
@@ -357,19 +358,19 @@ TEST_CASE("every request gets what its own I/O thread lends, and nothing lent is
     // What each thread lends: its index and its executor, to check the handler ran there.
     struct lent_thread {
         int index;
-        net::any_io_executor executor;
+        asio::any_io_executor executor;
     };
     metrics::registry m;
     auto api = std::make_shared<http::service>();
     api->route(
-        "GET", "/which", [](const http::request_context& c) -> net::awaitable<http::response> {
+        "GET", "/which", [](const http::request_context& c) -> asio::awaitable<http::response> {
             auto& t = c.worker.get<lent_thread>();
-            bool here = t.executor == co_await net::this_coro::executor;
+            bool here = t.executor == co_await asio::this_coro::executor;
             co_return http::make_response(
                 200, std::to_string(t.index) + (here ? " here" : " elsewhere"), "text/plain");
         });
     api->route("GET", "/unlent",
-               [](const http::request_context& c) -> net::awaitable<http::response> {
+               [](const http::request_context& c) -> asio::awaitable<http::response> {
                    c.worker.get<std::string>();  // no thread lends one
                    co_return http::make_response(200, "unexpected", "text/plain");
                });
@@ -449,9 +450,9 @@ TEST_CASE("an exception that escapes to an I/O thread is counted and the thread 
     // it runs outside any coroutine, straight from the I/O thread's loop.
     test_server s(test_server::small_limits(), [](http::service& api, http::server&) {
         api.route("GET", "/throw-later",
-                  [](const http::request_context&) -> net::awaitable<http::response> {
-                      net::post(co_await net::this_coro::executor,
-                                [] { throw std::runtime_error("injected failure"); });
+                  [](const http::request_context&) -> asio::awaitable<http::response> {
+                      asio::post(co_await asio::this_coro::executor,
+                                 [] { throw std::runtime_error("injected failure"); });
                       co_return http::make_response(200, "thrown", "text/plain");
                   });
     });
@@ -466,7 +467,7 @@ TEST_CASE("an exception that escapes to an I/O thread is counted and the thread 
 TEST_CASE("a connection whose handler throws is closed alone, and the server serves on", "[http]") {
     test_server s(test_server::small_limits(), [](http::service&, http::server& server) {
         server.set_upgrade_handler(
-            "/boom", [](net::ip::tcp::socket, http::request, std::string, const http::worker_slot&,
+            "/boom", [](sluice::net::stream, http::request, std::string, const http::worker_slot&,
                         http::connection_lease) { throw std::runtime_error("injected failure"); });
     });
     http_connection other(s.port());

@@ -23,9 +23,9 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-namespace net = boost::asio;
+namespace asio = boost::asio;
 using error_code = boost::system::error_code;
-constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 redis::client_options client_for(std::uint16_t port) {
     redis::client_options o;
@@ -40,14 +40,14 @@ redis::client_options client_for(std::uint16_t port) {
 
 using test::run_coroutine;
 
-net::awaitable<void> sleep_for(std::chrono::milliseconds d) {
-    net::steady_timer t(co_await net::this_coro::executor, d);
+asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
+    asio::steady_timer t(co_await asio::this_coro::executor, d);
     co_await t.async_wait(use_tuple);
 }
 
 // Waits (bounded) until the client says it is up, or down.
-net::awaitable<bool> wait_until(const redis::client& c, bool up,
-                                std::chrono::milliseconds timeout) {
+asio::awaitable<bool> wait_until(const redis::client& c, bool up,
+                                 std::chrono::milliseconds timeout) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (c.is_up() != up && std::chrono::steady_clock::now() < deadline) co_await sleep_for(10ms);
     co_return c.is_up() == up;
@@ -57,11 +57,11 @@ net::awaitable<bool> wait_until(const redis::client& c, bool up,
 
 TEST_CASE("the client reconnects by itself after kill -9, later requests succeed", "[redis]") {
     test::redis_server server;
-    net::io_context ctx;
+    asio::io_context ctx;
     metrics::registry m;
     redis::client c(ctx.get_executor(), client_for(server.port()), &m);
     c.start();
-    run_coroutine(ctx, [&]() -> net::awaitable<void> {
+    run_coroutine(ctx, [&]() -> asio::awaitable<void> {
         bool up = co_await wait_until(c, true, 5s);
         REQUIRE(up);
         auto [e1, r1] = co_await c.async_exec(redis::command("SET", "k", "before"), use_tuple);
@@ -89,7 +89,7 @@ TEST_CASE("while Redis is away, requests fail fast or wait for it, as configured
     test::redis_server server;
     auto port = server.port();
     server.kill();
-    net::io_context ctx;
+    asio::io_context ctx;
     auto fast_opts = client_for(port);
     redis::client fast(ctx.get_executor(), fast_opts);
     auto patient_opts = client_for(port);
@@ -98,7 +98,7 @@ TEST_CASE("while Redis is away, requests fail fast or wait for it, as configured
     redis::client patient(ctx.get_executor(), patient_opts);
     fast.start();
     patient.start();
-    run_coroutine(ctx, [&]() -> net::awaitable<void> {
+    run_coroutine(ctx, [&]() -> asio::awaitable<void> {
         auto started = std::chrono::steady_clock::now();
         auto [e1, r1] = co_await fast.async_exec(redis::command("PING"), use_tuple);
         CHECK(e1 == redis::error::not_connected);
@@ -130,12 +130,12 @@ TEST_CASE("a parked request fails with not_connected when its wait is over", "[r
     test::redis_server server;
     auto port = server.port();
     server.kill();
-    net::io_context ctx;
+    asio::io_context ctx;
     auto opts = client_for(port);
     opts.wait_when_disconnected = 200ms;
     redis::client c(ctx.get_executor(), opts);
     c.start();
-    run_coroutine(ctx, [&]() -> net::awaitable<void> {
+    run_coroutine(ctx, [&]() -> asio::awaitable<void> {
         auto started = std::chrono::steady_clock::now();
         auto [ec, r] = co_await c.async_exec(redis::command("PING"), use_tuple);
         auto waited = std::chrono::steady_clock::now() - started;
@@ -148,14 +148,14 @@ TEST_CASE("a parked request fails with not_connected when its wait is over", "[r
 
 TEST_CASE("beyond the cap on pending requests, requests fail with overloaded", "[redis]") {
     test::redis_server server;
-    net::io_context ctx;
+    asio::io_context ctx;
     auto opts = client_for(server.port());
     opts.connection.max_pending_requests = 10;
     opts.connection.dead_after = 10s;
     opts.health_check_interval = 10s;
     redis::client c(ctx.get_executor(), opts);
     c.start();
-    run_coroutine(ctx, [&]() -> net::awaitable<void> {
+    run_coroutine(ctx, [&]() -> asio::awaitable<void> {
         bool up = co_await wait_until(c, true, 5s);
         REQUIRE(up);
         server.cli({"CLIENT", "PAUSE", "1000", "ALL"});  // replies stop; requests pile up
@@ -177,10 +177,10 @@ TEST_CASE("beyond the cap on pending requests, requests fail with overloaded", "
 TEST_CASE("a Redis that stops answering is found within interval + dead_after and recovers",
           "[redis]") {
     test::redis_server server;
-    net::io_context ctx;
+    asio::io_context ctx;
     redis::client c(ctx.get_executor(), client_for(server.port()));  // 100 ms + 500 ms
     c.start();
-    run_coroutine(ctx, [&]() -> net::awaitable<void> {
+    run_coroutine(ctx, [&]() -> asio::awaitable<void> {
         bool up = co_await wait_until(c, true, 5s);
         REQUIRE(up);
         server.pause();
@@ -198,10 +198,10 @@ TEST_CASE("a Redis that stops answering is found within interval + dead_after an
 
 TEST_CASE("MULTI/EXEC travels as one request and keeps its commands together", "[redis]") {
     test::redis_server server;
-    net::io_context ctx;
+    asio::io_context ctx;
     redis::client c(ctx.get_executor(), client_for(server.port()));
     c.start();
-    run_coroutine(ctx, [&]() -> net::awaitable<void> {
+    run_coroutine(ctx, [&]() -> asio::awaitable<void> {
         bool up = co_await wait_until(c, true, 5s);
         REQUIRE(up);
         redis::request tx;
@@ -226,11 +226,11 @@ TEST_CASE("MULTI/EXEC travels as one request and keeps its commands together", "
 
 TEST_CASE("scripts run by SHA1 and are loaded again after SCRIPT FLUSH", "[redis]") {
     test::redis_server server;
-    net::io_context ctx;
+    asio::io_context ctx;
     redis::client c(ctx.get_executor(), client_for(server.port()));
     c.start();
     redis::script add("return redis.call('INCRBY', KEYS[1], ARGV[1])");
-    run_coroutine(ctx, [&]() -> net::awaitable<void> {
+    run_coroutine(ctx, [&]() -> asio::awaitable<void> {
         bool up = co_await wait_until(c, true, 5s);
         REQUIRE(up);
         auto [e1, r1] = co_await redis::eval(c, add, redis::args("n"), redis::args("5"));
@@ -251,14 +251,14 @@ TEST_CASE("scripts run by SHA1 and are loaded again after SCRIPT FLUSH", "[redis
 TEST_CASE("a blocking read on its own client does not stall the pipeline or trip the watchdog",
           "[redis]") {
     test::redis_server server;
-    net::io_context ctx;
+    asio::io_context ctx;
     redis::client main_client(ctx.get_executor(), client_for(server.port()));
     auto blocking_opts = client_for(server.port());
     blocking_opts.role = "blocking";
     redis::client blocking(ctx.get_executor(), blocking_opts);
     main_client.start();
     blocking.start();
-    run_coroutine(ctx, [&]() -> net::awaitable<void> {
+    run_coroutine(ctx, [&]() -> asio::awaitable<void> {
         bool up1 = co_await wait_until(main_client, true, 5s);
         bool up2 = co_await wait_until(blocking, true, 5s);
         REQUIRE((up1 && up2));
@@ -298,12 +298,12 @@ TEST_CASE("a reply over the size cap fails alone, and the client's connection se
           "[redis]") {
     test::redis_server server;
     server.cli({"SET", "big", std::string(8192, 'x')});
-    net::io_context ctx;
+    asio::io_context ctx;
     auto opts = client_for(server.port());
     opts.connection.limits.max_bytes = 4096;
     redis::client c(ctx.get_executor(), opts);
     c.start();
-    run_coroutine(ctx, [&]() -> net::awaitable<void> {
+    run_coroutine(ctx, [&]() -> asio::awaitable<void> {
         bool up = co_await wait_until(c, true, 5s);
         REQUIRE(up);
         auto [id, named] = co_await c.async_exec(redis::command("CLIENT", "ID"), use_tuple);
@@ -346,7 +346,7 @@ TEST_CASE("TLS: rediss with a CA and a client certificate, a wrong CA is refused
     test::redis_server server({"--tls-port", std::to_string(tls_port), "--tls-cert-file",
                                d + "/server.crt", "--tls-key-file", d + "/server.key",
                                "--tls-ca-cert-file", d + "/ca.crt", "--tls-auth-clients", "yes"});
-    net::io_context ctx;
+    asio::io_context ctx;
     auto opts = client_for(tls_port);
     opts.connection.endpoint.kind = redis::endpoint::transport::tls;
     opts.connection.endpoint.host = "localhost";
@@ -361,7 +361,7 @@ TEST_CASE("TLS: rediss with a CA and a client certificate, a wrong CA is refused
     wrong.connection.tls.ca_file = d + "/other-ca.crt";
     redis::client w(ctx.get_executor(), wrong);
     w.start();
-    run_coroutine(ctx, [&]() -> net::awaitable<void> {
+    run_coroutine(ctx, [&]() -> asio::awaitable<void> {
         bool up = co_await wait_until(c, true, 5s);
         REQUIRE(up);
         auto [ec, r] = co_await c.async_exec(redis::command("PING"), use_tuple);

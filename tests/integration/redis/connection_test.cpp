@@ -20,9 +20,9 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-namespace net = boost::asio;
+namespace asio = boost::asio;
 using error_code = boost::system::error_code;
-constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 redis::connection_options options_for(std::uint16_t port) {
     redis::connection_options o;
@@ -37,13 +37,13 @@ redis::connection_options options_for(std::uint16_t port) {
 // Runs `body(ctx)` on a fresh io_context until it finishes.
 template <typename F>
 void run_coroutine(F body) {
-    net::io_context ctx;
+    asio::io_context ctx;
     test::run_coroutine(ctx, [&] { return body(ctx); });
 }
 
 // A connection to `o`, connected; fails the test (with Redis's words) otherwise.
-net::awaitable<std::shared_ptr<redis::connection>> open_connection(net::io_context& ctx,
-                                                                   redis::connection_options o) {
+asio::awaitable<std::shared_ptr<redis::connection>> open_connection(asio::io_context& ctx,
+                                                                    redis::connection_options o) {
     auto conn = std::make_shared<redis::connection>(ctx.get_executor(), std::move(o));
     std::string detail;
     auto ec = co_await conn->connect(detail);
@@ -56,7 +56,7 @@ net::awaitable<std::shared_ptr<redis::connection>> open_connection(net::io_conte
 
 TEST_CASE("10k concurrent requests are pipelined and matched in order", "[redis]") {
     test::redis_server server;
-    run_coroutine([&](net::io_context& ctx) -> net::awaitable<void> {
+    run_coroutine([&](asio::io_context& ctx) -> asio::awaitable<void> {
         auto conn = co_await open_connection(ctx, options_for(server.port()));
         constexpr int n = 10'000;
         std::vector<long long> got(n, -1);
@@ -71,7 +71,7 @@ TEST_CASE("10k concurrent requests are pipelined and matched in order", "[redis]
                                  ++answered;
                              });
         }
-        net::steady_timer wait(ctx);
+        asio::steady_timer wait(ctx);
         while (answered < n) {
             wait.expires_after(5ms);
             co_await wait.async_wait(use_tuple);
@@ -89,7 +89,7 @@ TEST_CASE("10k concurrent requests are pipelined and matched in order", "[redis]
 
 TEST_CASE("error replies arrive as replies, not as failures", "[redis]") {
     test::redis_server server;
-    run_coroutine([&](net::io_context& ctx) -> net::awaitable<void> {
+    run_coroutine([&](asio::io_context& ctx) -> asio::awaitable<void> {
         auto conn = co_await open_connection(ctx, options_for(server.port()));
         co_await conn->async_exec(redis::command("SET", "k", "v"), use_tuple);
         auto [ec, r] = co_await conn->async_exec(redis::command("LPUSH", "k", "x"), use_tuple);
@@ -106,7 +106,7 @@ TEST_CASE("AUTH: an ACL user logs in, a wrong password is a clear error", "[redi
     test::redis_server server({"--requirepass", "adminpass"});
     server.cli({"-a", "adminpass", "--no-auth-warning", "ACL", "SETUSER", "app", "on", ">apppass",
                 "~*", "+@all"});
-    run_coroutine([&](net::io_context& ctx) -> net::awaitable<void> {
+    run_coroutine([&](asio::io_context& ctx) -> asio::awaitable<void> {
         auto bad_opts = options_for(server.port());
         bad_opts.endpoint.username = "app";
         bad_opts.endpoint.password = "wrong";
@@ -136,7 +136,7 @@ TEST_CASE("a unix socket connection works", "[redis]") {
     auto path = (dir / "redis.sock").string();
     {
         test::redis_server server({"--unixsocket", path, "--unixsocketperm", "700"});
-        run_coroutine([&](net::io_context& ctx) -> net::awaitable<void> {
+        run_coroutine([&](asio::io_context& ctx) -> asio::awaitable<void> {
             redis::connection_options o;
             o.endpoint.kind = redis::endpoint::transport::unix_socket;
             o.endpoint.path = path;
@@ -151,7 +151,7 @@ TEST_CASE("a unix socket connection works", "[redis]") {
 
 TEST_CASE("a Redis that stops answering fails requests with timeout", "[redis]") {
     test::redis_server server;
-    run_coroutine([&](net::io_context& ctx) -> net::awaitable<void> {
+    run_coroutine([&](asio::io_context& ctx) -> asio::awaitable<void> {
         auto conn = co_await open_connection(ctx, options_for(server.port()));
         server.pause();
         auto started = std::chrono::steady_clock::now();
@@ -170,7 +170,7 @@ TEST_CASE("a Redis that stops answering fails requests with timeout", "[redis]")
 
 TEST_CASE("kill -9 under load: in-flight requests fail with a typed error, none hang", "[redis]") {
     test::redis_server server;
-    run_coroutine([&](net::io_context& ctx) -> net::awaitable<void> {
+    run_coroutine([&](asio::io_context& ctx) -> asio::awaitable<void> {
         auto opts = options_for(server.port());
         opts.dead_after = 10s;  // the failure must come from the kill, not the watchdog
         auto conn = co_await open_connection(ctx, opts);
@@ -189,7 +189,7 @@ TEST_CASE("kill -9 under load: in-flight requests fail with a typed error, none 
                     ++other;
             });
         }
-        net::steady_timer wait(ctx, 100ms);
+        asio::steady_timer wait(ctx, 100ms);
         co_await wait.async_wait(use_tuple);
         auto killed_at = std::chrono::steady_clock::now();
         server.kill();
@@ -215,7 +215,7 @@ TEST_CASE("connecting to a port nobody listens on fails with the reason", "[redi
     test::redis_server server;
     auto port = server.port();
     server.kill();
-    run_coroutine([&](net::io_context& ctx) -> net::awaitable<void> {
+    run_coroutine([&](asio::io_context& ctx) -> asio::awaitable<void> {
         auto conn = std::make_shared<redis::connection>(ctx.get_executor(), options_for(port));
         std::string detail;
         auto ec = co_await conn->connect(detail);
@@ -227,7 +227,7 @@ TEST_CASE("connecting to a port nobody listens on fails with the reason", "[redi
 TEST_CASE("a reply over the cap fails only its own request, and the requests around it succeed",
           "[redis]") {
     test::redis_server server;
-    run_coroutine([&](net::io_context& ctx) -> net::awaitable<void> {
+    run_coroutine([&](asio::io_context& ctx) -> asio::awaitable<void> {
         auto opts = options_for(server.port());
         opts.limits.max_bytes = 64 * 1024;
         auto conn = co_await open_connection(ctx, opts);
@@ -276,7 +276,7 @@ TEST_CASE("a reply over the cap fails only its own request, and the requests aro
                                  ++answered;
                              });
         }
-        net::steady_timer wait(ctx);
+        asio::steady_timer wait(ctx);
         while (answered < n || !big_done || !batch_done) {
             wait.expires_after(5ms);
             co_await wait.async_wait(use_tuple);
