@@ -20,7 +20,12 @@ configure: deps
 build: configure
 	@cmake --build --preset $(PRESET) --target sluice
 
-test: configure
+# The Node clients some integration tests drive (tests/node), from the committed lockfile.
+NODE_DEPS := tests/node/node_modules/.package-lock.json
+$(NODE_DEPS): tests/node/package-lock.json
+	@cd tests/node && npm ci --no-audit --no-fund --loglevel=error
+
+test: configure $(NODE_DEPS)
 	@cmake --build --preset $(PRESET)
 	@ctest --preset $(PRESET)
 
@@ -40,7 +45,7 @@ fuzz: deps
 
 # The integration tests under ThreadSanitizer, every broker with two I/O threads;
 # fails on a test failure or on any race report (written to build/tsan/reports).
-tsan: deps
+tsan: deps $(NODE_DEPS)
 	@cmake --preset tsan >/dev/null
 	@cmake --build --preset tsan -j $(JOBS)
 	@rm -rf build/tsan/reports && mkdir -p build/tsan/reports

@@ -12,6 +12,10 @@ packages=(
   prometheus-cpp-dev catch2 libssl-dev libpcre2-dev
   redis-server redis-tools openssl curl clang-format
 )
+# Node runs the real WebSocket clients of some tests (tests/node); any Node 18 or
+# later will do, so one installed otherwise is left alone.
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 if [ "${1:-}" = "--fuzz" ]; then
   packages=(clang-14 libclang-rt-14-dev llvm-14)
 fi

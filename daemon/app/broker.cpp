@@ -22,6 +22,7 @@
 #include "log/logger.hpp"
 #include "metrics/registry.hpp"
 #include "net/run_loop.hpp"
+#include "net/tls_server.hpp"
 #include "publish/publisher.hpp"
 #include "publish/retention.hpp"
 #include "redis/client.hpp"
@@ -66,10 +67,7 @@ struct running {
         , group_stats(
               redis, [this] { return catalogs.get(); }, metrics, settings.redis.max_reply_bytes,
               settings.metrics.group_stats_interval)
-        , server({settings.listen.address, settings.listen.port, settings.threads,
-                  settings.admin_listen.enabled, settings.admin_listen.address,
-                  settings.admin_listen.port},
-                 api, metrics, to_limits(settings.http))
+        , server(to_server_options(settings), api, metrics, to_limits(settings.http))
         , workers(make_workers())
         , systemd(ctx, systemd_notifier::from_environment(env), settings, server, catalogs, ready,
                   server.executors())
@@ -176,6 +174,16 @@ int broker::run() {
 
     running r(settings_, config_path_, env_);
     r.catalogs.set(schemas);
+    if (settings_.tls_listen.enabled) {
+        try {
+            auto tls = sluice::net::load_tls_server_context(settings_.tls_listen.certificate);
+            r.metrics.set_tls_certificate_expiry(sluice::net::certificate_expiry(*tls));
+            r.server.set_tls_context(std::move(tls));
+        } catch (const std::exception& e) {
+            log::error("cannot load the TLS certificate", {{"error", e.what()}});
+            return 2;
+        }
+    }
     r.add_routes(settings_);
     for (auto& w : r.workers) w->redis.start();  // they connect as soon as the I/O threads run
     try {
@@ -184,15 +192,27 @@ int broker::run() {
         log::error("cannot start the HTTP listener", {{"error", e.what()}});
         return 1;
     }
+    if (settings_.tls_listen.enabled)
+        log::info("tls listener",
+                  {{"address", settings_.tls_listen.address},
+                   {"port", r.server.tls_port()},
+                   {"cert_file", settings_.tls_listen.certificate.cert_file},
+                   {"client_certificates",
+                    settings_.tls_listen.certificate.client_ca_file.empty()       ? "off"
+                    : settings_.tls_listen.certificate.require_client_certificate ? "required"
+                                                                                  : "optional"}});
     if (settings_.admin_listen.enabled)
         log::info("admin listener",
                   {{"address", settings_.admin_listen.address}, {"port", r.server.admin_port()}});
-    log::info("listening", {{"address", settings_.listen.address},
-                            {"port", r.server.port()},
-                            {"threads", settings_.threads},
-                            {"redis", settings_.redis.endpoint.display()},
-                            {"types", schemas->types.size()},
-                            {"versions", schemas->version_count()}});
+    log::info("listening",
+              {{"address",
+                settings_.listen.enabled ? settings_.listen.address : settings_.tls_listen.address},
+               {"port", settings_.listen.enabled ? r.server.port() : r.server.tls_port()},
+               {"tls", !settings_.listen.enabled},
+               {"threads", settings_.threads},
+               {"redis", settings_.redis.endpoint.display()},
+               {"types", schemas->types.size()},
+               {"versions", schemas->version_count()}});
     r.redis.start();
     r.trimmer.start(r.ctx.get_executor());
     r.group_stats.start(r.ctx.get_executor());

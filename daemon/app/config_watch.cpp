@@ -20,7 +20,8 @@ std::string describe(const std::string& path) {
 
 }  // namespace
 
-std::string files_fingerprint(const std::string& config_path, const std::string& schemas_dir) {
+std::string files_fingerprint(const std::string& config_path, const std::string& schemas_dir,
+                              const std::vector<std::string>& also) {
     namespace fs = std::filesystem;
     std::vector<std::string> files;
     std::error_code ec;
@@ -35,6 +36,7 @@ std::string files_fingerprint(const std::string& config_path, const std::string&
     std::string out = describe(config_path);
     if (ec) out += schemas_dir + " unreadable\n";
     for (const auto& f : files) out += describe(f);
+    for (const auto& f : also) out += describe(f);
     return out;
 }
 

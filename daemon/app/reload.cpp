@@ -14,6 +14,7 @@
 #include "log/logger.hpp"
 #include "metrics/registry.hpp"
 #include "net/report_failure.hpp"
+#include "net/tls_server.hpp"
 #include "publish/publisher.hpp"
 
 namespace sluice::app {
@@ -21,6 +22,18 @@ namespace {
 
 namespace net = boost::asio;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+// The files besides the config and the schemas that a reload reads again.
+std::vector<std::string> watched_files(const config::settings& s) {
+    std::vector<std::string> out;
+    if (s.tls_listen.enabled) out = sluice::net::tls_files(s.tls_listen.certificate);
+    if (s.auth.enabled && s.auth.jwt_enabled) {
+        for (const auto* list : {&s.auth.jwt.hmac_secrets, &s.auth.jwt.public_keys})
+            for (const auto& f : *list) out.push_back(f.path);
+        if (!s.auth.jwt.jwks_file.empty()) out.push_back(s.auth.jwt.jwks_file);
+    }
+    return out;
+}
 
 }  // namespace
 
@@ -51,15 +64,18 @@ void reloader::reload() {
     read_thread_ = std::thread([this] {
         auto next = std::make_shared<config::settings>();
         std::shared_ptr<const catalog::schema_catalog> next_catalog;
+        std::shared_ptr<sluice::net::tls_server_context> next_tls;
         std::string failure;
         try {
             *next = config::load_file(config_path_, env_);
             next_catalog = std::make_shared<const catalog::schema_catalog>(
                 catalog::load_catalog(next->schemas.dir, next->types, next->type_defaults));
+            if (next->tls_listen.enabled)
+                next_tls = sluice::net::load_tls_server_context(next->tls_listen.certificate);
         } catch (const std::exception& e) {
             failure = e.what();
         }
-        net::post(control_, [this, next, next_catalog, failure] {
+        net::post(control_, [this, next, next_catalog, next_tls, failure] {
             reloading_ = false;
             if (!failure.empty()) {
                 to_.metrics.count_reload(false);
@@ -67,18 +83,34 @@ void reloader::reload() {
                 to_.systemd.reload_refused(failure);
                 return;
             }
-            apply(*next, next_catalog);
+            apply(*next, next_catalog, next_tls);
             to_.systemd.reloaded();
         });
     });
 }
 
 void reloader::apply(const config::settings& next,
-                     const std::shared_ptr<const catalog::schema_catalog>& next_catalog) {
+                     const std::shared_ptr<const catalog::schema_catalog>& next_catalog,
+                     const std::shared_ptr<sluice::net::tls_server_context>& next_tls) {
     auto& settings = to_.settings;
     if (next.listen.address != settings.listen.address ||
-        next.listen.port != settings.listen.port || next.threads != settings.threads)
+        next.listen.port != settings.listen.port ||
+        next.listen.enabled != settings.listen.enabled || next.threads != settings.threads)
         log::warn("listen address and threads change only on restart", {{"config", config_path_}});
+    const auto& tls = next.tls_listen;
+    if (tls.enabled != settings.tls_listen.enabled || tls.address != settings.tls_listen.address ||
+        tls.port != settings.tls_listen.port)
+        log::warn("tls_listen's address and port change only on restart",
+                  {{"config", config_path_}});
+    if (settings.tls_listen.enabled && next_tls) {
+        // New connections present the new certificate; open ones keep theirs.
+        to_.server.set_tls_context(next_tls);
+        auto expiry = sluice::net::certificate_expiry(*next_tls);
+        to_.metrics.set_tls_certificate_expiry(expiry);
+        settings.tls_listen.certificate = tls.certificate;
+        log::info("TLS certificate loaded",
+                  {{"cert_file", tls.certificate.cert_file}, {"expires_at", expiry}});
+    }
     if (next.redis.url != settings.redis.url ||
         next.redis.endpoint.password != settings.redis.endpoint.password ||
         next.redis.endpoint.username != settings.redis.endpoint.username ||
@@ -124,14 +156,14 @@ void reloader::stop_watching() {
 // is there to send SIGHUP. Stat calls only; an interval of 0 turns it off.
 net::awaitable<void> reloader::watch_files() {
     const auto& settings = to_.settings;
-    auto last = files_fingerprint(config_path_, settings.schemas.dir);
+    auto last = files_fingerprint(config_path_, settings.schemas.dir, watched_files(settings));
     while (watching_) {
         auto every = std::chrono::milliseconds(settings.reload.watch_interval);
         watch_timer_.expires_after(every.count() > 0 ? every : std::chrono::seconds(1));
         auto [ec] = co_await watch_timer_.async_wait(use_tuple);
         if (ec || !watching_) co_return;
         if (every.count() == 0 || reloading_) continue;
-        auto now = files_fingerprint(config_path_, settings.schemas.dir);
+        auto now = files_fingerprint(config_path_, settings.schemas.dir, watched_files(settings));
         if (now == last) continue;
         last = std::move(now);
         log::info("config or schema files changed; reloading", {{"config", config_path_}});

@@ -26,6 +26,10 @@ namespace sluice::publish {
 class publisher;
 }
 
+namespace sluice::net {
+class tls_server_context;
+}
+
 namespace sluice::app {
 
 struct worker;
@@ -64,8 +68,8 @@ class reloader {
     // Starts a reload; one that starts while another runs is ignored (logged).
     void reload();
 
-    // reload.watch_interval: reloads, as on SIGHUP, when the config file or a schema file
-    // changed. Stops at stop_watching().
+    // reload.watch_interval: reloads, as on SIGHUP, when the config file, a schema file
+    // or a file of tls_listen's or auth.jwt's changed. Stops at stop_watching().
     void start_watching();
     void stop_watching();
 
@@ -76,7 +80,8 @@ class reloader {
 
   private:
     void apply(const config::settings& next,
-               const std::shared_ptr<const catalog::schema_catalog>& next_catalog);
+               const std::shared_ptr<const catalog::schema_catalog>& next_catalog,
+               const std::shared_ptr<sluice::net::tls_server_context>& next_tls);
     boost::asio::awaitable<void> watch_files();
 
     boost::asio::io_context& control_;

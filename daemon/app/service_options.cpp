@@ -2,6 +2,21 @@
 
 namespace sluice::app {
 
+http::server_options to_server_options(const config::settings& s) {
+    http::server_options o;
+    o.plain = s.listen.enabled;
+    o.address = s.listen.address;
+    o.port = s.listen.port;
+    o.threads = s.threads;
+    o.admin = s.admin_listen.enabled;
+    o.admin_address = s.admin_listen.address;
+    o.admin_port = s.admin_listen.port;
+    o.tls = s.tls_listen.enabled;
+    o.tls_address = s.tls_listen.address;
+    o.tls_port = s.tls_listen.port;
+    return o;
+}
+
 http::limits to_limits(const config::settings::http_settings& h) {
     http::limits l;
     l.max_body_bytes = h.max_body_bytes;

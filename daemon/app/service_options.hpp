@@ -11,6 +11,9 @@ namespace sluice::app {
 // The config's sections as the options of the layers they tune: the layers know
 // nothing of the config. Made at start and again on every reload.
 
+// `listen`, `tls_listen`, `admin_listen` and `threads` as the server's listeners.
+http::server_options to_server_options(const config::settings& s);
+
 // `http` as the server's per-connection limits.
 http::limits to_limits(const config::settings::http_settings& h);
 

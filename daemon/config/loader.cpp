@@ -17,6 +17,7 @@
 
 #include "config/listen_address.hpp"
 #include "config/units.hpp"
+#include "net/tls_server.hpp"
 
 namespace sluice::config {
 namespace {
@@ -433,12 +434,108 @@ void read_jwt(const section& a, settings& s, const std::string& source) {
         j.fail(node, "'auth.jwt' names no key", "expected hmac_secrets, public_keys or jwks_file");
 }
 
+// auth.certificates: principals named by a client certificate (tls_listen with a
+// client_ca_file).
+void read_certificates(const section& a, settings& s, const std::string& source) {
+    auto list = a.child("certificates");
+    if (!list.IsDefined() || list.IsNull()) return;
+    if (!list.IsSequence())
+        a.fail(list, "'auth.certificates' must be a list",
+               "expected [{identity: ..., permissions: [...]}]");
+    std::size_t n = 0;
+    for (const auto& item : list) {
+        section c(item, "auth.certificates[" + std::to_string(n++) + "]", source,
+                  {"identity", "permissions", "publish_rate"});
+        auth::certificate_entry entry;
+        unsigned rate = 0;
+        c.read_int<unsigned>("publish_rate", rate, 0u, 100'000'000u);
+        c.read_string("identity", entry.identity);
+        if (entry.identity.empty())
+            c.fail(item, "'" + c.key_path("identity") + "' is missing",
+                   "expected the name tls_listen.client_identity takes from the certificate, "
+                   "e.g. its common name billing-service");
+        for (const auto& other : s.auth.certificates)
+            if (other.identity == entry.identity)
+                c.fail(item,
+                       "'" + c.key_path("identity") + "' '" + entry.identity + "' is listed twice",
+                       "expected each identity once");
+        entry.grants = read_grants(c, "permissions", source);
+        entry.publish_rate = rate;
+        s.auth.certificates.push_back(std::move(entry));
+    }
+}
+
+// tls_listen: the HTTPS and WSS listener and its certificate.
+void read_tls_listen(const section& top, settings& s, const std::string& source,
+                     const std::string& base_dir) {
+    auto node = top.child("tls_listen");
+    if (!node.IsDefined() || node.IsNull()) return;
+    section t(node, "tls_listen", source,
+              {"address", "port", "cert_file", "key_file", "min_version", "client_ca_file",
+               "client_certificate", "client_identity"});
+    auto& out = s.tls_listen;
+    out.enabled = true;
+    t.read_string("address", out.address);
+    t.read_int<std::uint16_t>("port", out.port, 0, 65535);
+    if (!t.child("port").IsDefined())
+        t.fail(node, "'tls_listen.port' is missing", "expected the HTTPS port, e.g. 8443");
+    auto& c = out.certificate;
+    t.read_string("cert_file", c.cert_file);
+    t.read_string("key_file", c.key_file);
+    t.read_string("client_ca_file", c.client_ca_file);
+    for (auto key : {"cert_file", "key_file"})
+        if (!t.child(key).IsDefined())
+            t.fail(node, "'tls_listen." + std::string(key) + "' is missing",
+                   "expected a PEM file: the certificate chain and its private key");
+    if (auto v = t.child("min_version"); v.IsDefined()) {
+        if (!v.IsScalar() || (v.Scalar() != "1.2" && v.Scalar() != "1.3"))
+            t.fail(v, "'tls_listen.min_version' must be 1.2 or 1.3",
+                   "expected \"1.2\" (the default) or \"1.3\"");
+        c.min_version = v.Scalar() == "1.3" ? 13 : 12;
+    }
+    if (auto v = t.child("client_certificate"); v.IsDefined()) {
+        if (!v.IsScalar() || (v.Scalar() != "required" && v.Scalar() != "optional"))
+            t.fail(v, "'tls_listen.client_certificate' must be required or optional",
+                   "expected required (the default: no certificate, no connection) or optional "
+                   "(clients without one authenticate otherwise)");
+        if (c.client_ca_file.empty())
+            t.fail(v, "'tls_listen.client_certificate' needs 'client_ca_file'",
+                   "expected the CA bundle that signs client certificates");
+        c.require_client_certificate = v.Scalar() == "required";
+    }
+    if (auto v = t.child("client_identity"); v.IsDefined()) {
+        using id = net::tls_server_settings::identity;
+        std::string name = v.IsScalar() ? v.Scalar() : "";
+        if (name == "common_name")
+            c.client_identity = id::common_name;
+        else if (name == "dns")
+            c.client_identity = id::dns;
+        else if (name == "uri")
+            c.client_identity = id::uri;
+        else if (name == "email")
+            c.client_identity = id::email;
+        else
+            t.fail(v, "'tls_listen.client_identity' has an unknown value '" + name + "'",
+                   "expected common_name (the default), dns, uri or email: the subject's CN or "
+                   "the first subject alternative name of that kind");
+    }
+    for (auto* p : {&c.cert_file, &c.key_file, &c.client_ca_file}) *p = resolve_path(base_dir, *p);
+    // Read now, so a bad file is a config error (at start, on --check-config and on
+    // reload, which then keeps the running certificate).
+    try {
+        net::load_tls_server_context(c);
+    } catch (const std::exception& e) {
+        throw config_error(source + ": " + e.what());
+    }
+}
+
 void read_auth(const section& top, settings& s, const std::string& source) {
     auto node = top.child("auth");
     if (!node.IsDefined()) return;
-    section a(node, "auth", source, {"api_keys", "anonymous", "jwt"});
+    section a(node, "auth", source, {"api_keys", "anonymous", "jwt", "certificates"});
     s.auth.enabled = true;
     read_jwt(a, s, source);
+    read_certificates(a, s, source);
     s.auth.anonymous = read_grants(a, "anonymous", source);
     auto keys = a.child("api_keys");
     if (!keys.IsDefined() || keys.IsNull()) return;
@@ -492,10 +589,10 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
 
     settings s;
     s.source = source;
-    section top(
-        root, "", source,
-        {"listen", "threads", "redis", "http", "websocket", "log", "schemas", "shutdown", "reload",
-         "metrics", "publish", "type_defaults", "types", "auth", "rate_limits", "admin_listen"});
+    section top(root, "", source,
+                {"listen", "threads", "redis", "http", "websocket", "log", "schemas", "shutdown",
+                 "reload", "metrics", "publish", "type_defaults", "types", "auth", "rate_limits",
+                 "admin_listen", "tls_listen"});
     if (root.IsDefined() && !root.IsNull() && !root.IsMap())
         top.fail(root, "the config must be a mapping", "expected keys such as listen, redis, http");
 
@@ -511,7 +608,8 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
                        "expected the port of the admin listener, e.g. 9090");
     }
 
-    section listen(top.child("listen"), "listen", source, {"address", "port"});
+    section listen(top.child("listen"), "listen", source, {"enabled", "address", "port"});
+    listen.read_bool("enabled", s.listen.enabled);
     listen.read_string("address", s.listen.address);
     listen.read_int<std::uint16_t>("port", s.listen.port, 0, 65535);
     if (s.listen.address.empty())
@@ -677,6 +775,15 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
 
     read_auth(top, s, source);
     read_rate_limits(top, s, source);
+    read_tls_listen(top, s, source, base_dir);
+    if (!s.listen.enabled && !s.tls_listen.enabled)
+        listen.fail(listen.child("enabled"),
+                    "'listen.enabled' is false and there is no 'tls_listen'",
+                    "expected a listener: the plain one, tls_listen, or both");
+    if (s.listen.enabled && s.tls_listen.enabled && s.listen.port != 0 &&
+        s.listen.port == s.tls_listen.port && s.listen.address == s.tls_listen.address)
+        top.fail(top.child("tls_listen"), "'tls_listen' has the same address and port as 'listen'",
+                 "expected another port for HTTPS, e.g. 8443");
 
     apply_environment(s, env);
     s.schemas.dir = resolve_path(base_dir, s.schemas.dir);

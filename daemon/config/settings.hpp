@@ -10,6 +10,7 @@
 #include "auth/authenticator.hpp"
 #include "config/redis_url.hpp"
 #include "log/logger.hpp"
+#include "net/tls_server.hpp"
 #include "registry/type_policy.hpp"
 
 namespace sluice::config {
@@ -25,6 +26,7 @@ struct settings {
     auth::auth_settings auth;
 
     struct listen_settings {
+        bool enabled = true;  // false: HTTPS alone (tls_listen)
         std::string address = "127.0.0.1";
         std::uint16_t port = 8080;  // 0 picks a free port (tests)
     } listen;
@@ -36,6 +38,14 @@ struct settings {
         std::string address = "127.0.0.1";
         std::uint16_t port = 0;
     } admin_listen;
+
+    // The HTTPS and WSS listener (docs/security.md), beside or instead of `listen`.
+    struct tls_listen_settings {
+        bool enabled = false;
+        std::string address = "127.0.0.1";
+        std::uint16_t port = 0;
+        net::tls_server_settings certificate;
+    } tls_listen;
 
     // I/O threads, each with its own io_context, acceptor and Redis connection.
     unsigned threads = 1;

@@ -24,7 +24,10 @@ broker_config::~broker_config() {
 
 void broker_config::write(const std::string& redis_url, const std::string& extra) const {
     std::ofstream out(file);
-    out << "listen:\n  address: 127.0.0.1\n  port: " << port << "\nredis:\n  url: " << redis_url
+    // A test that brings its own listen section (TLS alone) keeps it.
+    if (!extra.starts_with("listen:") && extra.find("\nlisten:") == std::string::npos)
+        out << "listen:\n  address: 127.0.0.1\n  port: " << port << "\n";
+    out << "redis:\n  url: " << redis_url
         << "\n  health_check_interval: 100ms\n  dead_after: 500ms\n  reconnect_min: 50ms\n"
            "  reconnect_max: 200ms\nschemas:\n  dir: "
         << schemas_dir << "\n";

@@ -11,8 +11,9 @@
 
 namespace sluice::test {
 
-// A temp folder holding a config for one broker on a free port, with the project's
-// example schemas unless `schemas_dir` says otherwise. Removed afterwards.
+// A temp folder holding a config for one broker on a free port (unless `extra` has a
+// listen section of its own), with the project's example schemas unless `schemas_dir`
+// says otherwise. Removed afterwards.
 struct broker_config {
     std::filesystem::path dir;
     std::filesystem::path file;
