@@ -13,7 +13,8 @@
 # writes, so the ratio to it is Sluice's own overhead. Then CPU per publish: each
 # process's user+system time over the middle seconds of a run, per request (Sluice and
 # Redis for a durable publish, Nchan's worker for one kept in memory), and per event of
-# a 100-event batch.
+# a 100-event batch. Then authentication's cost (an API key, an RS256 JWT) and TLS's
+# (https:// keep-alive, and a full handshake per new connection), each next to plain.
 #
 #   bench/publish/run.sh [BUILD_DIR=build/release]      DURATION=5s ROUNDS=3
 set -euo pipefail
@@ -33,9 +34,19 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 . bench/lib.sh
-redis_port=$(port); sluice_port=$(port); nchan_port=$(port)
+redis_port=$(port); sluice_port=$(port); nchan_port=$(port); tls_port=$(port)
 
 start_redis "$redis_port"
+
+# The broker's TLS listener (the TLS rows at the end): an ECDSA P-256 certificate, the
+# common choice, from a CA made here.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/ca.key" \
+  -out "$work/ca.crt" -days 1 -subj "/CN=bench CA" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/tls.key" \
+  -out "$work/tls.csr" -subj "/CN=localhost" 2>/dev/null
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > "$work/tls.ext"
+openssl x509 -req -in "$work/tls.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key" -CAcreateserial \
+  -out "$work/tls.crt" -days 1 -extfile "$work/tls.ext" 2>/dev/null
 
 write_reference_bodies
 cat > "$work/sluice.yaml" <<YAML
@@ -44,6 +55,7 @@ redis: {url: "redis://127.0.0.1:$redis_port"}
 schemas: {dir: $work/schemas}
 log: {level: warn}
 types: {user.created: {compatibility: none}}
+tls_listen: {port: $tls_port, cert_file: $work/tls.crt, key_file: $work/tls.key}
 YAML
 "$build/sluice" --config "$work/sluice.yaml" > "$work/sluice.log" 2>&1 &
 sluice_pid=$!
@@ -203,4 +215,19 @@ for round in $(seq 1 "$rounds"); do
   empty_stream
   read -r j_rate j_p50 j_p99 j_bad <<<"$(AUTH_BEARER=$jwt wrk_run "http://127.0.0.1:$auth_port/v1/events" "$work/single.json" "$root/$peers/post.lua")"
   echo "$round | $a_rate $a_p99 | $k_rate $k_p99 ($k_bad) | $j_rate $j_p99 ($j_bad) | $(python3 -c "print(f'{$k_rate/$a_rate:.2f}, {$j_rate/$a_rate:.2f}')")"
+done
+
+# TLS's cost, on the same broker: single-event publish over https:// (keep-alive: the
+# handshake once per connection) next to plain http://, and a new connection per
+# request (GET /healthz, Connection: close), so each https:// request pays a full
+# handshake; its CPU per connection, next to plain, is the handshake's cost.
+echo "tls | http/s p99 | https/s p99 (non-2xx) | https/http | new conn: http/s, https/s | CPU µs per new connection: http, https (handshake = the difference)"
+for round in $(seq 1 "$rounds"); do
+  empty_stream
+  read -r p_rate p_p50 p_p99 p_bad <<<"$(wrk_run "http://127.0.0.1:$sluice_port/v1/events" "$work/single.json" "$root/$peers/post.lua")"
+  empty_stream
+  read -r t_rate t_p50 t_p99 t_bad <<<"$(wrk_run "https://127.0.0.1:$tls_port/v1/events" "$work/single.json" "$root/$peers/post.lua")"
+  read -r pc_rate pc_cpu <<<"$(cpu_us_per_request "http://127.0.0.1:$sluice_port/healthz" /dev/null "$root/bench/publish/new_connection.lua" "$sluice_pid")"
+  read -r tc_rate tc_cpu <<<"$(cpu_us_per_request "https://127.0.0.1:$tls_port/healthz" /dev/null "$root/bench/publish/new_connection.lua" "$sluice_pid")"
+  echo "$round | $p_rate $p_p99 | $t_rate $t_p99 ($t_bad) | $(python3 -c "print(f'{$t_rate/$p_rate:.2f}')") | $pc_rate, $tc_rate | $pc_cpu, $tc_cpu (+$(python3 -c "print(f'{$tc_cpu-$pc_cpu:.0f}')"))"
 done

@@ -1,6 +1,8 @@
 #include "net/tls_server.hpp"
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <ctime>
@@ -22,6 +24,18 @@ std::string openssl_reason() {
         out = text;  // the last is the most specific
     }
     return out.empty() ? "unknown OpenSSL error" : out;
+}
+
+// The file holds a PEM private key (whichever certificate it belongs to).
+bool is_private_key(const std::string& path) {
+    BIO* in = BIO_new_file(path.c_str(), "r");
+    if (!in) return false;
+    EVP_PKEY* key = PEM_read_bio_PrivateKey(in, nullptr, nullptr, nullptr);
+    BIO_free(in);
+    ERR_clear_error();
+    if (!key) return false;
+    EVP_PKEY_free(key);
+    return true;
 }
 
 [[noreturn]] void fail(std::string_view key, const std::string& file, const std::string& why) {
@@ -48,8 +62,12 @@ std::shared_ptr<tls_server_context> load_tls_server_context(const tls_server_set
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     if (SSL_CTX_use_certificate_chain_file(ctx, s.cert_file.c_str()) != 1)
         fail("cert_file", s.cert_file, "not a readable PEM certificate: " + openssl_reason());
-    if (SSL_CTX_use_PrivateKey_file(ctx, s.key_file.c_str(), SSL_FILETYPE_PEM) != 1)
-        fail("key_file", s.key_file, "not a readable PEM private key: " + openssl_reason());
+    if (SSL_CTX_use_PrivateKey_file(ctx, s.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+        auto why = openssl_reason();
+        if (is_private_key(s.key_file))
+            fail("key_file", s.key_file, "does not match the certificate in " + s.cert_file);
+        fail("key_file", s.key_file, "not a readable PEM private key: " + why);
+    }
     if (SSL_CTX_check_private_key(ctx) != 1)
         fail("key_file", s.key_file,
              "does not match the certificate in " + s.cert_file + ": " + openssl_reason());

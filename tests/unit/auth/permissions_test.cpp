@@ -79,3 +79,24 @@ TEST_CASE("API keys are known by their SHA-256, and a bad or unknown one is inva
     CHECK(new_api_key() != k);
     CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
+
+TEST_CASE("a verified client certificate names its principal when no credential is sent",
+          "[unit][auth]") {
+    auth_settings s;
+    s.enabled = true;
+    s.api_keys.push_back({"publisher", sha256_hex("k1"), {{{"*"}, {}, 1}}});
+    s.certificates.push_back({"billing-service", {{{"user.*"}, {}, 1}}, 5});
+    authenticator a(s);
+    auto cert = a.identify("", "", "billing-service");
+    REQUIRE(cert.who);
+    CHECK(cert.who->name == "billing-service");
+    CHECK(cert.who->publish_rate == 5);
+    CHECK_FALSE(cert.anonymous);
+    // A credential in the request wins over the certificate, good or bad.
+    CHECK(a.identify("Bearer k1", "", "billing-service").who->name == "publisher");
+    CHECK(a.identify("", "k1", "billing-service").who->name == "publisher");
+    CHECK(a.identify("Bearer nope", "", "billing-service").invalid);
+    // A certificate the config does not list is anonymous.
+    CHECK(a.identify("", "", "stranger").anonymous);
+    CHECK(a.identify("", "", "").anonymous);
+}

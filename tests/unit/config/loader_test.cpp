@@ -61,7 +61,7 @@ TEST_CASE("a misspelt key names the file, line, column and the likely fix", "[un
     auto msg = error_of("listen:\n  address: 0.0.0.0\n  prot: 8080\n");
     CHECK_THAT(msg, StartsWith("test.yaml:3:3: unknown key 'prot' in 'listen'"));
     CHECK_THAT(msg, Contains("did you mean 'port'?"));
-    CHECK_THAT(msg, Contains("expected one of address, port"));
+    CHECK_THAT(msg, Contains("expected one of enabled, address, port"));
 
     CHECK_THAT(error_of("lisen:\n  port: 1\n"),
                StartsWith("test.yaml:1:1: unknown key 'lisen' at the top level"));
