@@ -174,10 +174,12 @@ int broker::run() {
 
     running r(settings_, config_path_, env_);
     r.catalogs.set(schemas);
+    double tls_expiry = 0;
     if (settings_.tls_listen.enabled) {
         try {
             auto tls = sluice::net::load_tls_server_context(settings_.tls_listen.certificate);
-            r.metrics.set_tls_certificate_expiry(sluice::net::certificate_expiry(*tls));
+            tls_expiry = sluice::net::certificate_expiry(*tls);
+            r.metrics.set_tls_certificate_expiry(tls_expiry);
             r.server.set_tls_context(std::move(tls));
         } catch (const std::exception& e) {
             log::error("cannot load the TLS certificate", {{"error", e.what()}});
@@ -197,6 +199,7 @@ int broker::run() {
                   {{"address", settings_.tls_listen.address},
                    {"port", r.server.tls_port()},
                    {"cert_file", settings_.tls_listen.certificate.cert_file},
+                   {"expires_at", tls_expiry},
                    {"client_certificates",
                     settings_.tls_listen.certificate.client_ca_file.empty()       ? "off"
                     : settings_.tls_listen.certificate.require_client_certificate ? "required"

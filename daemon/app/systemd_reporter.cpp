@@ -68,9 +68,14 @@ void systemd_reporter::stopping(std::chrono::milliseconds delay) {
 
 std::string systemd_reporter::ready_status() const {
     auto c = catalogs_.get();
-    return "ready: " + settings_.listen.address + ":" + std::to_string(server_.port()) + ", " +
-           std::to_string(c ? c->types.size() : 0) + " event types, Redis " +
-           settings_.redis.endpoint.display();
+    std::string where;
+    if (settings_.listen.enabled)
+        where = settings_.listen.address + ":" + std::to_string(server_.port());
+    if (settings_.tls_listen.enabled)
+        where += (where.empty() ? "https " : ", https ") + settings_.tls_listen.address + ":" +
+                 std::to_string(server_.tls_port());
+    return "ready: " + where + ", " + std::to_string(c ? c->types.size() : 0) +
+           " event types, Redis " + settings_.redis.endpoint.display();
 }
 
 net::awaitable<void> systemd_reporter::notify_readiness() {

@@ -504,6 +504,9 @@ void read_tls_listen(const section& top, settings& s, const std::string& source,
         c.require_client_certificate = v.Scalar() == "required";
     }
     if (auto v = t.child("client_identity"); v.IsDefined()) {
+        if (c.client_ca_file.empty())
+            t.fail(v, "'tls_listen.client_identity' needs 'client_ca_file'",
+                   "expected the CA bundle that signs client certificates");
         using id = net::tls_server_settings::identity;
         std::string name = v.IsScalar() ? v.Scalar() : "";
         if (name == "common_name")
@@ -780,12 +783,18 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
         listen.fail(listen.child("enabled"),
                     "'listen.enabled' is false and there is no 'tls_listen'",
                     "expected a listener: the plain one, tls_listen, or both");
+    if (!s.auth.certificates.empty() &&
+        (!s.tls_listen.enabled || s.tls_listen.certificate.client_ca_file.empty()))
+        top.fail(top.child("auth"), "'auth.certificates' needs 'tls_listen.client_ca_file'",
+                 "expected tls_listen with the CA that signs client certificates; without it no "
+                 "certificate is ever verified, so none of these principals could sign in");
+
+    apply_environment(s, env);
+    // After the environment, which may move the plain listener (SLUICE_LISTEN).
     if (s.listen.enabled && s.tls_listen.enabled && s.listen.port != 0 &&
         s.listen.port == s.tls_listen.port && s.listen.address == s.tls_listen.address)
         top.fail(top.child("tls_listen"), "'tls_listen' has the same address and port as 'listen'",
                  "expected another port for HTTPS, e.g. 8443");
-
-    apply_environment(s, env);
     s.schemas.dir = resolve_path(base_dir, s.schemas.dir);
     for (auto* list : {&s.auth.jwt.hmac_secrets, &s.auth.jwt.public_keys})
         for (auto& f : *list) f.path = resolve_path(base_dir, f.path);

@@ -205,6 +205,7 @@ net::awaitable<void> session::run() {
     if (stream_.is_tls()) {
         // The handshake comes first and must end within the first-byte deadline, so a
         // silent or slow TLS client holds its slot no longer than a plain one.
+        handshake_deadline_ = clock_type::now() + state_.get_limits()->first_byte_timeout;
         arm(state_.get_limits()->first_byte_timeout);
         auto ec = co_await stream_.handshake();
         bool timed_out = timed_out_;
@@ -234,6 +235,13 @@ net::awaitable<void> session::run() {
             auto lim = state_.get_limits();
             auto idle = served_ == 0 ? std::min(lim->idle_timeout, lim->first_byte_timeout)
                                      : lim->idle_timeout;
+            // After a TLS handshake, the first request gets what is left of the same
+            // deadline, not a second one.
+            if (served_ == 0 && stream_.is_tls())
+                idle =
+                    std::max(std::chrono::milliseconds(1),
+                             std::min(idle, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                handshake_deadline_ - clock_type::now())));
             arm(state_.is_draining() ? std::min(idle, drain_grace) : idle);
             auto [ec, n] = co_await stream_.read_some(buffer_.prepare(read_chunk));
             disarm();

@@ -73,6 +73,8 @@ class session : public std::enable_shared_from_this<session> {
     const worker_slot& worker_;
     connection_lease lease_;  // handed on with the socket by an upgrade
     std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
+    // With TLS: when the handshake and the first request together must be in.
+    std::chrono::steady_clock::time_point handshake_deadline_{};
     bool timer_waiting_ = false;  // a wait is pending on timer_ (due at its expiry)
     bool timed_out_ = false;
     std::uint64_t served_ = 0;  // responses written

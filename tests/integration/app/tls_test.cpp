@@ -92,15 +92,18 @@ struct pki {
 
 const std::string publisher_key = "sk_tls_publisher";
 
-std::string auth_section() {
+// With `certificates`: the client-certificate principal too (needs client_ca_file).
+std::string auth_section(bool certificates) {
     return "auth:\n  api_keys:\n    - name: publisher\n      sha256: " +
            auth::sha256_hex(publisher_key) +
            "\n      permissions:\n        - {types: [\"*\"], allow: [publish, subscribe, "
-           "metrics]}\n"
-           "  certificates:\n"
-           "    - identity: billing-service\n"
-           "      permissions:\n"
-           "        - {types: [\"user.*\"], allow: [publish, subscribe]}\n";
+           "metrics]}\n" +
+           std::string(certificates
+                           ? "  certificates:\n"
+                             "    - identity: billing-service\n"
+                             "      permissions:\n"
+                             "        - {types: [\"user.*\"], allow: [publish, subscribe]}\n"
+                           : "");
 }
 
 std::string tls_section(const pki& p, std::uint16_t port, const std::string& more = {}) {
@@ -129,7 +132,9 @@ struct tls_broker {
     // first: they continue that section).
     explicit tls_broker(const std::function<std::string(const pki&)>& more = {}) {
         certs.issue("server", "localhost", "DNS:localhost,IP:127.0.0.1");
-        std::string extra = tls_section(certs, tls_port, more ? more(certs) : "") + auth_section();
+        auto tls_more = more ? more(certs) : "";
+        std::string extra = tls_section(certs, tls_port, tls_more) +
+                            auth_section(tls_more.find("client_ca_file") != std::string::npos);
         cfg = std::make_unique<test::broker_config>(redis.url(), extra);
         process = test::start_broker(*cfg);
         REQUIRE(process->wait_for_output("\"msg\":\"tls listener\"", 5s));

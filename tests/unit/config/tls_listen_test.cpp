@@ -119,7 +119,8 @@ TEST_CASE("tls_listen's mistakes are refused, naming the key and the file", "[un
                Contains("needs 'client_ca_file'"));
     CHECK_THAT(d.error_of(d.tls("  client_ca_file: cert.pem\n  client_certificate: maybe\n")),
                Contains("must be required or optional"));
-    CHECK_THAT(d.error_of(d.tls("  client_identity: serial\n")),
+    CHECK_THAT(d.error_of(d.tls("  client_identity: dns\n")), Contains("needs 'client_ca_file'"));
+    CHECK_THAT(d.error_of(d.tls("  client_ca_file: cert.pem\n  client_identity: serial\n")),
                Contains("'tls_listen.client_identity' has an unknown value 'serial'"));
     CHECK_THAT(d.error_of(d.tls("  ciphers: all\n")), Contains("unknown key 'ciphers'"));
 
@@ -145,11 +146,22 @@ TEST_CASE("listen.enabled turns the plain listener off, but one listener must re
                Contains("'listen.enabled' is false and there is no 'tls_listen'"));
     CHECK_THAT(d.error_of("listen:\n  port: 8443\n" + d.tls()),
                Contains("'tls_listen' has the same address and port as 'listen'"));
+    // SLUICE_LISTEN moves the plain listener: checked after it.
+    try {
+        parse(d.tls(), "test.yaml", d.dir.string(),
+              [](std::string_view n) -> std::optional<std::string> {
+                  if (n == "SLUICE_LISTEN") return std::string("127.0.0.1:8443");
+                  return std::nullopt;
+              });
+        FAIL("SLUICE_LISTEN on the TLS port was accepted");
+    } catch (const config_error& e) {
+        CHECK_THAT(e.what(), Contains("same address and port"));
+    }
 }
 
 TEST_CASE("auth.certificates name principals by certificate identity", "[unit][config]") {
     cert_dir d;
-    auto s = parse(R"(auth:
+    auto s = parse(d.tls("  client_ca_file: cert.pem\n") + R"(auth:
   certificates:
     - identity: billing-service
       publish_rate: 50
@@ -160,10 +172,14 @@ TEST_CASE("auth.certificates name principals by certificate identity", "[unit][c
     CHECK(s.auth.certificates[0].identity == "billing-service");
     CHECK(s.auth.certificates[0].publish_rate == 50);
     CHECK(s.auth.certificates[0].grants.size() == 1);
-    CHECK_THAT(d.error_of("auth:\n  certificates:\n    - permissions: []\n"),
+    CHECK_THAT(d.error_of("auth:\n  certificates:\n    - {identity: a}\n"),
+               Contains("'auth.certificates' needs 'tls_listen.client_ca_file'"));
+    auto mtls = d.tls("  client_ca_file: cert.pem\n");
+    CHECK_THAT(d.error_of(mtls + "auth:\n  certificates:\n    - permissions: []\n"),
                Contains("'auth.certificates[0].identity' is missing"));
-    CHECK_THAT(d.error_of("auth:\n  certificates:\n    - {identity: a}\n    - {identity: a}\n"),
-               Contains("is listed twice"));
-    CHECK_THAT(d.error_of("auth:\n  certificates: billing\n"),
+    CHECK_THAT(
+        d.error_of(mtls + "auth:\n  certificates:\n    - {identity: a}\n    - {identity: a}\n"),
+        Contains("is listed twice"));
+    CHECK_THAT(d.error_of(mtls + "auth:\n  certificates: billing\n"),
                Contains("'auth.certificates' must be a list"));
 }
