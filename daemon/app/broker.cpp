@@ -59,7 +59,7 @@ struct running {
 
     running(config::settings s, const std::string& config_path, const config::env_lookup& env)
         : settings(std::move(s))
-        , redis(ctx.get_executor(), to_client_options(settings.redis, "main"), &metrics)
+        , redis(ctx.get_executor(), to_client_options(settings, "main"), &metrics)
         , ready(redis, catalogs)
         , publisher([this] { return catalogs.get(); }, metrics, to_publish_options(settings))
         , trimmer(

@@ -2,9 +2,11 @@
 
 namespace sluice::app {
 
-redis::client_options to_client_options(const config::settings::redis_settings& r,
-                                        std::string role) {
+redis::client_options to_client_options(const config::settings& s, std::string role) {
+    const auto& r = s.redis;
     redis::client_options o;
+    o.connection.min_replicas = s.publish.min_replicas;
+    o.connection.replica_timeout = s.publish.replica_timeout;
     o.role = std::move(role);
     o.connection.endpoint = r.endpoint;
     o.connection.client_name = r.client_name;

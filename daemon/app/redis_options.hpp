@@ -7,9 +7,9 @@
 
 namespace sluice::app {
 
-// The `redis` section as the options of one client; `role` names it in metrics and
+// The `redis` section (and publish.min_replicas, which its connections apply to
+// replicated writes) as the options of one client; `role` names it in metrics and
 // logs ("main", "io-0", "deliver").
-redis::client_options to_client_options(const config::settings::redis_settings& r,
-                                        std::string role);
+redis::client_options to_client_options(const config::settings& s, std::string role);
 
 }  // namespace sluice::app

@@ -11,10 +11,10 @@ worker::worker(std::size_t i, boost::asio::any_io_executor ex, const config::set
                metrics::registry& metrics)
     : index(i)
     , executor(std::move(ex))
-    , redis(executor, to_client_options(settings.redis, "io-" + std::to_string(i)), &metrics)
+    , redis(executor, to_client_options(settings, "io-" + std::to_string(i)), &metrics)
     , store(redis)
     , hub(
-          executor, redis, to_client_options(settings.redis, "deliver"),
+          executor, redis, to_client_options(settings, "deliver"),
           consumer + "-" + std::to_string(i), [&catalogs] { return catalogs.get(); }, metrics,
           to_websocket_limits(settings.websocket)) {}
 

@@ -434,6 +434,53 @@ void read_jwt(const section& a, settings& s, const std::string& source) {
         j.fail(node, "'auth.jwt' names no key", "expected hmac_secrets, public_keys or jwks_file");
 }
 
+// redis.mode and redis.sentinel: which Redis deployment, and how to find its master.
+void read_sentinel(const section& redis, settings& s, const std::string& source) {
+    auto& ep = s.redis.endpoint;
+    section sentinel(redis.child("sentinel"), "redis.sentinel", source,
+                     {"addresses", "master_name", "username", "password"});
+    auto addresses = read_strings(sentinel, "addresses");
+    if (!addresses.empty()) {
+        ep.sentinels.clear();
+        for (const auto& a : addresses) {
+            redis::node_address n{{}, 26379};
+            std::string why;
+            if (!parse_host_port_into(a, n, why))
+                sentinel.fail(sentinel.child("addresses"),
+                              "'redis.sentinel.addresses' has a bad address '" + a + "': " + why,
+                              "expected host:port, e.g. 10.0.0.5:26379");
+            ep.sentinels.push_back(std::move(n));
+        }
+    }
+    sentinel.read_string("master_name", ep.master_name);
+    sentinel.read_string("username", s.redis.sentinel_username);
+    sentinel.read_string("password", s.redis.sentinel_password);
+    std::string mode = ep.is_sentinel() ? "sentinel" : "standalone";
+    if (auto m = redis.child("mode"); m.IsDefined()) {
+        std::string given = m.IsScalar() ? m.Scalar() : "";
+        if (given == "cluster")
+            redis.fail(m, "'redis.mode' cluster is not supported yet",
+                       "expected standalone (one master) or sentinel");
+        if (given != "standalone" && given != "sentinel")
+            redis.fail(m, "'redis.mode' has an unknown value '" + given + "'",
+                       "expected standalone or sentinel");
+        if (given != mode)
+            redis.fail(m,
+                       given == "sentinel" ? "'redis.mode' is sentinel but no sentinel is given"
+                                           : "'redis.mode' is standalone but sentinels are given",
+                       given == "sentinel"
+                           ? "expected redis.sentinel.addresses, or a redis+sentinel:// URL"
+                           : "expected mode: sentinel, or no sentinel addresses");
+    }
+    if (ep.is_sentinel() && ep.master_name.empty())
+        redis.fail(redis.child("sentinel"), "'redis.sentinel.master_name' is missing",
+                   "expected the name the sentinels monitor, e.g. mymaster");
+    if (ep.is_sentinel() && ep.kind == redis::endpoint::transport::unix_socket)
+        redis.fail(redis.child("sentinel"), "sentinels cannot be used with a unix:// URL",
+                   "expected redis+sentinel://h1:26379/mymaster, or sentinel addresses with "
+                   "redis://");
+}
+
 // auth.certificates: principals named by a client certificate (tls_listen with a
 // client_ca_file).
 void read_certificates(const section& a, settings& s, const std::string& source) {
@@ -623,7 +670,7 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
                   {"url", "username", "password", "db", "client_name", "connect_timeout",
                    "health_check_interval", "dead_after", "reconnect_min", "reconnect_max",
                    "wait_when_disconnected", "max_pending_requests", "max_pending_bytes",
-                   "max_reply_bytes", "tls"});
+                   "max_reply_bytes", "tls", "mode", "sentinel"});
     redis.read_string("url", s.redis.url);
     {
         std::string why;
@@ -631,7 +678,8 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
         if (!ep) {
             auto at = redis.child("url");
             redis.fail(at.IsDefined() ? at : root, "'redis.url' is not a Redis URL: " + why,
-                       "expected redis://host:port/db, rediss://host:port/db or unix:///path");
+                       "expected redis://host:port/db, rediss://host:port/db, unix:///path or "
+                       "redis+sentinel://h1:26379,h2:26379/mymaster");
         }
         s.redis.endpoint = *ep;
     }
@@ -641,6 +689,7 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
     if (redis.child("password").IsDefined())
         redis.read_string("password", s.redis.endpoint.password);
     redis.read_int("db", s.redis.endpoint.db, 0, 1'000'000);
+    read_sentinel(redis, s, source);
     redis.read_string("client_name", s.redis.client_name);
     if (s.redis.client_name.find_first_of(" \t\r\n") != std::string::npos)
         redis.fail(redis.child("client_name"), "'redis.client_name' contains spaces",
@@ -736,9 +785,9 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
     schemas.read_int<std::uint64_t>("max_evaluation_steps", s.schemas.max_evaluation_steps, 10'000,
                                     1'000'000'000'000);
 
-    section publish(
-        top.child("publish"), "publish", source,
-        {"source", "idempotency_window", "max_batch", "max_violations", "max_answer_bytes"});
+    section publish(top.child("publish"), "publish", source,
+                    {"source", "idempotency_window", "max_batch", "max_violations",
+                     "max_answer_bytes", "min_replicas", "replica_timeout"});
     publish.read_string("source", s.publish.source);
     if (s.publish.source.empty())
         publish.fail(publish.child("source"), "'publish.source' is empty",
@@ -747,6 +796,8 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
     publish.read_int<std::size_t>("max_batch", s.publish.max_batch, 1, 100'000);
     publish.read_int<std::size_t>("max_violations", s.publish.max_violations, 1, 1000);
     publish.read_size("max_answer_bytes", s.publish.max_answer_bytes, 1024, 64 << 20);
+    publish.read_int("min_replicas", s.publish.min_replicas, 0u, 64u);
+    publish.read_duration("replica_timeout", s.publish.replica_timeout, 1ms, 1min);
 
     read_type(top.child("type_defaults"), "type_defaults", source, s.type_defaults,
               s.type_defaults);
@@ -790,6 +841,9 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
                  "certificate is ever verified, so none of these principals could sign in");
 
     apply_environment(s, env);
+    // The sentinels' own credentials survive a SLUICE_REDIS_URL, which names nodes only.
+    s.redis.endpoint.sentinel_username = s.redis.sentinel_username;
+    s.redis.endpoint.sentinel_password = s.redis.sentinel_password;
     // After the environment, which may move the plain listener (SLUICE_LISTEN).
     if (s.listen.enabled && s.tls_listen.enabled && s.listen.port != 0 &&
         s.listen.port == s.tls_listen.port && s.listen.address == s.tls_listen.address)

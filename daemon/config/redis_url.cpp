@@ -5,6 +5,8 @@
 namespace sluice::config {
 namespace {
 
+using redis::node_address;
+
 template <typename Int>
 bool parse_int(std::string_view s, Int& out) {
     if (s.empty()) return false;
@@ -28,6 +30,100 @@ bool parse_userinfo(std::string_view info, redis_endpoint& ep, std::string& why)
     return true;
 }
 
+// host[:port] or [v6]:port into `host` and `port` (left as it is when absent).
+bool parse_address(std::string_view authority, std::string& host, std::uint16_t& port_out,
+                   std::string& why) {
+    std::string_view port_part;
+    if (authority.starts_with('[')) {
+        auto close = authority.find(']');
+        if (close == std::string_view::npos) {
+            why = "unclosed '[' in an IPv6 host";
+            return false;
+        }
+        host = std::string(authority.substr(1, close - 1));
+        std::string_view after = authority.substr(close + 1);
+        if (!after.empty()) {
+            if (after.front() != ':') {
+                why = "expected ':port' after the IPv6 host";
+                return false;
+            }
+            port_part = after.substr(1);
+        }
+    } else {
+        auto colon = authority.find(':');
+        host = std::string(authority.substr(0, colon));
+        if (colon != std::string_view::npos) port_part = authority.substr(colon + 1);
+    }
+    if (host.empty()) {
+        why = "the URL has no host";
+        return false;
+    }
+    if (!port_part.empty() || authority.ends_with(':')) {
+        unsigned port = 0;
+        if (!parse_int(port_part, port) || port == 0 || port > 65535) {
+            why = "the port must be a number from 1 to 65535";
+            return false;
+        }
+        port_out = static_cast<std::uint16_t>(port);
+    }
+    return true;
+}
+
+// [user[:pass]@]h1:26379[,h2:26379...]/master[?db=N]: the user and password are the
+// data nodes', as in redis://; the sentinels' own are separate settings.
+std::optional<redis_endpoint> parse_sentinel(std::string_view rest, redis_endpoint& ep,
+                                             std::string& why) {
+    auto slash = rest.find('/');
+    if (slash == std::string_view::npos) {
+        why =
+            "a sentinel URL names the master after the sentinels, e.g. "
+            "redis+sentinel://h1:26379,h2:26379/mymaster";
+        return std::nullopt;
+    }
+    std::string_view authority = rest.substr(0, slash);
+    std::string_view path = rest.substr(slash + 1);
+    auto at = authority.rfind('@');
+    if (at != std::string_view::npos) {
+        if (!parse_userinfo(authority.substr(0, at), ep, why)) return std::nullopt;
+        authority = authority.substr(at + 1);
+    }
+    while (!authority.empty()) {
+        auto comma = authority.find(',');
+        node_address a{{}, 26379};
+        if (!parse_address(authority.substr(0, comma), a.host, a.port, why)) return std::nullopt;
+        ep.sentinels.push_back(std::move(a));
+        if (comma == std::string_view::npos) break;
+        authority = authority.substr(comma + 1);
+    }
+    if (ep.sentinels.empty()) {
+        why = "a sentinel URL needs at least one sentinel address";
+        return std::nullopt;
+    }
+    auto q = path.find('?');
+    std::string_view name = path.substr(0, q);
+    if (name.empty() || name.find('/') != std::string_view::npos) {
+        why = "the path must be the master's name, e.g. redis+sentinel://h1:26379/mymaster";
+        return std::nullopt;
+    }
+    auto decoded = percent_decode(name);
+    if (!decoded) {
+        why = "bad percent-encoding in the master's name";
+        return std::nullopt;
+    }
+    ep.master_name = std::move(*decoded);
+    if (q != std::string_view::npos) {
+        std::string_view query = path.substr(q + 1);
+        if (!query.starts_with("db=") || !parse_int(query.substr(3), ep.db) || ep.db < 0) {
+            why = "the only query parameter is db=N with N >= 0";
+            return std::nullopt;
+        }
+    }
+    // Until the sentinels say where the master is.
+    ep.host = ep.sentinels.front().host;
+    ep.port = 6379;
+    return ep;
+}
+
 }  // namespace
 
 std::optional<redis_endpoint> parse_redis_url(std::string_view url, std::string& why) {
@@ -39,11 +135,22 @@ std::optional<redis_endpoint> parse_redis_url(std::string_view url, std::string&
     } else if (url.starts_with("rediss://")) {
         ep.kind = redis_endpoint::transport::tls;
         rest = url.substr(9);
+    } else if (url.starts_with("redis+sentinel://")) {
+        ep.kind = redis_endpoint::transport::tcp;
+        rest = url.substr(17);
+        return parse_sentinel(rest, ep, why);
+    } else if (url.starts_with("rediss+sentinel://")) {
+        ep.kind = redis_endpoint::transport::tls;
+        rest = url.substr(18);
+        return parse_sentinel(rest, ep, why);
     } else if (url.starts_with("unix://")) {
         ep.kind = redis_endpoint::transport::unix_socket;
         rest = url.substr(7);
     } else {
-        why = "unsupported scheme; use redis://, rediss:// or unix://";
+        why = url.starts_with("redis+cluster://") || url.starts_with("rediss+cluster://")
+                  ? "Redis Cluster is not supported yet; use one master (redis://) or "
+                    "Sentinel (redis+sentinel://)"
+                  : "unsupported scheme; use redis://, rediss://, unix:// or redis+sentinel://";
         return std::nullopt;
     }
 
@@ -81,44 +188,16 @@ std::optional<redis_endpoint> parse_redis_url(std::string_view url, std::string&
         if (!parse_userinfo(authority.substr(0, at), ep, why)) return std::nullopt;
         authority = authority.substr(at + 1);
     }
-    std::string_view port_part;
-    if (authority.starts_with('[')) {
-        auto close = authority.find(']');
-        if (close == std::string_view::npos) {
-            why = "unclosed '[' in an IPv6 host";
-            return std::nullopt;
-        }
-        ep.host = std::string(authority.substr(1, close - 1));
-        std::string_view after = authority.substr(close + 1);
-        if (!after.empty()) {
-            if (after.front() != ':') {
-                why = "expected ':port' after the IPv6 host";
-                return std::nullopt;
-            }
-            port_part = after.substr(1);
-        }
-    } else {
-        auto colon = authority.find(':');
-        ep.host = std::string(authority.substr(0, colon));
-        if (colon != std::string_view::npos) port_part = authority.substr(colon + 1);
-    }
-    if (ep.host.empty()) {
-        why = "the URL has no host";
-        return std::nullopt;
-    }
-    if (!port_part.empty() || authority.ends_with(':')) {
-        unsigned port = 0;
-        if (!parse_int(port_part, port) || port == 0 || port > 65535) {
-            why = "the port must be a number from 1 to 65535";
-            return std::nullopt;
-        }
-        ep.port = static_cast<std::uint16_t>(port);
-    }
+    if (!parse_address(authority, ep.host, ep.port, why)) return std::nullopt;
     if (!db_part.empty() && (!parse_int(db_part, ep.db) || ep.db < 0)) {
         why = "the path must be a database number, e.g. redis://host:6379/0";
         return std::nullopt;
     }
     return ep;
+}
+
+bool parse_host_port_into(std::string_view text, redis::node_address& out, std::string& why) {
+    return parse_address(text, out.host, out.port, why);
 }
 
 std::optional<std::string> percent_decode(std::string_view text) {

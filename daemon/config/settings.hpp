@@ -63,6 +63,9 @@ struct settings {
         std::size_t max_pending_requests = 100'000;
         std::size_t max_pending_bytes = 64 * 1024 * 1024;
         std::size_t max_reply_bytes = 64 * 1024 * 1024;
+        // redis.sentinel.username/password: the sentinels' ACL (copied into `endpoint`).
+        std::string sentinel_username;
+        std::string sentinel_password;
         struct tls_settings {
             std::string ca_file;
             std::string cert_file;
@@ -130,6 +133,10 @@ struct settings {
         // Violations listed in one answer, in bytes: a batch of bad events cannot earn
         // an answer many times its size.
         std::size_t max_answer_bytes = 256 * 1024;
+        // A publish is answered 2xx only once this many replicas have it (WAIT);
+        // otherwise 503 not_replicated after replica_timeout. Changes on restart.
+        unsigned min_replicas = 0;
+        duration replica_timeout{1000};
     } publish;
 
     struct shutdown_settings {

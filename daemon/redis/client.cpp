@@ -17,6 +17,7 @@
 #include "net/executor.hpp"
 #include "net/report_failure.hpp"
 #include "redis/error.hpp"
+#include "redis/topology.hpp"
 
 namespace sluice::redis {
 namespace {
@@ -47,11 +48,16 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     std::atomic<bool> up{false};
     std::atomic<bool> stopping{false};
     bool checking = false;  // in the health-check loop of a live connection
+    // Where the node is, for logs: the endpoint, or (Sentinel) the master found.
+    std::string where;
+    std::size_t next_sentinel = 0;  // the sentinel to ask first: the one that answered last
+    bool role_allowed = true;       // ROLE answers (an ACL may forbid it: then PING)
     mutable std::mutex status_mutex;
     std::string status_text = "not connected yet";
 
     impl(executor_type e, client_options o, metrics::registry* m)
         : ex(std::move(e)), options(std::move(o)), sleep(ex) {
+        where = options.connection.endpoint.display();
         if (m) series = m->redis_client(options.role);
         // Chained, not replaced: the caller's own callback still runs.
         options.connection.on_reply_too_large = [s = series,
@@ -70,7 +76,6 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
             status_text = std::move(why);
         }
         series.set_up(now_up);
-        auto where = options.connection.endpoint.display();
         if (now_up && !was) log::info("redis is up", {{"client", options.role}, {"redis", where}});
         if (!now_up && was) {
             std::lock_guard lock(status_mutex);
@@ -88,7 +93,28 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
               std::chrono::milliseconds extra) {
         if (stopping) return fail(std::move(h), error::closed);
         if (connected()) {
-            current->async_exec(std::move(req), std::move(h), extra);
+            if (!options.connection.endpoint.is_sentinel()) {
+                current->async_exec(std::move(req), std::move(h), extra);
+                return;
+            }
+            // Sentinel: a master demoted under us answers READONLY; give up that
+            // connection at once and ask the sentinels again, rather than wait for the
+            // next health check. (This request is answered with the error: not stored.)
+            current->async_exec(
+                std::move(req),
+                [h = std::move(h), weak = weak_from_this(),
+                 conn = std::weak_ptr<connection>(current)](error_code ec, reply r) mutable {
+                    if (!ec && says_readonly(r))
+                        if (auto me = weak.lock())
+                            if (auto c = conn.lock(); c && c == me->current) {
+                                me->set_state(false, me->where +
+                                                         " answered READONLY: it is a "
+                                                         "replica now");
+                                c->close();
+                            }
+                    std::move(h)(ec, std::move(r));
+                },
+                extra);
             return;
         }
         // The connection died between health checks: reconnect now, not at the next tick.
@@ -125,6 +151,76 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
         }
     }
 
+    static bool says_readonly(const reply& r) {
+        auto readonly = [](const reply& x) {
+            return x.is_error() && std::string_view(x.str).starts_with("READONLY");
+        };
+        if (readonly(r)) return true;
+        for (const auto& e : r.elements)
+            if (readonly(e)) return true;
+        return false;
+    }
+
+    // Sentinel: where the master is now, asking the sentinels in turn (the one that
+    // answered last first). Nothing, and `why`, when none could say.
+    net::awaitable<std::optional<node_address>> discover(std::string& why) {
+        const auto& ep = options.connection.endpoint;
+        std::string reasons;
+        for (std::size_t i = 0; i < ep.sentinels.size() && !stopping; ++i) {
+            auto at = (next_sentinel + i) % ep.sentinels.size();
+            const auto& sentinel = ep.sentinels[at];
+            auto o = options.connection;
+            o.endpoint = sentinel_endpoint(ep, sentinel);
+            auto conn = std::make_shared<connection>(ex, o);
+            std::string detail;
+            auto ec = co_await conn->connect(detail);
+            if (!ec) {
+                auto [xec, r] = co_await conn->async_exec(
+                    command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", ep.master_name), use_tuple);
+                conn->close();
+                if (!xec && !r.is_error()) {
+                    if (auto m = master_address_of(r)) {
+                        next_sentinel = at;
+                        co_return m;
+                    }
+                    detail = "knows no master named '" + ep.master_name + "'";
+                } else {
+                    detail = xec ? xec.message() : r.str;
+                }
+            }
+            if (!reasons.empty()) reasons += "; ";
+            reasons += sentinel.display() + ": " + detail;
+        }
+        why = "no sentinel names the master '" + ep.master_name + "' (" + reasons + ")";
+        co_return std::nullopt;
+    }
+
+    // After connecting, and at each health check: the node must be a master, or
+    // writes would fail (a replica answers READONLY). Empty when it is (or cannot
+    // tell: an ACL that forbids ROLE falls back to PING), else why not, or why the
+    // check itself failed.
+    net::awaitable<std::string> check_role() {
+        if (role_allowed) {
+            auto [ec, r] = co_await current->async_exec(command("ROLE"), use_tuple);
+            if (ec) co_return ec.message();
+            if (!r.is_error()) {
+                auto role = role_of(r);
+                if (role == node_role::master) co_return std::string();
+                co_return where + " is " +
+                    (role == node_role::replica ? "a replica (read-only)" : "not a master") +
+                    (options.connection.endpoint.is_sentinel() ? ": asking the sentinels again"
+                                                               : ": writes would fail");
+            }
+            // NOPERM, or a server without ROLE: PING alone from now on.
+            role_allowed = false;
+            log::info("redis: ROLE is not allowed; health checks use PING",
+                      {{"client", options.role}, {"reply", r.str}});
+        }
+        auto [ec, r] = co_await current->async_exec(command("PING"), use_tuple);
+        if (ec || r.is_error()) co_return ec ? ec.message() : "PING refused: " + r.str;
+        co_return std::string();
+    }
+
     net::awaitable<void> nap(std::chrono::milliseconds d) {
         sleep.expires_after(d);
         co_await sleep.async_wait(use_tuple);
@@ -158,7 +254,27 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
                 if (stopping) break;
             }
             failed = true;
-            current = std::make_shared<connection>(ex, options.connection);
+            auto node = options.connection;
+            if (node.endpoint.is_sentinel()) {
+                // Sentinels are cheap to ask: while the master is away, ask at least
+                // every second, so a failover is followed soon after it is done.
+                backoff = std::min(backoff, std::chrono::milliseconds(1000));
+                std::string why;
+                auto master = co_await discover(why);
+                if (stopping) break;
+                if (!master) {
+                    set_state(false, why);
+                    if (!logged_failure)
+                        log::warn("cannot find the redis master; retrying",
+                                  {{"client", options.role}, {"reason", why}});
+                    logged_failure = true;
+                    continue;
+                }
+                node.endpoint.host = master->host;
+                node.endpoint.port = master->port;
+                where = master->display() + " (master " + node.endpoint.master_name + ")";
+            }
+            current = std::make_shared<connection>(ex, node);
             // A connection that dies wakes us at once: no waiting for the next PING.
             current->on_close([weak = weak_from_this()](error_code why) {
                 if (auto me = weak.lock()) {
@@ -169,11 +285,20 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
             std::string detail;
             auto ec = co_await current->connect(detail);
             if (stopping) break;
+            if (!ec) {
+                auto not_master = co_await check_role();
+                if (stopping) break;
+                if (!not_master.empty()) {
+                    current->close();
+                    ec = make_error_code(error::connection_lost);
+                    detail = std::move(not_master);
+                }
+            }
             if (ec) {
                 set_state(false, detail);
                 if (!logged_failure)
                     log::warn("cannot reach redis; retrying",
-                              {{"client", options.role}, {"reason", detail}});
+                              {{"client", options.role}, {"redis", where}, {"reason", detail}});
                 logged_failure = true;
                 continue;
             }
@@ -186,10 +311,10 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
 
             while (!stopping) {
                 auto started = clock_type::now();
-                auto [pec, r] = co_await current->async_exec(command("PING"), use_tuple);
+                auto why = co_await check_role();
                 if (stopping) break;
-                if (pec || r.is_error()) {
-                    set_state(false, pec ? pec.message() : "PING refused: " + r.str);
+                if (!why.empty()) {
+                    set_state(false, why);
                     current->close();
                     break;
                 }

@@ -65,7 +65,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
         , options(std::move(o))
         , mux(multiplexer_options{options.max_pending_requests, options.max_pending_bytes,
                                   options.limits,
-                                  [this](const skipped_reply& skipped) { reply_skipped(skipped); }})
+                                  [this](const skipped_reply& skipped) { reply_skipped(skipped); },
+                                  options.min_replicas, options.replica_timeout})
         , wake_writer(ex)
         , watchdog(ex) {}
 

@@ -32,6 +32,10 @@ struct connection_options {
     // (the client counts them in sluice_redis_replies_too_large_total).
     std::function<void()> on_reply_too_large;
     tls_options tls;  // for endpoint.kind == tls
+    // Writes marked request::replicate() complete only once this many replicas have
+    // them (one WAIT per socket write, up to replica_timeout); 0: no WAIT.
+    unsigned min_replicas = 0;
+    std::chrono::milliseconds replica_timeout{1000};
 };
 
 // One connection to Redis over TCP, TLS or a unix socket, with automatic pipelining:

@@ -2,8 +2,19 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace sluice::redis {
+
+// A host and port, e.g. a sentinel's.
+struct node_address {
+    std::string host;
+    std::uint16_t port = 0;
+    std::string display() const {
+        return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+               std::to_string(port);
+    }
+};
 
 // Where Redis is and how to reach it. A plain value, header only: the config layer
 // parses redis://, rediss:// and unix:// URLs into it (config/redis_url.hpp), tests
@@ -19,8 +30,23 @@ struct endpoint {
     std::string password;            // empty: no AUTH
     int db = 0;                      // SELECT after connecting when not 0
 
+    // Sentinel mode (redis+sentinel://): the sentinels to ask and the name of the
+    // master they watch; host and port are then where they last said it is. The
+    // sentinels have credentials of their own (their ACL is not the data nodes').
+    std::vector<node_address> sentinels;
+    std::string master_name;
+    std::string sentinel_username;
+    std::string sentinel_password;
+    bool is_sentinel() const { return !sentinels.empty(); }
+
     // host:port or the socket path, without credentials: safe to log.
     std::string display() const {
+        if (is_sentinel()) {
+            std::string out = "sentinel " + master_name + " via ";
+            for (std::size_t i = 0; i < sentinels.size(); ++i)
+                out += (i ? "," : "") + sentinels[i].display();
+            return out;
+        }
         switch (kind) {
             case transport::unix_socket:
                 return "unix:" + path;

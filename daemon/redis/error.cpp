@@ -26,6 +26,8 @@ class category final : public boost::system::error_category {
                 return "too many Redis requests are waiting";
             case error::reply_too_large:
                 return "the Redis reply was larger than redis.max_reply_bytes";
+            case error::not_replicated:
+                return "fewer replicas than publish.min_replicas confirmed the write in time";
         }
         return "unknown Redis error";
     }

@@ -19,6 +19,10 @@ enum class error {
     // skipped; the connection goes on serving. The reply that comes with this error
     // is an error reply whose `str` says how large it was.
     reply_too_large,
+    // The write was applied by the master, but fewer replicas than asked
+    // (connection_options::min_replicas) confirmed it within the replica timeout. The
+    // reply that comes with this error is the request's own.
+    not_replicated,
 };
 
 const boost::system::error_category& error_category();

@@ -22,9 +22,18 @@ bool multiplexer::add(request req, completion done, clock_type::time_point now,
         return false;
     }
     auto expected = std::max<std::size_t>(1, req.commands());
+    bool replicated = req.needs_replication() && options_.min_replicas > 0;
     pending_bytes_ += bytes;
-    queued_.push_back(
-        entry{std::move(done), req.release_wire(), bytes, expected, now, extra_time, {}, {}});
+    queued_.push_back(entry{std::move(done),
+                            req.release_wire(),
+                            bytes,
+                            expected,
+                            now,
+                            extra_time,
+                            {},
+                            {},
+                            replicated,
+                            false});
     return true;
 }
 
@@ -33,13 +42,28 @@ std::string_view multiplexer::prepare_write(clock_type::time_point now) {
         buffer_.erase(0, written_);
         written_ = 0;
     }
+    bool replicated = false;
     for (auto& e : queued_) {
         buffer_ += e.wire;
         e.wire = std::string();  // its bytes are in the buffer now; free them
         e.since = now;
+        replicated = replicated || e.replicated;
         awaiting_.push_back(std::move(e));
     }
     queued_.clear();
+    if (replicated) {
+        // One WAIT for every replicated write in this one: Redis answers it once
+        // min_replicas replicas have what came before it on this connection.
+        auto n = std::to_string(options_.min_replicas);
+        auto ms = std::to_string(options_.replica_timeout.count());
+        const std::string_view argv[] = {"WAIT", n, ms};
+        encode_command(buffer_, argv, 3);
+        entry w;
+        w.since = now;
+        w.extra_time = options_.replica_timeout;
+        w.wait = true;
+        awaiting_.push_back(std::move(w));
+    }
     if (!buffer_.empty()) write_started_ = now;
     return buffer_;
 }
@@ -99,6 +123,35 @@ boost::system::error_code multiplexer::consume(std::string_view bytes) {
         }
         auto e = std::move(front);
         awaiting_.pop_front();
+        if (e.replicated) {
+            held_.push_back({std::move(e), std::move(r)});
+            continue;
+        }
+        if (e.wait) {
+            // WAIT answers how many replicas have the writes before it (an error
+            // reply, e.g. on a replica or without permission, counts as none).
+            bool enough = r.type == reply::kind::integer &&
+                          r.integer >= static_cast<long long>(options_.min_replicas);
+            auto done = std::move(held_);
+            held_.clear();
+            for (auto& h : done) {
+                if (closed_) {  // a completion gave up the connection: the rest fail
+                    h.e.done(make_error_code(closed_why_), reply{});
+                    continue;
+                }
+                pending_bytes_ -= std::min(pending_bytes_, h.e.bytes);
+                boost::system::error_code ec;
+                if (!h.e.too_large.empty()) {
+                    ec = make_error_code(error::reply_too_large);
+                    h.r = reply{reply::kind::error, std::move(h.e.too_large), 0, {}};
+                } else if (!enough) {
+                    ec = make_error_code(error::not_replicated);
+                }
+                h.e.done(ec, std::move(h.r));
+            }
+            if (closed_) return {};
+            continue;
+        }
         finish(e, std::move(r));
         if (closed_) return {};  // the completion gave up the connection
     }
@@ -109,12 +162,16 @@ void multiplexer::cancel_all(error why) {
     closed_ = true;
     closed_why_ = why;
     // Moved out first: a completion that adds a request is refused, not served.
+    auto failed_held = std::move(held_);
     auto failed_awaiting = std::move(awaiting_);
     auto failed_queued = std::move(queued_);
+    held_.clear();
     awaiting_.clear();
     queued_.clear();
     pending_bytes_ = 0;
-    for (auto& e : failed_awaiting) e.done(make_error_code(why), reply{});
+    for (auto& h : failed_held) h.e.done(make_error_code(why), reply{});
+    for (auto& e : failed_awaiting)
+        if (e.done) e.done(make_error_code(why), reply{});
     for (auto& e : failed_queued) e.done(make_error_code(why), reply{});
 }
 

@@ -122,6 +122,12 @@ struct multiplexer_options {
     // Called from consume() for each reply skipped over `limits`, before its request
     // completes (the connection logs and counts it).
     std::function<void(const skipped_reply&)> on_reply_too_large;
+    // Replicated writes (request::replicate()): each write to the socket that carries
+    // one ends with `WAIT min_replicas replica_timeout`, and those requests complete
+    // only with its answer, with error::not_replicated when fewer replicas confirmed.
+    // One WAIT covers every write in it. 0: no WAIT, replicated writes complete as any.
+    unsigned min_replicas = 0;
+    std::chrono::milliseconds replica_timeout{1000};
 };
 
 // The request/reply bookkeeping of one pipelined Redis connection, sans-I/O: requests
@@ -186,8 +192,8 @@ class multiplexer {
     // not finished within dead_after, or a request has waited that long to be written.
     bool is_overdue(clock_type::time_point now, std::chrono::milliseconds dead_after) const;
 
-    // Requests queued or awaiting replies, and their encoded bytes.
-    std::size_t pending() const { return queued_.size() + awaiting_.size(); }
+    // Requests queued or awaiting replies (or their WAIT), and their encoded bytes.
+    std::size_t pending() const { return queued_.size() + awaiting_.size() + held_.size(); }
     std::size_t pending_bytes() const { return pending_bytes_; }
     // Requests not yet in a write.
     std::size_t queued() const { return queued_.size(); }
@@ -204,8 +210,15 @@ class multiplexer {
         std::size_t expected = 1;      // replies this request waits for
         clock_type::time_point since;  // when queued, then when its write started
         std::chrono::milliseconds extra_time{0};
-        reply collected;        // with expected > 1: the replies so far
-        std::string too_large;  // why one of its replies was skipped; empty if none was
+        reply collected;          // with expected > 1: the replies so far
+        std::string too_large;    // why one of its replies was skipped; empty if none was
+        bool replicated = false;  // completes after the WAIT of its write
+        bool wait = false;        // the WAIT itself (no completion of its own)
+    };
+    // A replicated request whose reply is in, waiting for its write's WAIT.
+    struct held_entry {
+        entry e;
+        reply r;
     };
 
     boost::system::error_code refuse_stream(std::string why);
@@ -213,8 +226,9 @@ class multiplexer {
 
     multiplexer_options options_;
     reply_decoder decoder_;
-    std::deque<entry> queued_;    // waiting for the next write
-    std::deque<entry> awaiting_;  // in a write or written, waiting for replies, in order
+    std::deque<entry> queued_;     // waiting for the next write
+    std::deque<entry> awaiting_;   // in a write or written, waiting for replies, in order
+    std::deque<held_entry> held_;  // replied, waiting for the WAIT behind them
     std::size_t pending_bytes_ = 0;
     std::string buffer_;       // what prepare_write() gave, from offset written_
     std::size_t written_ = 0;  // bytes of buffer_ committed

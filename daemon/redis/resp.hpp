@@ -91,11 +91,20 @@ class request {
 
     std::size_t commands() const { return commands_; }
     const std::string& wire() const { return wire_; }
+
+    // A write that must reach replicas before it counts: on a connection with
+    // min_replicas, it completes only after a WAIT that covers it (multiplexer).
+    request& replicate() {
+        replicated_ = true;
+        return *this;
+    }
+    bool needs_replication() const { return replicated_; }
     std::string release_wire() { return std::move(wire_); }
 
   private:
     std::string wire_;
     std::size_t commands_ = 0;
+    bool replicated_ = false;
 };
 
 // One command as a request: `client.async_exec(command("GET", key), token)`.

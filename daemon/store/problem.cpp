@@ -18,6 +18,18 @@ redis_failure problem_for_redis_error(const boost::system::error_code& ec, std::
         f.retry_after_seconds = 0;
         return f;
     }
+    if (ec == redis::error::not_replicated) {
+        f.problem = {503,
+                     "not_replicated",
+                     "Not replicated",
+                     "the event was stored on the Redis master, but fewer replicas than "
+                     "publish.min_replicas confirmed it within publish.replica_timeout, so a "
+                     "failover could lose it: retry with the same id and source (a retry "
+                     "stores it once)",
+                     {}};
+        f.retry_after_seconds = 1;
+        return f;
+    }
     if (ec == redis::error::overloaded) {
         f.problem = {503,
                      "redis_overloaded",
@@ -64,7 +76,7 @@ redis_failure problem_for_redis_reply(const redis::reply& r, std::string_view wh
 redis_failure problem_for(const failure& f, std::string_view effect, std::string_view type) {
     if (f.what == failure::kind::no_reply) {
         auto out = problem_for_redis_error(f.ec, f.text);
-        if (f.ec != redis::error::reply_too_large)
+        if (f.ec != redis::error::reply_too_large && f.ec != redis::error::not_replicated)
             out.problem.detail =
                 "Redis did not answer: " + f.ec.message() + "; " + std::string(effect);
         return out;

@@ -86,8 +86,10 @@ bool is_noscript(const reply& r) {
 // are sent again, each by `push_eval(request, k)` with its source, in one request.
 template <typename PushEval>
 net::awaitable<failure> retry_noscript(redis::client& c, std::span<reply> replies,
-                                       std::string_view op, PushEval push_eval) {
+                                       std::string_view op, PushEval push_eval,
+                                       bool replicated = false) {
     redis::request retry;
+    if (replicated) retry.replicate();
     std::vector<std::size_t> retried;
     for (std::size_t k = 0; k < replies.size(); ++k)
         if (is_noscript(replies[k])) {
@@ -95,10 +97,17 @@ net::awaitable<failure> retry_noscript(redis::client& c, std::span<reply> replie
             retried.push_back(k);
         }
     if (retried.empty()) co_return failure{};
-    auto again = co_await exec_each(c, std::move(retry), op);
-    if (!again.ok()) co_return std::move(again.error);
+    auto [ec, r] = co_await c.async_exec(std::move(retry), use_tuple);
+    // Applied, but short of replicas: the replies are still the writes' own.
+    bool not_replicated = ec == redis::error::not_replicated;
+    if (not_replicated) ec = {};
+    if (!ec && retried.size() > 1 && r.elements.size() != retried.size())
+        ec = make_error_code(redis::error::protocol_error);
+    if (ec) co_return failure::no_reply(ec, std::move(r.str), op);
     for (std::size_t k = 0; k < retried.size(); ++k)
-        replies[retried[k]] = std::move(again.value[k]);
+        replies[retried[k]] = retried.size() == 1 ? std::move(r) : std::move(r.elements[k]);
+    if (not_replicated)
+        co_return failure::no_reply(make_error_code(redis::error::not_replicated), {}, op);
     co_return failure{};
 }
 
@@ -147,9 +156,15 @@ stream_store::task<done> stream_store::append(std::span<append_item> items,
     // A large batch may take Redis a while: allow for it, so the watchdog does not cut
     // a connection whose writes are being applied.
     auto allowance = std::chrono::milliseconds(items.size() / 10);
+    // With publish.min_replicas, the connection answers only after a WAIT covering it.
+    writes.replicate();
     // The hot path of the broker: the reply is read in place (one command's reply is
     // that reply, several are an array), with no copy and no further coroutine.
     auto [ec, r] = co_await client_.async_exec(std::move(writes), use_tuple, allowance);
+    // Stored on the master, not confirmed by enough replicas: read the replies as
+    // usual, then every stored item fails with it (a failover could lose it).
+    bool not_replicated = ec == redis::error::not_replicated;
+    if (not_replicated) ec = {};
     if (!ec && items.size() > 1 && r.elements.size() != items.size())
         ec = make_error_code(redis::error::protocol_error);
     if (ec) {
@@ -159,10 +174,16 @@ stream_store::task<done> stream_store::append(std::span<append_item> items,
     std::span<reply> replies(items.size() == 1 ? &r : r.elements.data(), items.size());
     // After a Redis restart the script is not cached: those go once more as EVAL.
     if (std::any_of(replies.begin(), replies.end(), is_noscript)) {
-        auto lost =
-            co_await retry_noscript(client_, replies, op, [&](redis::request& req, std::size_t k) {
+        auto lost = co_await retry_noscript(
+            client_, replies, op,
+            [&](redis::request& req, std::size_t k) {
                 push_append(req, items[k], "EVAL", script.source(), window_ms);
-            });
+            },
+            true);
+        if (lost.ec == redis::error::not_replicated) {
+            not_replicated = true;
+            lost = {};
+        }
         if (lost) {
             out.error = std::move(lost);
             co_return out;
@@ -179,6 +200,9 @@ stream_store::task<done> stream_store::append(std::span<append_item> items,
         } else {
             one.error = failure::refused(rep, op);
         }
+        if (not_replicated && one.ok())
+            one.error = failure::no_reply(make_error_code(redis::error::not_replicated),
+                                          "entry " + one.value.entry, "WAIT");
     }
     co_return out;
 }

@@ -251,3 +251,55 @@ TEST_CASE("the contract engine's limits are read and bounded", "[unit][config]")
     CHECK_THAT(error_of("schemas:\n  max_evaluation_steps: lots\n"),
                Contains("'schemas.max_evaluation_steps' must be an integer"));
 }
+
+TEST_CASE("redis.sentinel and redis.mode: the sentinels, the master and their own credentials",
+          "[unit][config]") {
+    auto s = parse(R"(redis:
+  url: redis://:node-pass@ignored:6379/1
+  mode: sentinel
+  sentinel:
+    addresses: ["10.0.0.1:26379", "10.0.0.2"]
+    master_name: orders
+    username: watcher
+    password: sentinel-pass
+)",
+                   "test.yaml", "/etc/sluice", no_env());
+    const auto& ep = s.redis.endpoint;
+    REQUIRE(ep.is_sentinel());
+    CHECK(ep.sentinels.size() == 2);
+    CHECK(ep.sentinels[1].port == 26379);
+    CHECK(ep.master_name == "orders");
+    CHECK(ep.password == "node-pass");
+    CHECK(ep.db == 1);
+    CHECK(ep.sentinel_username == "watcher");
+    CHECK(ep.sentinel_password == "sentinel-pass");
+
+    // The sentinels' credentials stay when SLUICE_REDIS_URL names other sentinels.
+    auto env = env_of({{"SLUICE_REDIS_URL", "redis+sentinel://s1:26379,s2:26379/orders"}});
+    auto e = parse("redis:\n  sentinel:\n    password: sentinel-pass\n", "test.yaml", "/etc/sluice",
+                   env);
+    CHECK(e.redis.endpoint.sentinels.size() == 2);
+    CHECK(e.redis.endpoint.sentinel_password == "sentinel-pass");
+
+    CHECK_THAT(error_of("redis:\n  mode: cluster\n"), Contains("cluster is not supported yet"));
+    CHECK_THAT(error_of("redis:\n  mode: sentinel\n"),
+               Contains("'redis.mode' is sentinel but no sentinel is given"));
+    CHECK_THAT(error_of("redis:\n  mode: standalone\n  url: redis+sentinel://h:26379/m\n"),
+               Contains("'redis.mode' is standalone but sentinels are given"));
+    CHECK_THAT(error_of("redis:\n  mode: ring\n"), Contains("unknown value 'ring'"));
+    CHECK_THAT(error_of("redis:\n  sentinel:\n    addresses: [\"h:26379\"]\n"),
+               Contains("'redis.sentinel.master_name' is missing"));
+    CHECK_THAT(error_of("redis:\n  sentinel:\n    addresses: [\"h:x\"]\n    master_name: m\n"),
+               Contains("'redis.sentinel.addresses' has a bad address 'h:x'"));
+}
+
+TEST_CASE("publish.min_replicas and replica_timeout are read and bounded", "[unit][config]") {
+    auto s = parse("publish:\n  min_replicas: 1\n  replica_timeout: 250ms\n", "test.yaml",
+                   "/etc/sluice", no_env());
+    CHECK(s.publish.min_replicas == 1);
+    CHECK(s.publish.replica_timeout == std::chrono::milliseconds(250));
+    auto d = parse("", "test.yaml", "/etc/sluice", no_env());
+    CHECK(d.publish.min_replicas == 0);
+    CHECK_THAT(error_of("publish:\n  min_replicas: 100\n"), Contains("min_replicas"));
+    CHECK_THAT(error_of("publish:\n  replica_timeout: 0ms\n"), Contains("replica_timeout"));
+}

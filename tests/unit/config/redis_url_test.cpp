@@ -63,3 +63,39 @@ TEST_CASE("malformed redis URLs say what is wrong", "[unit][config]") {
     CHECK_FALSE(parse_redis_url("redis://u:%zz@h", why));
     CHECK_THAT(why, Catch::Matchers::Contains("percent-encoding"));
 }
+
+TEST_CASE("redis+sentinel:// URLs name the sentinels and the master", "[unit][config]") {
+    std::string why;
+    auto a = parse_redis_url(
+        "redis+sentinel://app:s%3Acret@10.0.0.1:26379,10.0.0.2,[::1]:26380/"
+        "mymaster?db=2",
+        why);
+    REQUIRE(a);
+    CHECK(a->is_sentinel());
+    CHECK(a->kind == redis_endpoint::transport::tcp);
+    REQUIRE(a->sentinels.size() == 3);
+    CHECK(a->sentinels[0].display() == "10.0.0.1:26379");
+    CHECK(a->sentinels[1].display() == "10.0.0.2:26379");  // the sentinel port by default
+    CHECK(a->sentinels[2].display() == "[::1]:26380");
+    CHECK(a->master_name == "mymaster");
+    CHECK(a->db == 2);
+    // The user and password are the data nodes'.
+    CHECK(a->username == "app");
+    CHECK(a->password == "s:cret");
+    CHECK(a->display() == "sentinel mymaster via 10.0.0.1:26379,10.0.0.2:26379,[::1]:26380");
+
+    auto tls = parse_redis_url("rediss+sentinel://h1:26379/m", why);
+    REQUIRE(tls);
+    CHECK(tls->kind == redis_endpoint::transport::tls);
+
+    CHECK_FALSE(parse_redis_url("redis+sentinel://h1:26379", why));
+    CHECK_THAT(why, Catch::Contains("names the master"));
+    CHECK_FALSE(parse_redis_url("redis+sentinel://h1:26379/", why));
+    CHECK_THAT(why, Catch::Contains("master's name"));
+    CHECK_FALSE(parse_redis_url("redis+sentinel:///m", why));
+    CHECK_FALSE(parse_redis_url("redis+sentinel://h1:99999/m", why));
+    CHECK_THAT(why, Catch::Contains("port"));
+    CHECK_FALSE(parse_redis_url("redis+sentinel://h1/m?db=x", why));
+    CHECK_FALSE(parse_redis_url("redis+cluster://h1:7000,h2:7001", why));
+    CHECK_THAT(why, Catch::Contains("Cluster is not supported yet"));
+}

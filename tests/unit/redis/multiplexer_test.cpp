@@ -402,3 +402,109 @@ TEST_CASE(
     dropped = completion{};
     CHECK(counter.use_count() == 1);  // released without a call
 }
+
+TEST_CASE("multiplexer: replicated writes end their write with one WAIT and complete after it",
+          "[unit][redis]") {
+    multiplexer_options o;
+    o.min_replicas = 1;
+    o.replica_timeout = 250ms;
+    multiplexer m(o);
+    outcome a, b, plain;
+    auto x1 = command("XADD", "s", "*", "f", "1");
+    x1.replicate();
+    auto x2 = command("XADD", "s", "*", "f", "2");
+    x2.replicate();
+    REQUIRE(m.add(std::move(x1), record(a), t0));
+    REQUIRE(m.add(command("GET", "k"), record(plain), t0));
+    REQUIRE(m.add(std::move(x2), record(b), t0));
+    auto wire = write_all(m);
+    // Three commands, then one WAIT for the two writes.
+    CHECK(wire.ends_with("*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n$3\r\n250\r\n"));
+    CHECK(m.pending() == 4);
+    // The writes' replies are in: they wait for the WAIT; the plain one does not.
+    REQUIRE_FALSE(m.consume("$3\r\n1-0\r\n$1\r\nv\r\n$3\r\n2-0\r\n"));
+    CHECK(a.calls == 0);
+    CHECK(plain.calls == 1);
+    CHECK(b.calls == 0);
+    CHECK(m.pending() == 3);
+    REQUIRE_FALSE(m.consume(":1\r\n"));
+    CHECK(a.calls == 1);
+    CHECK_FALSE(a.ec);
+    CHECK(a.r.str == "1-0");
+    CHECK(b.calls == 1);
+    CHECK(b.r.str == "2-0");
+    CHECK(m.pending() == 0);
+
+    // A write without replicated requests has no WAIT.
+    outcome c;
+    REQUIRE(m.add(command("GET", "k"), record(c), t0));
+    CHECK(write_all(m).find("WAIT") == std::string::npos);
+    REQUIRE_FALSE(m.consume("$1\r\nv\r\n"));
+    CHECK(c.calls == 1);
+}
+
+TEST_CASE("multiplexer: too few replicas fail the writes with not_replicated, reply kept",
+          "[unit][redis]") {
+    multiplexer_options o;
+    o.min_replicas = 2;
+    multiplexer m(o);
+    outcome a;
+    auto x = command("XADD", "s", "*", "f", "1");
+    x.replicate();
+    REQUIRE(m.add(std::move(x), record(a), t0));
+    write_all(m);
+    REQUIRE_FALSE(m.consume("$3\r\n1-0\r\n:1\r\n"));  // one replica of two
+    REQUIRE(a.calls == 1);
+    CHECK(a.ec == error::not_replicated);
+    CHECK(a.r.str == "1-0");
+
+    // An error reply to WAIT (a replica, an ACL) counts as none.
+    outcome b;
+    auto y = command("XADD", "s", "*", "f", "2");
+    y.replicate();
+    REQUIRE(m.add(std::move(y), record(b), t0));
+    write_all(m);
+    REQUIRE_FALSE(m.consume("$3\r\n2-0\r\n-NOPERM no WAIT for you\r\n"));
+    CHECK(b.ec == error::not_replicated);
+
+    // A connection lost while writes wait for their WAIT fails them once.
+    outcome c;
+    auto z = command("XADD", "s", "*", "f", "3");
+    z.replicate();
+    REQUIRE(m.add(std::move(z), record(c), t0));
+    write_all(m);
+    REQUIRE_FALSE(m.consume("$3\r\n3-0\r\n"));
+    CHECK(c.calls == 0);
+    m.cancel_all(error::connection_lost);
+    CHECK(c.calls == 1);
+    CHECK(c.ec == error::connection_lost);
+}
+
+TEST_CASE("multiplexer: without min_replicas a replicated write is an ordinary one",
+          "[unit][redis]") {
+    multiplexer m;
+    outcome a;
+    auto x = command("XADD", "s", "*", "f", "1");
+    x.replicate();
+    REQUIRE(m.add(std::move(x), record(a), t0));
+    CHECK(write_all(m).find("WAIT") == std::string::npos);
+    REQUIRE_FALSE(m.consume("$3\r\n1-0\r\n"));
+    CHECK(a.calls == 1);
+    CHECK_FALSE(a.ec);
+}
+
+TEST_CASE("multiplexer: the WAIT's deadline allows for the replica timeout", "[unit][redis]") {
+    multiplexer_options o;
+    o.min_replicas = 1;
+    o.replica_timeout = 2s;
+    multiplexer m(o);
+    outcome a;
+    auto x = command("XADD", "s", "*", "f", "1");
+    x.replicate();
+    REQUIRE(m.add(std::move(x), record(a), t0));
+    write_all(m);
+    REQUIRE_FALSE(m.consume("$3\r\n1-0\r\n"));
+    // Only the WAIT awaits a reply now; it may take dead_after plus the replica timeout.
+    CHECK_FALSE(m.is_overdue(t0 + 2500ms, 1s));
+    CHECK(m.is_overdue(t0 + 3500ms, 1s));
+}
