@@ -67,8 +67,8 @@ void redis_server::resume() {
     process_->signal(SIGCONT);
 }
 
-std::string redis_server::cli(const std::vector<std::string>& args) const {
-    std::string cmd = "redis-cli -p " + std::to_string(port_);
+std::string redis_cli(std::uint16_t port, const std::vector<std::string>& args) {
+    std::string cmd = "redis-cli -p " + std::to_string(port);
     for (const auto& a : args) cmd += " '" + a + "'";
     cmd += " 2>&1";
     std::string out;
@@ -79,6 +79,10 @@ std::string redis_server::cli(const std::vector<std::string>& args) const {
     }
     while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
     return out;
+}
+
+std::string redis_server::cli(const std::vector<std::string>& args) const {
+    return redis_cli(port_, args);
 }
 
 bool redis_server::answers() const {

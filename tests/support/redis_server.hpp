@@ -9,6 +9,9 @@
 
 namespace sluice::test {
 
+// Runs redis-cli against 127.0.0.1:`port` and returns its output (trimmed).
+std::string redis_cli(std::uint16_t port, const std::vector<std::string>& args);
+
 // A real redis-server on 127.0.0.1 and a free port, with its data in a fresh temp
 // folder, for one test. Stopped (and its folder removed) on destruction.
 class redis_server {
