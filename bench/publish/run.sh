@@ -14,7 +14,8 @@
 # process's user+system time over the middle seconds of a run, per request (Sluice and
 # Redis for a durable publish, Nchan's worker for one kept in memory), and per event of
 # a 100-event batch. Then authentication's cost (an API key, an RS256 JWT) and TLS's
-# (https:// keep-alive, and a full handshake per new connection), each next to plain.
+# (https:// keep-alive, and a full handshake per new connection), each next to plain;
+# then publish.min_replicas: 1 against a replicated Redis, next to 0.
 #
 #   bench/publish/run.sh [BUILD_DIR=build/release]      DURATION=5s ROUNDS=3
 set -euo pipefail
@@ -230,4 +231,39 @@ for round in $(seq 1 "$rounds"); do
   read -r pc_rate pc_cpu <<<"$(cpu_us_per_request "http://127.0.0.1:$sluice_port/healthz" /dev/null "$root/bench/publish/new_connection.lua" "$sluice_pid")"
   read -r tc_rate tc_cpu <<<"$(cpu_us_per_request "https://127.0.0.1:$tls_port/healthz" /dev/null "$root/bench/publish/new_connection.lua" "$sluice_pid")"
   echo "$round | $p_rate $p_p99 | $t_rate $t_p99 ($t_bad) | $(python3 -c "print(f'{$t_rate/$p_rate:.2f}')") | $pc_rate, $tc_rate | $pc_cpu, $tc_cpu (+$(python3 -c "print(f'{$tc_cpu-$pc_cpu:.0f}')"))"
+done
+
+# Replicated acknowledgements' cost: a replica joins Redis, and a third broker answers
+# each publish only once it has it (publish.min_replicas: 1, one WAIT per write to
+# Redis), next to the first broker on the same, now replicated, Redis. Target: the
+# single-event rate with min_replicas 1 >= 0.75x without.
+replica_port=$(port); wait_port=$(port)
+start_redis "$replica_port" --replicaof 127.0.0.1 "$redis_port" --logfile "$work/replica.log"
+redis-cli -p "$redis_port" config set repl-diskless-sync-delay 0 >/dev/null
+for _ in $(seq 200); do
+  redis-cli -p "$redis_port" info replication | grep -q 'state=online' && break
+  sleep 0.1
+done
+cat > "$work/sluice-wait.yaml" <<YAML
+listen: {address: 127.0.0.1, port: $wait_port}
+redis: {url: "redis://127.0.0.1:$redis_port"}
+schemas: {dir: $work/schemas}
+log: {level: warn}
+types: {user.created: {compatibility: none}}
+publish: {min_replicas: 1, replica_timeout: 1s}
+YAML
+"$build/sluice" --config "$work/sluice-wait.yaml" > "$work/sluice-wait.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$wait_port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+echo "min_replicas | 0: single/s p50 p99 | 1: single/s p50 p99 (non-2xx) | 1/0 | batch events/s: 0, 1 (non-2xx) | 1/0"
+for round in $(seq 1 "$rounds"); do
+  empty_stream
+  read -r a_rate a_p50 a_p99 a_bad <<<"$(wrk_run "http://127.0.0.1:$sluice_port/v1/events" "$work/single.json" "$root/$peers/post.lua")"
+  empty_stream
+  read -r w_rate w_p50 w_p99 w_bad <<<"$(wrk_run "http://127.0.0.1:$wait_port/v1/events" "$work/single.json" "$root/$peers/post.lua")"
+  empty_stream
+  read -r ab_rate ab_p50 ab_p99 ab_bad <<<"$(wrk_run "http://127.0.0.1:$sluice_port/v1/events" "$work/batch.json" "$root/bench/publish/batch.lua")"
+  empty_stream
+  read -r wb_rate wb_p50 wb_p99 wb_bad <<<"$(wrk_run "http://127.0.0.1:$wait_port/v1/events" "$work/batch.json" "$root/bench/publish/batch.lua")"
+  echo "$round | $a_rate $a_p50 $a_p99 | $w_rate $w_p50 $w_p99 ($w_bad) | $(python3 -c "print(f'{$w_rate/$a_rate:.2f}')") | $(python3 -c "print(round($ab_rate*100))"), $(python3 -c "print(round($wb_rate*100))") ($wb_bad) | $(python3 -c "print(f'{$wb_rate/$ab_rate:.2f}')")"
 done

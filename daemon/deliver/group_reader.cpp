@@ -117,6 +117,9 @@ void group_reader::remove(const std::shared_ptr<subscription>& s) {
 
 void group_reader::take(std::vector<store::stream_entry>& entries, std::uint64_t delivery) {
     auto p = policy();
+    if (!entries.empty())
+        if (auto id = parse_entry_id(entries.back().id); id && (!last_seen_ || *id > *last_seen_))
+            last_seen_ = id;
     for (auto& e : entries) {
         auto event = std::make_shared<std::string>();
         append_event_json(*event, e);
@@ -169,16 +172,33 @@ void group_reader::apply() {
 }
 
 net::awaitable<void> group_reader::ensure_group() {
-    // The stream or group was deleted under us: start again from new entries.
-    auto r = co_await store_.create_group(type_, group_, "$");
+    // The stream or group is gone (deleted, or Redis came back without it): create the
+    // group again where no entry published since it last read is skipped.
+    auto first =
+        co_await store_.range(store::stream_store::stream_kind::events, type_, "-", "+", 1);
+    if (!first.ok()) co_return;  // Redis is away: the next read tries again
+    std::optional<entry_id> oldest;
+    if (!first.value.empty()) oldest = parse_entry_id(first.value.front().id);
+    auto at = recreate_group_at(oldest, last_seen_);
+    auto r = co_await store_.create_group(type_, group_, at);
     if (r.ok() && r.value)
-        log::warn("consumer group was missing; created it at the stream's end",
-                  {{"type", type_}, {"group", group_}});
+        log::warn("consumer group was missing; created it again",
+                  {{"type", type_},
+                   {"group", group_},
+                   {"after", at},
+                   {"why", at == "0" ? "the stream is new: every entry in it is delivered"
+                                     : "only the group was gone: it goes on after the last "
+                                       "entry it read"}});
 }
 
 net::awaitable<void> group_reader::read_loop() {
     auto self = shared_from_this();
     net::steady_timer pause(ex_);
+    if (!last_seen_) {
+        // The stream's end as the reader starts: what "known" means before it reads.
+        auto end = co_await store_.last_entry_id(type_);
+        if (end.ok()) last_seen_ = parse_entry_id(end.value);
+    }
     while (!stopped_) {
         sluice::net::fail_point("group_reader");
         unsigned n = std::min(dispatcher_.want_batch(), read_cap_);

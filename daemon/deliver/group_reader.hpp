@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "deliver/group_dispatcher.hpp"
+#include "deliver/position.hpp"
 #include "deliver/subscription.hpp"
 #include "redis/client.hpp"
 #include "registry/type_policy.hpp"
@@ -88,6 +89,9 @@ class group_reader : public std::enable_shared_from_this<group_reader> {
     std::unordered_map<group_dispatcher::member_id, std::shared_ptr<subscription>> members_;
     std::vector<std::string> acks_, ack_reasons_;
     std::string claim_from_ = "-";  // where the claim script's next page starts
+    // The newest entry this reader knows the stream had: its end when the reader
+    // started, then each entry read. Where a vanished group is created again.
+    std::optional<entry_id> last_seen_;
     bool flush_posted_ = false;
     bool stopped_ = false;
     metrics::delivery_series& counters_;

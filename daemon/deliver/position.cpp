@@ -122,4 +122,9 @@ std::optional<start_position> parse_start_position(std::string_view text) {
     return std::nullopt;
 }
 
+std::string recreate_group_at(std::optional<entry_id> oldest, std::optional<entry_id> last_seen) {
+    if (oldest && last_seen && *oldest <= *last_seen) return last_seen->str();
+    return "0";
+}
+
 }  // namespace sluice::deliver

@@ -39,4 +39,12 @@ struct start_position {
 // Nothing when `text` is none of the forms above.
 std::optional<start_position> parse_start_position(std::string_view text);
 
+// Where to create a consumer group again that vanished under its readers (XGROUP
+// CREATE's id): after `last_seen`, the newest entry this reader knew the stream had,
+// when the stream still holds history up to it (`oldest`, its first entry, is not
+// newer: only the group was deleted); else from the start, "0": the stream is new
+// (Redis came back empty, or a failover to a replica that had none of it), and every
+// entry in it was published after the group last read, so none may be skipped.
+std::string recreate_group_at(std::optional<entry_id> oldest, std::optional<entry_id> last_seen);
+
 }  // namespace sluice::deliver

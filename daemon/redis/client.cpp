@@ -104,7 +104,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
                 std::move(req),
                 [h = std::move(h), weak = weak_from_this(),
                  conn = std::weak_ptr<connection>(current)](error_code ec, reply r) mutable {
-                    if (!ec && says_readonly(r))
+                    if ((!ec || ec == error::not_replicated) && says_readonly(r))
                         if (auto me = weak.lock())
                             if (auto c = conn.lock(); c && c == me->current) {
                                 me->set_state(false, me->where +
@@ -211,7 +211,11 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
                     (options.connection.endpoint.is_sentinel() ? ": asking the sentinels again"
                                                                : ": writes would fail");
             }
-            // NOPERM, or a server without ROLE: PING alone from now on.
+            // An ACL without ROLE, or a server without it: PING alone from now on.
+            // Any other error (BUSY, LOADING) is "not now": not ready, ask again.
+            bool forbidden = std::string_view(r.str).starts_with("NOPERM") ||
+                             std::string_view(r.str).starts_with("ERR unknown command");
+            if (!forbidden) co_return where + " answered ROLE with " + r.str;
             role_allowed = false;
             log::info("redis: ROLE is not allowed; health checks use PING",
                       {{"client", options.role}, {"reply", r.str}});
@@ -258,7 +262,8 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
             if (node.endpoint.is_sentinel()) {
                 // Sentinels are cheap to ask: while the master is away, ask at least
                 // every second, so a failover is followed soon after it is done.
-                backoff = std::min(backoff, std::chrono::milliseconds(1000));
+                backoff = std::max(options.reconnect_min,
+                                   std::min(backoff, std::chrono::milliseconds(1000)));
                 std::string why;
                 auto master = co_await discover(why);
                 if (stopping) break;

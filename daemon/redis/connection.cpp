@@ -195,6 +195,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
                 if (open) shut(error::protocol_error);
                 co_return;
             }
+            // A WAIT answered: what queued behind it goes out now.
+            if (mux.has_unwritten()) wake_writer.cancel();
         }
     }
     net::awaitable<void> reader() {

@@ -42,6 +42,7 @@ std::string_view multiplexer::prepare_write(clock_type::time_point now) {
         buffer_.erase(0, written_);
         written_ = 0;
     }
+    if (waiting_) return buffer_;  // the rest waits for the WAIT's answer
     bool replicated = false;
     for (auto& e : queued_) {
         buffer_ += e.wire;
@@ -63,6 +64,7 @@ std::string_view multiplexer::prepare_write(clock_type::time_point now) {
         w.extra_time = options_.replica_timeout;
         w.wait = true;
         awaiting_.push_back(std::move(w));
+        waiting_ = true;
     }
     if (!buffer_.empty()) write_started_ = now;
     return buffer_;
@@ -132,6 +134,7 @@ boost::system::error_code multiplexer::consume(std::string_view bytes) {
             // reply, e.g. on a replica or without permission, counts as none).
             bool enough = r.type == reply::kind::integer &&
                           r.integer >= static_cast<long long>(options_.min_replicas);
+            waiting_ = false;
             auto done = std::move(held_);
             held_.clear();
             for (auto& h : done) {
@@ -180,7 +183,9 @@ bool multiplexer::is_overdue(clock_type::time_point now,
     bool late_reply = !awaiting_.empty() &&
                       now - awaiting_.front().since > dead_after + awaiting_.front().extra_time;
     bool stuck_write = is_writing() && now - write_started_ > dead_after;
-    bool never_sent = !queued_.empty() && now - queued_.front().since > dead_after;
+    // What waits for a WAIT's answer may wait the replica timeout more.
+    auto held_back = waiting_ ? options_.replica_timeout : std::chrono::milliseconds(0);
+    bool never_sent = !queued_.empty() && now - queued_.front().since > dead_after + held_back;
     return late_reply || stuck_write || never_sent;
 }
 

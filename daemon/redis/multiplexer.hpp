@@ -171,8 +171,12 @@ class multiplexer {
     // `n` bytes of what prepare_write() returned have been written (at most all of them).
     void commit_write(std::size_t n);
 
-    // Something is queued, or prepared and not all written.
-    bool has_unwritten() const { return !queued_.empty() || written_ < buffer_.size(); }
+    // Something is to be written now: prepared and not all written, or queued. While a
+    // WAIT is unanswered, what is queued waits for it (Redis would not run it before
+    // the WAIT returns anyway): then it all goes in one write, under one WAIT.
+    bool has_unwritten() const {
+        return written_ < buffer_.size() || (!queued_.empty() && !waiting_);
+    }
     // A write is under way: prepared bytes are not all committed yet.
     bool is_writing() const { return written_ < buffer_.size(); }
 
@@ -234,6 +238,7 @@ class multiplexer {
     std::size_t written_ = 0;  // bytes of buffer_ committed
     clock_type::time_point write_started_{};
     bool closed_ = false;
+    bool waiting_ = false;  // a WAIT is written and not answered yet
     error closed_why_ = error::closed;
     std::string broken_;
 };

@@ -6,6 +6,10 @@ const redis::script& append_script() {
     static const redis::script s(R"lua(
 local first = redis.call('GET', KEYS[2])
 if first then
+  -- A write that replicates (the key's own expiry, unchanged), so a WAIT after this
+  -- duplicate covers the first append, which came before it in the replication stream.
+  local ttl = redis.call('PTTL', KEYS[2])
+  if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
   return {0, first}
 end
 local entry = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))

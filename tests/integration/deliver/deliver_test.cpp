@@ -2,7 +2,9 @@
 // real WebSocket clients.
 #include <signal.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -565,4 +567,67 @@ TEST_CASE("a large event reaches every subscriber whole, its bytes shared betwee
         REQUIRE(small);
         CHECK_THAT(*small, Contains("u8@example.com"));
     }
+}
+
+TEST_CASE("Redis restarted empty under load: every event acknowledged after it reaches the group",
+          "[deliver]") {
+    test::redis_server redis;
+    broker b(redis.url(), "");
+    test::ws_client consumer(b.cfg.port);
+    subscribe(consumer, "s", "billing", R"(,"window":1000)");
+
+    // One publisher, one request at a time on a kept-alive connection, as fast as the
+    // broker answers; `after`: the events answered 201 once the old Redis was gone.
+    std::atomic<bool> gone{false}, stop{false};
+    std::vector<int> after;
+    int failed = 0;
+    std::thread publisher([&] {
+        std::unique_ptr<test::http_connection> c;
+        for (int n = 0; !stop; ++n) {
+            try {
+                if (!c) c = std::make_unique<test::http_connection>(b.cfg.port, 2s);
+                auto r = c->request("POST", "/v1/events", test::user_event(n),
+                                    "Content-Type: application/json\r\n");
+                if (r.status == 201 && gone) after.push_back(n);
+                if (r.status != 201) ++failed;
+            } catch (const std::exception&) {
+                c.reset();
+                ++failed;
+            }
+        }
+    });
+    // The consumer acks all it gets; it records each event's number (its email).
+    // Reads until `d` is over, or (with `quiet`) until no event came for that long.
+    std::set<int> received;
+    auto consume = [&](std::chrono::milliseconds d, std::chrono::milliseconds quiet) {
+        auto end = std::chrono::steady_clock::now() + d;
+        while (std::chrono::steady_clock::now() < end) {
+            auto f = consumer.receive_op("event", quiet);
+            if (!f) {
+                if (quiet > 50ms) return;  // drained: nothing came for that long
+                continue;
+            }
+            auto email = test::json_string(*f, "email");  // u<n>@example.com
+            if (email.size() > 2) received.insert(std::atoi(email.c_str() + 1));
+            consumer.send(ack_frame("s", test::json_string(*f, "entry")));
+        }
+    };
+    auto until = [&](std::chrono::milliseconds d) { consume(d, 50ms); };
+    auto drain = [&](std::chrono::milliseconds quiet) { consume(60s, quiet); };
+    until(1s);
+    redis.kill();
+    gone = true;    // set once the old process is dead: any 201 now is the new Redis's
+    redis.start();  // empty: no persistence
+    until(4s);
+    stop = true;
+    publisher.join();
+    drain(3s);
+
+    INFO("acknowledged after the restart: " << after.size() << ", failed meanwhile: " << failed);
+    REQUIRE(after.size() > 500);
+    std::size_t missing = 0;
+    for (int n : after)
+        if (!received.count(n)) ++missing;
+    CHECK(missing == 0);
+    CHECK_THAT(b.process->output(), Contains("consumer group was missing; created it again"));
 }

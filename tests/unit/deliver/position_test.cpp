@@ -221,3 +221,21 @@ TEST_CASE("after() on hand-made start positions", "[unit][deliver]") {
     p.first = {max_u64, 0};
     CHECK(p.after() == "18446744073709551614-18446744073709551615");
 }
+
+TEST_CASE("a vanished group is created again where nothing published since is skipped",
+          "[unit][deliver]") {
+    auto id = [](std::uint64_t ms, std::uint64_t seq = 0) { return entry_id{ms, seq}; };
+    // Only the group went (the stream still holds what the reader had seen): go on
+    // after the last entry it knew.
+    CHECK(recreate_group_at(id(100), id(500, 2)) == "500-2");
+    CHECK(recreate_group_at(id(500, 2), id(500, 2)) == "500-2");
+    // Redis came back empty, or a replica without the history took over: the stream
+    // is new, every entry in it came after the reader last looked.
+    CHECK(recreate_group_at(id(900), id(500, 2)) == "0");
+    CHECK(recreate_group_at(std::nullopt, id(500, 2)) == "0");
+    // Even when a clock that went back gave the new stream older ids.
+    CHECK(recreate_group_at(std::nullopt, id(5000)) == "0");
+    // A reader that never knew the stream: from the start.
+    CHECK(recreate_group_at(id(100), std::nullopt) == "0");
+    CHECK(recreate_group_at(std::nullopt, std::nullopt) == "0");
+}

@@ -508,3 +508,43 @@ TEST_CASE("multiplexer: the WAIT's deadline allows for the replica timeout", "[u
     CHECK_FALSE(m.is_overdue(t0 + 2500ms, 1s));
     CHECK(m.is_overdue(t0 + 3500ms, 1s));
 }
+
+TEST_CASE("multiplexer: writes queued while a WAIT is unanswered go together after it",
+          "[unit][redis]") {
+    multiplexer_options o;
+    o.min_replicas = 1;
+    o.replica_timeout = 1s;
+    multiplexer m(o);
+    outcome a, b, c, get;
+    auto write = [](const char* v) {
+        auto x = command("XADD", "s", "*", "f", v);
+        x.replicate();
+        return x;
+    };
+    REQUIRE(m.add(write("1"), record(a), t0));
+    auto first = write_all(m);
+    CHECK(first.find("WAIT") != std::string::npos);
+    // Redis runs nothing of this connection's before the WAIT returns: these wait here,
+    // and a watchdog allows them the replica timeout on top of dead_after.
+    REQUIRE(m.add(write("2"), record(b), t0));
+    REQUIRE(m.add(command("GET", "k"), record(get), t0));
+    REQUIRE(m.add(write("3"), record(c), t0));
+    CHECK_FALSE(m.has_unwritten());
+    CHECK(m.prepare_write(t0).empty());
+    REQUIRE_FALSE(m.consume("$3\r\n1-0\r\n"));  // the XADD's reply; the WAIT's is due
+    CHECK_FALSE(m.is_overdue(t0 + 1500ms, 1s));
+    CHECK(m.is_overdue(t0 + 2500ms, 1s));
+    REQUIRE_FALSE(m.consume(":1\r\n"));
+    CHECK(a.calls == 1);
+    CHECK(m.has_unwritten());
+    auto second = write_all(m);
+    // The three that waited, then one WAIT for both writes.
+    CHECK(second.find("WAIT") == second.rfind("WAIT"));
+    CHECK(second.ends_with("*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n$4\r\n1000\r\n"));
+    REQUIRE_FALSE(m.consume("$3\r\n2-0\r\n$1\r\nv\r\n$3\r\n3-0\r\n:1\r\n"));
+    CHECK(b.calls == 1);
+    CHECK(get.calls == 1);
+    CHECK(c.calls == 1);
+    CHECK(c.r.str == "3-0");
+    CHECK_FALSE(c.ec);
+}
