@@ -18,6 +18,7 @@
 # then publish.min_replicas: 1 against a replicated Redis, next to 0.
 #
 #   bench/publish/run.sh [BUILD_DIR=build/release]      DURATION=5s ROUNDS=3
+#   ONLY=publish|auth|tls|replicas: that section alone (the others' servers still start)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -35,6 +36,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 . bench/lib.sh
+want() { [ -z "${ONLY:-}" ] || [ "$ONLY" = "$1" ]; }
 redis_port=$(port); sluice_port=$(port); nchan_port=$(port); tls_port=$(port)
 
 start_redis "$redis_port"
@@ -129,6 +131,7 @@ mapfile -t sluice_fields < <(redis-cli -p "$redis_port" --raw xrevrange 'sluice:
 # faults) while the reference reuses the memory of its deleted stream.
 empty_stream() { redis-cli -p "$redis_port" del 'sluice:{user.created}:events' >/dev/null; }
 
+if want publish; then
 echo "round | sluice single/s p50 p99 (non-2xx) | nchan/s p50 p99 | null nginx/s | sluice batch events/s | redis-benchmark -P 64 /s: event.json, Sluice's entry"
 for round in $(seq 0 "$rounds"); do
   empty_stream
@@ -182,7 +185,9 @@ for round in 1 2; do
   python3 -c "print(f'   round $round: sluice {$s_cpu} µs/publish at {$s_rate}/s (redis {$s_redis}), nchan-memory {$n_cpu} µs at {$n_rate}/s, ratio sluice/nchan {$s_cpu/$n_cpu:.2f}; batch of 100: sluice {$b_cpu/100:.2f} µs/event (redis {$b_redis/100:.2f})')"
 done
 echo "entries stored by the last batch run: $(redis-cli -p "$redis_port" xlen 'sluice:{user.created}:events')"
+fi
 
+if want auth; then
 # Authentication's cost: the same single-event publish against a second broker with
 # auth on, with an API key and with an RS256 JWT (verified once, then cached), next to
 # the broker without auth, alternating in each round. Target: both >= 0.95x.
@@ -217,7 +222,9 @@ for round in $(seq 1 "$rounds"); do
   read -r j_rate j_p50 j_p99 j_bad <<<"$(AUTH_BEARER=$jwt wrk_run "http://127.0.0.1:$auth_port/v1/events" "$work/single.json" "$root/$peers/post.lua")"
   echo "$round | $a_rate $a_p99 | $k_rate $k_p99 ($k_bad) | $j_rate $j_p99 ($j_bad) | $(python3 -c "print(f'{$k_rate/$a_rate:.2f}, {$j_rate/$a_rate:.2f}')")"
 done
+fi
 
+if want tls; then
 # TLS's cost, on the same broker: single-event publish over https:// (keep-alive: the
 # handshake once per connection) next to plain http://, and a new connection per
 # request (GET /healthz, Connection: close), so each https:// request pays a full
@@ -232,7 +239,9 @@ for round in $(seq 1 "$rounds"); do
   read -r tc_rate tc_cpu <<<"$(cpu_us_per_request "https://127.0.0.1:$tls_port/healthz" /dev/null "$root/bench/publish/new_connection.lua" "$sluice_pid")"
   echo "$round | $p_rate $p_p99 | $t_rate $t_p99 ($t_bad) | $(python3 -c "print(f'{$t_rate/$p_rate:.2f}')") | $pc_rate, $tc_rate | $pc_cpu, $tc_cpu (+$(python3 -c "print(f'{$tc_cpu-$pc_cpu:.0f}')"))"
 done
+fi
 
+if want replicas; then
 # Replicated acknowledgements' cost: a replica joins Redis, and a third broker answers
 # each publish only once it has it (publish.min_replicas: 1, one WAIT per write to
 # Redis), next to the first broker on the same, now replicated, Redis. Target: the
@@ -267,3 +276,4 @@ for round in $(seq 1 "$rounds"); do
   read -r wb_rate wb_p50 wb_p99 wb_bad <<<"$(wrk_run "http://127.0.0.1:$wait_port/v1/events" "$work/batch.json" "$root/bench/publish/batch.lua")"
   echo "$round | $a_rate $a_p50 $a_p99 | $w_rate $w_p50 $w_p99 ($w_bad) | $(python3 -c "print(f'{$w_rate/$a_rate:.2f}')") | $(python3 -c "print(round($ab_rate*100))"), $(python3 -c "print(round($wb_rate*100))") ($wb_bad) | $(python3 -c "print(f'{$wb_rate/$ab_rate:.2f}')")"
 done
+fi

@@ -76,7 +76,17 @@ struct running {
         , drain(
               {ctx, settings, server, workers, ready, systemd}, [this] { stop_control_thread(); },
               [this] { reload.join(); })
-        , signals(ctx, settings, reload, drain) {}
+        , signals(ctx, settings, reload, drain) {
+        // The first client to find Redis back pokes the others out of their backoff,
+        // so /readyz (which needs them all) turns 200 as soon as writes work again.
+        std::vector<redis::client*> clients{&redis};
+        for (auto& w : workers) clients.push_back(&w->redis);
+        for (auto* c : clients)
+            c->set_on_up([clients, c] {
+                for (auto* other : clients)
+                    if (other != c) other->poke();
+            });
+    }
 
     // One worker per I/O thread, made on that thread's executor before the server
     // starts; each thread lends its worker to the requests it serves.

@@ -455,7 +455,6 @@ void read_sentinel(const section& redis, settings& s, const std::string& source)
     sentinel.read_string("master_name", ep.master_name);
     sentinel.read_string("username", s.redis.sentinel_username);
     sentinel.read_string("password", s.redis.sentinel_password);
-    std::string mode = ep.is_sentinel() ? "sentinel" : "standalone";
     if (auto m = redis.child("mode"); m.IsDefined()) {
         std::string given = m.IsScalar() ? m.Scalar() : "";
         if (given == "cluster")
@@ -464,13 +463,7 @@ void read_sentinel(const section& redis, settings& s, const std::string& source)
         if (given != "standalone" && given != "sentinel")
             redis.fail(m, "'redis.mode' has an unknown value '" + given + "'",
                        "expected standalone or sentinel");
-        if (given != mode)
-            redis.fail(m,
-                       given == "sentinel" ? "'redis.mode' is sentinel but no sentinel is given"
-                                           : "'redis.mode' is standalone but sentinels are given",
-                       given == "sentinel"
-                           ? "expected redis.sentinel.addresses, or a redis+sentinel:// URL"
-                           : "expected mode: sentinel, or no sentinel addresses");
+        s.redis.mode = given;  // checked against the endpoint after the environment
     }
     if (ep.is_sentinel() && ep.master_name.empty())
         redis.fail(redis.child("sentinel"), "'redis.sentinel.master_name' is missing",
@@ -844,6 +837,17 @@ settings parse(std::string_view yaml_text, const std::string& source, const std:
     // The sentinels' own credentials survive a SLUICE_REDIS_URL, which names nodes only.
     s.redis.endpoint.sentinel_username = s.redis.sentinel_username;
     s.redis.endpoint.sentinel_password = s.redis.sentinel_password;
+    // redis.mode must agree with the endpoint, SLUICE_REDIS_URL's included.
+    if (!s.redis.mode.empty() && (s.redis.mode == "sentinel") != s.redis.endpoint.is_sentinel()) {
+        bool want = s.redis.mode == "sentinel";
+        redis.fail(redis.child("mode"),
+                   want ? "'redis.mode' is sentinel but no sentinel is given"
+                        : "'redis.mode' is standalone but sentinels are given",
+                   want ? "expected redis.sentinel.addresses, or a redis+sentinel:// URL (also "
+                          "in SLUICE_REDIS_URL)"
+                        : "expected mode: sentinel, or no sentinel addresses (also in "
+                          "SLUICE_REDIS_URL)");
+    }
     // After the environment, which may move the plain listener (SLUICE_LISTEN).
     if (s.listen.enabled && s.tls_listen.enabled && s.listen.port != 0 &&
         s.listen.port == s.tls_listen.port && s.listen.address == s.tls_listen.address)

@@ -63,6 +63,7 @@ struct settings {
         std::size_t max_pending_requests = 100'000;
         std::size_t max_pending_bytes = 64 * 1024 * 1024;
         std::size_t max_reply_bytes = 64 * 1024 * 1024;
+        std::string mode;  // redis.mode as given ("" when not given)
         // redis.sentinel.username/password: the sentinels' ACL (copied into `endpoint`).
         std::string sentinel_username;
         std::string sentinel_password;

@@ -47,7 +47,9 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     net::steady_timer sleep;  // backoff and health-check waits; cancelled to wake early
     std::atomic<bool> up{false};
     std::atomic<bool> stopping{false};
-    bool checking = false;  // in the health-check loop of a live connection
+    bool checking = false;     // in the health-check loop of a live connection
+    bool backing_off = false;  // napping before the next connect attempt
+    std::function<void()> on_up;
     // Where the node is, for logs: the endpoint, or (Sentinel) the master found.
     std::string where;
     std::size_t next_sentinel = 0;  // the sentinel to ask first: the one that answered last
@@ -76,7 +78,10 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
             status_text = std::move(why);
         }
         series.set_up(now_up);
-        if (now_up && !was) log::info("redis is up", {{"client", options.role}, {"redis", where}});
+        if (now_up && !was) {
+            log::info("redis is up", {{"client", options.role}, {"redis", where}});
+            if (on_up) on_up();
+        }
         if (!now_up && was) {
             std::lock_guard lock(status_mutex);
             log::warn("redis is down",
@@ -253,7 +258,9 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
                 // Full jitter, so instances that lost Redis together do not return in step.
                 std::uniform_int_distribution<long long> pick(options.reconnect_min.count(),
                                                               backoff.count());
+                backing_off = true;
                 co_await nap(std::chrono::milliseconds(pick(rng)));
+                backing_off = false;
                 backoff = std::min(backoff * 2, options.reconnect_max);
                 if (stopping) break;
             }
@@ -359,6 +366,16 @@ void client::stop() {
         d->sleep.cancel();
         d->expire_parked(true, error::closed);
         if (d->current) d->current->close();
+    });
+}
+
+void client::set_on_up(std::function<void()> f) {
+    impl_->on_up = std::move(f);
+}
+
+void client::poke() {
+    net::dispatch(impl_->ex, [d = impl_] {
+        if (d->backing_off) d->sleep.cancel();
     });
 }
 

@@ -4,6 +4,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -47,6 +48,14 @@ class client {
     void start();
     // Fails waiting and in-flight requests with error::closed and stops reconnecting.
     void stop();
+
+    // Called (on the client's executor) each time the client comes up. Set before
+    // start(). The broker links its clients with it: one that finds Redis back pokes
+    // the others.
+    void set_on_up(std::function<void()> f);
+    // Redis is evidently back (another client reached it): a client waiting out a
+    // reconnect backoff tries now. Any thread.
+    void poke();
 
     bool is_up() const;
     std::string status() const;  // why it is not up; empty while up

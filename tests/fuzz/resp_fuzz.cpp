@@ -6,6 +6,8 @@
 //    replies either way (a socket delivers bytes in any split).
 // 2. The input split at '\n' into command arguments: what encode_command writes must
 //    decode to an array of exactly those bulk strings.
+// 3. Each decoded reply read as ROLE's and as a sentinel's answer (redis/topology.hpp):
+//    whatever they say must be a role, or an address with a host and a real port.
 
 #include <cstddef>
 #include <cstdint>
@@ -15,6 +17,7 @@
 
 #include "fuzz_check.hpp"
 #include "redis/resp.hpp"
+#include "redis/topology.hpp"
 
 using namespace sluice::redis;
 using sluice::fuzz::require;
@@ -93,6 +96,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto whole = decode(wire, wire.size() + 1);
     auto bytewise = decode(wire, 1);
     require(same(whole, bytewise), "the same replies whether bytes arrive at once or one by one");
+    for (const auto& r : whole.replies) {
+        auto role = role_of(r);
+        require(role == node_role::unknown || r.type == reply::kind::array,
+                "only an array names a role");
+        if (auto a = master_address_of(r))
+            require(!a->host.empty() && a->port != 0, "a master's address has a host and a port");
+    }
 
     std::vector<std::string_view> argv;
     for (std::string_view rest = wire; argv.size() < 32;) {

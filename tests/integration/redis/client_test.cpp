@@ -375,3 +375,45 @@ TEST_CASE("TLS: rediss with a CA and a client certificate, a wrong CA is refused
     });
     std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("a client that finds Redis back pokes the others out of their backoff", "[redis]") {
+    test::redis_server server;
+    asio::io_context ctx;
+    // Long, fixed backoffs: without the poke, `idle` would come back only after 3 s.
+    auto opts = client_for(server.port());
+    opts.reconnect_min = 3s;
+    opts.reconnect_max = 3s;
+    auto busy_opts = opts;
+    busy_opts.role = "busy";
+    auto idle_opts = opts;
+    idle_opts.role = "idle";
+    redis::client busy(ctx.get_executor(), busy_opts), idle(ctx.get_executor(), idle_opts);
+    busy.set_on_up([&] { idle.poke(); });
+    idle.set_on_up([&] { busy.poke(); });
+    busy.start();
+    idle.start();
+    run_coroutine(ctx, [&]() -> asio::awaitable<void> {
+        bool busy_up = co_await wait_until(busy, true, 5s);
+        bool idle_up = co_await wait_until(idle, true, 5s);
+        REQUIRE((busy_up && idle_up));
+        server.kill();
+        bool busy_down = co_await wait_until(busy, false, 5s);
+        bool idle_down = co_await wait_until(idle, false, 5s);
+        REQUIRE((busy_down && idle_down));
+        co_await sleep_for(500ms);  // both are in their 3 s backoff now
+        server.start();
+        // A request makes `busy` try at once; once it is up it pokes `idle`.
+        auto started = std::chrono::steady_clock::now();
+        auto [ec, r] = co_await busy.async_exec(redis::command("PING"), use_tuple);
+        (void)ec;
+        (void)r;
+        bool busy_back = co_await wait_until(busy, true, 1s);
+        bool idle_back = co_await wait_until(idle, true, 1s);
+        auto took = std::chrono::steady_clock::now() - started;
+        CHECK(busy_back);
+        CHECK(idle_back);
+        CHECK(took < 1500ms);
+        busy.stop();
+        idle.stop();
+    });
+}

@@ -287,6 +287,14 @@ TEST_CASE("redis.sentinel and redis.mode: the sentinels, the master and their ow
     CHECK_THAT(error_of("redis:\n  mode: standalone\n  url: redis+sentinel://h:26379/m\n"),
                Contains("'redis.mode' is standalone but sentinels are given"));
     CHECK_THAT(error_of("redis:\n  mode: ring\n"), Contains("unknown value 'ring'"));
+    // The environment's URL is held to redis.mode too.
+    CHECK_THAT(error_of("redis:\n  mode: standalone\n",
+                        env_of({{"SLUICE_REDIS_URL", "redis+sentinel://s1:26379/orders"}})),
+               Contains("'redis.mode' is standalone but sentinels are given"));
+    CHECK_THAT(error_of("redis:\n  mode: sentinel\n  sentinel:\n    addresses: [\"h:26379\"]\n"
+                        "    master_name: m\n",
+                        env_of({{"SLUICE_REDIS_URL", "redis://h:6379/0"}})),
+               Contains("'redis.mode' is sentinel but no sentinel is given"));
     CHECK_THAT(error_of("redis:\n  sentinel:\n    addresses: [\"h:26379\"]\n"),
                Contains("'redis.sentinel.master_name' is missing"));
     CHECK_THAT(error_of("redis:\n  sentinel:\n    addresses: [\"h:x\"]\n    master_name: m\n"),
