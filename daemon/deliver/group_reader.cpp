@@ -71,7 +71,12 @@ void group_reader::shrink_reads(unsigned asked, std::string_view why) {
 
 group_dispatcher::policy group_reader::policy() const {
     auto p = ctx_.policy(type_);
-    return {p.ack_timeout, p.retry_backoff, p.retry_backoff_max};
+    // What the claim script waits for entries this broker holds: the timeout saved for
+    // them (save_ack_timeout), so idle times set here (nack, a passed deadline) come
+    // due when they should.
+    auto timeout = p.ack_timeout;
+    if (saved_ack_timeout_) timeout = std::min(timeout, *saved_ack_timeout_);
+    return {timeout, p.retry_backoff, p.retry_backoff_max};
 }
 
 void group_reader::start() {
@@ -105,6 +110,7 @@ void group_reader::stop() {
 void group_reader::add(const std::shared_ptr<subscription>& s) {
     s->member = dispatcher_.join(s->window, s->ack_timeout);
     members_[s->member] = s;
+    save_ack_timeout();
     dispatcher_.dispatch(clock_type::now());
     apply();
 }
@@ -112,7 +118,20 @@ void group_reader::add(const std::shared_ptr<subscription>& s) {
 void group_reader::remove(const std::shared_ptr<subscription>& s) {
     dispatcher_.leave(s->member, policy());
     members_.erase(s->member);
+    save_ack_timeout();
     apply();
+}
+
+void group_reader::save_ack_timeout() {
+    // With no member left the last value stays: what the members handed back was given
+    // idle times against it.
+    if (members_.empty()) return;
+    std::optional<std::chrono::milliseconds> longest;
+    for (const auto& [id, s] : members_)
+        if (!longest || s->ack_timeout > *longest) longest = s->ack_timeout;
+    if (longest == saved_ack_timeout_) return;
+    saved_ack_timeout_ = longest;
+    store_.save_ack_timeout(type_, group_, ctx_.consumer, longest);
 }
 
 void group_reader::take(std::vector<store::stream_entry>& entries, std::uint64_t delivery) {

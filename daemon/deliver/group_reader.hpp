@@ -92,6 +92,10 @@ class group_reader : public std::enable_shared_from_this<group_reader> {
     // The newest entry this reader knows the stream had: its end when the reader
     // started, then each entry read. Where a vanished group is created again.
     std::optional<entry_id> last_seen_;
+    // What save_ack_timeout() last told Redis (none: nothing yet).
+    std::optional<std::chrono::milliseconds> saved_ack_timeout_;
+    // The longest ack timeout of the members, in Redis for other brokers' claims.
+    void save_ack_timeout();
     bool flush_posted_ = false;
     bool stopped_ = false;
     metrics::delivery_series& counters_;

@@ -22,6 +22,10 @@ std::string nack_reasons_key(std::string_view type) {
     return "sluice:{" + std::string(type) + "}:nack";
 }
 
+std::string ack_timeouts_key(std::string_view type) {
+    return "sluice:{" + std::string(type) + "}:acktimeout";
+}
+
 std::string idempotency_key(std::string_view type, std::string_view source, std::string_view id) {
     std::string material;
     // Length-prefixed, so no (source, id) pair can collide with another.

@@ -13,6 +13,9 @@ void assign_stream_key(std::string& out, std::string_view type);  // the same, r
 std::string dead_letter_key(std::string_view type);               // sluice:{user.created}:dlq
 // sluice:{user.created}:nack: a hash of the last nack reason per `<group>\n<entry id>`.
 std::string nack_reasons_key(std::string_view type);
+// Per `<group>\n<consumer>` (a broker instance), the longest ack timeout (ms) of its
+// subscriptions: when what it holds is due for another broker's claim.
+std::string ack_timeouts_key(std::string_view type);  // sluice:{user.created}:acktimeout
 // sluice:{user.created}:idem:<sha1 of len(source):source id>: bounded length whatever
 // the publisher's source and id are.
 std::string idempotency_key(std::string_view type, std::string_view source, std::string_view id);

@@ -25,14 +25,26 @@ local group, consumer = ARGV[1], ARGV[2]
 local timeout, base, cap = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local max_deliveries, count, now = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
 local limit = math.max(count * 4, 100)
-local pending = redis.call('XPENDING', KEYS[1], group, 'IDLE', timeout, ARGV[9], '+', limit)
+-- What each broker instance of this group said its subscriptions wait for an ack (the
+-- longest of theirs, at most the type's): what it holds is due after that.
+local owner_timeout, least = {}, timeout
+local prefix = group .. '\n'
+local saved = redis.call('HGETALL', KEYS[4])
+for i = 1, #saved, 2 do
+  if string.sub(saved[i], 1, #prefix) == prefix then
+    local t = math.min(tonumber(saved[i + 1]) or timeout, timeout)
+    owner_timeout[string.sub(saved[i], #prefix + 1)] = t
+    if t < least then least = t end
+  end
+end
+local pending = redis.call('XPENDING', KEYS[1], group, 'IDLE', least, ARGV[9], '+', limit)
 local claimed, dead = {}, {}
 local last = nil
 for _, p in ipairs(pending) do
   if #claimed >= count then break end
   local id, idle, n = p[1], tonumber(p[3]), tonumber(p[4])
   last = id
-  local due = timeout + math.min(base * 2 ^ (n - 1), cap)
+  local due = (owner_timeout[p[2]] or timeout) + math.min(base * 2 ^ (n - 1), cap)
   if idle >= due then
     local field = group .. '\n' .. id
     if n >= max_deliveries then

@@ -256,17 +256,32 @@ stream_store::task<claim_result> stream_store::claim(std::string_view type,
     auto key = stream_key(type);
     auto dlq = dead_letter_key(type);
     auto reasons = nack_reasons_key(type);
+    auto timeouts = ack_timeouts_key(type);
     auto timeout = std::to_string(c.ack_timeout.count());
     auto base = std::to_string(c.retry_backoff.count());
     auto cap = std::to_string(c.retry_backoff_max.count());
     auto max_deliveries = std::to_string(c.max_deliveries);
     auto count = std::to_string(c.count);
     auto r = co_await eval(
-        client_, claim_script(), redis::args(key, dlq, reasons),
+        client_, claim_script(), redis::args(key, dlq, reasons, timeouts),
         redis::args(c.group, c.consumer, timeout, base, cap, max_deliveries, count, c.now, c.start),
         "the claim script");
     co_return decoded<claim_result>(r, "the claim script",
                                     [](reply& v) { return claim_result_of(v); });
+}
+
+void stream_store::save_ack_timeout(std::string_view type, std::string_view group,
+                                    std::string_view consumer,
+                                    std::optional<std::chrono::milliseconds> longest) {
+    auto key = ack_timeouts_key(type);
+    std::string field = std::string(group) + '\n' + std::string(consumer);
+    if (longest) {
+        auto ms = std::to_string(longest->count());
+        send_and_forget(client_, redis::command("HSET", key, field, ms), type,
+                        "the subscriptions' ack timeout was not saved");
+    } else {
+        send_and_forget(client_, redis::command("HDEL", key, field), type, {});
+    }
 }
 
 void stream_store::ack(std::string_view type, std::string_view group,

@@ -88,6 +88,13 @@ class stream_store {
     // Takes over due redeliveries and dead-letters spent ones (store/scripts.hpp).
     task<claim_result> claim(std::string_view type, const claim_request& r);
 
+    // Saves the longest ack timeout of `consumer`'s subscriptions to `group` (none:
+    // forgets it), so that what it holds, should it die, is due for the claim
+    // script of another broker after that rather than the type's ack timeout. Best
+    // effort: without it the type's ack timeout applies.
+    void save_ack_timeout(std::string_view type, std::string_view group, std::string_view consumer,
+                          std::optional<std::chrono::milliseconds> longest);
+
     // Acknowledges `ids` and forgets the nack reasons saved under `reason_fields`
     // (`<group>\n<id>`). Best effort: an ack that is lost means a redelivery.
     void ack(std::string_view type, std::string_view group, const std::vector<std::string>& ids,

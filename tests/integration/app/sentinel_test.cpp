@@ -162,8 +162,7 @@ TEST_CASE("min_replicas: 503 not_replicated while no replica confirms, 201 again
     test::redis_server master(quick_sync);
     test::redis_server replica(replicaof(master));
     REQUIRE(synced(master, 1));
-    test::broker_config cfg(master.url(),
-                            "publish:\n  min_replicas: 1\n  replica_timeout: 300ms\n");
+    test::broker_config cfg(master.url(), "publish:\n  min_replicas: 1\n  replica_timeout: 1s\n");
     auto broker = test::start_broker(cfg);
     REQUIRE(test::wait_for_status(cfg.port, "/readyz", 200, 5s).status == 200);
     test::http_connection c(cfg.port);

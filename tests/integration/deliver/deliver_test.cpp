@@ -631,3 +631,33 @@ TEST_CASE("Redis restarted empty under load: every event acknowledged after it r
     CHECK(missing == 0);
     CHECK_THAT(b.process->output(), Contains("consumer group was missing; created it again"));
 }
+
+TEST_CASE(
+    "events held by a broker that died are due elsewhere after their subscription's "
+    "ack timeout",
+    "[deliver]") {
+    // The type's ack timeout is the default 30 s; the subscriptions ask for 1 s.
+    test::redis_server redis;
+    broker dying(redis.url(), "");
+    broker other(redis.url(), "");
+    test::ws_client held(dying.cfg.port);
+    subscribe(held, "s", "billing", R"(,"window":10,"ack_timeout_ms":1000)");
+    std::set<std::string> published;
+    for (int n = 0; n < 5; ++n) published.insert(dying.publish(n));
+    for (int n = 0; n < 5; ++n) REQUIRE(held.receive_op("event"));  // held, never acked
+    test::ws_client taker(other.cfg.port);
+    subscribe(taker, "s", "billing", R"(,"window":10,"ack_timeout_ms":1000)");
+    dying.process->signal(SIGKILL);
+    REQUIRE(dying.process->wait(5s));
+    // The surviving broker's sweep claims them after 1 s (and a first backoff of 1 s),
+    // not after the type's 30 s.
+    auto started = std::chrono::steady_clock::now();
+    std::set<std::string> again;
+    while (again.size() < published.size() && std::chrono::steady_clock::now() - started < 8s)
+        if (auto f = taker.receive_op("event", 500ms)) {
+            again.insert(test::json_string(*f, "entry"));
+            taker.send(ack_frame("s", test::json_string(*f, "entry")));
+        }
+    CHECK(again == published);
+    CHECK(std::chrono::steady_clock::now() - started < 8s);
+}
