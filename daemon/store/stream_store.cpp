@@ -455,9 +455,19 @@ stream_store::task<done> stream_store::delete_consumer(std::string_view type,
                                                        std::string_view group,
                                                        std::string_view consumer) {
     auto key = stream_key(type);
-    auto r = co_await exec(client_, redis::command("XGROUP", "DELCONSUMER", key, group, consumer),
-                           "XGROUP DELCONSUMER");
-    co_return decoded<done>(r, "XGROUP DELCONSUMER", [](reply&) { return done{}; });
+    // With it goes the ack timeout it saved (save_ack_timeout), so that hash stays
+    // as small as the group's consumers.
+    auto timeouts = ack_timeouts_key(type);
+    std::string field = std::string(group) + '\n' + std::string(consumer);
+    redis::request req(redis::args("XGROUP", "DELCONSUMER", key, group, consumer));
+    req.push(redis::args("HDEL", timeouts, field));
+    auto r = co_await exec_each(client_, std::move(req), "XGROUP DELCONSUMER");
+    result<done> out;
+    if (!r.ok())
+        out.error = std::move(r.error);
+    else if (r.value[0].is_error())
+        out.error = failure::refused(r.value[0], "XGROUP DELCONSUMER");
+    co_return out;
 }
 
 stream_store::task<std::string> stream_store::last_entry_id(std::string_view type) {
