@@ -290,6 +290,9 @@ void apply_environment(settings& s, const env_lookup& env) {
                                "'; expected json or text");
     }
     if (auto v = env("SLUICE_SCHEMAS_DIR")) s.schemas.dir = *v;
+    // The sentinels' password, which a Kubernetes Secret can give as an environment
+    // variable (the config file is often a ConfigMap).
+    if (auto v = env("SLUICE_REDIS_SENTINEL_PASSWORD")) s.redis.sentinel_password = *v;
 }
 
 }  // namespace

@@ -280,6 +280,11 @@ TEST_CASE("redis.sentinel and redis.mode: the sentinels, the master and their ow
                    env);
     CHECK(e.redis.endpoint.sentinels.size() == 2);
     CHECK(e.redis.endpoint.sentinel_password == "sentinel-pass");
+    auto secret =
+        parse("redis:\n  sentinel:\n    password: from-file\n", "test.yaml", "/etc/sluice",
+              env_of({{"SLUICE_REDIS_URL", "redis+sentinel://s1:26379/orders"},
+                      {"SLUICE_REDIS_SENTINEL_PASSWORD", "from-secret"}}));
+    CHECK(secret.redis.endpoint.sentinel_password == "from-secret");
 
     CHECK_THAT(error_of("redis:\n  mode: cluster\n"), Contains("cluster is not supported yet"));
     CHECK_THAT(error_of("redis:\n  mode: sentinel\n"),
