@@ -1,9 +1,11 @@
 // Past one Redis, against the real binary and real processes: a master, two replicas
 // and three sentinels (redis-server --sentinel); publishes acknowledged only once a
 // replica has them (publish.min_replicas); a replica as the target.
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -13,6 +15,7 @@
 #include "support/http_client.hpp"
 #include "support/redis_sentinel.hpp"
 #include "support/redis_server.hpp"
+#include "support/ws_client.hpp"
 
 using namespace sluice;
 using namespace std::chrono_literals;
@@ -106,6 +109,40 @@ TEST_CASE("sentinel: the broker follows a kill -9 failover and loses no acknowle
     CHECK_THAT(broker->output(), Contains("(master mymaster)"));
     auto old_master = g.master.port();
 
+    // A group consumer acks what it gets, all along, on a thread of its own; ack
+    // timeout 2 s, so what the failover cut off is delivered again soon.
+    test::ws_client consumer(cfg.port);
+    consumer.send(
+        R"({"op":"subscribe","id":"s","type":"user.created","group":"billing","from":"start",)"
+        R"("window":500,"ack_timeout_ms":2000})");
+    REQUIRE(consumer.receive_op("subscribed"));
+    std::atomic<bool> stop_consuming{false};
+    std::set<std::string> delivered;
+    std::mutex delivered_mutex;
+    std::thread consuming([&] {
+        while (!stop_consuming) {
+            auto f = consumer.receive_op("event", 200ms);
+            if (!f) continue;
+            auto at = f->find("\"id\":\"ack-");
+            if (at != std::string::npos) {
+                auto id = f->substr(at + 6, f->find('"', at + 6) - at - 6);
+                std::lock_guard lock(delivered_mutex);
+                delivered.insert(id);
+            }
+            auto entry = test::json_string(*f, "entry");
+            consumer.send(R"({"op":"ack","sub":"s","entries":[")" + entry + R"("]})");
+        }
+    });
+    // A failed REQUIRE below must not leave the thread running.
+    struct joiner {
+        std::atomic<bool>& stop;
+        std::thread& t;
+        ~joiner() {
+            stop = true;
+            if (t.joinable()) t.join();
+        }
+    } join_consumer{stop_consuming, consuming};
+
     // Publish one event at a time, as a client that retries nothing would, and kill
     // the master under that load; count what was acknowledged.
     std::vector<std::string> acknowledged;
@@ -155,6 +192,22 @@ TEST_CASE("sentinel: the broker follows a kill -9 failover and loses no acknowle
     CHECK(missing == 0);
     CHECK(refused > 0);  // the failover was seen: some publishes were refused meanwhile
     CHECK(test::wait_for_status(cfg.port, "/readyz", 200, 5s).status == 200);
+
+    // And every acknowledged event reaches the group (at least once), acked.
+    auto all_delivered = [&] {
+        std::lock_guard lock(delivered_mutex);
+        for (const auto& id : acknowledged)
+            if (!delivered.count(id)) return false;
+        return true;
+    };
+    bool reached = eventually(all_delivered, 20s);
+    stop_consuming = true;
+    consuming.join();  // before `delivered` is read without the lock
+    std::size_t undelivered = 0;
+    for (const auto& id : acknowledged)
+        if (!delivered.count(id)) ++undelivered;
+    CHECK(reached);
+    CHECK(undelivered == 0);
 }
 
 TEST_CASE("min_replicas: 503 not_replicated while no replica confirms, 201 again after",
