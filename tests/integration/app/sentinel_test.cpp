@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "support/broker_process.hpp"
+#include "support/free_port.hpp"
 #include "support/http_client.hpp"
 #include "support/redis_sentinel.hpp"
 #include "support/redis_server.hpp"
@@ -253,4 +254,25 @@ TEST_CASE("a replica as the target: /readyz is 503 and names it", "[app][sentine
     CHECK_THAT(ready.body, Contains("is a replica (read-only)"));
     test::http_connection c(cfg.port);
     CHECK(publish(c, "x-1").status == 503);
+}
+
+TEST_CASE("sentinels that name no master: /readyz says so, sentinel by sentinel",
+          "[app][sentinel]") {
+    test::redis_server master;
+    test::redis_sentinel knows(master.port(), "mymaster");
+    auto nobody = test::free_port();  // no sentinel listens here
+    test::broker_config cfg("redis+sentinel://" + knows.address() +
+                            ",127.0.0.1:" + std::to_string(nobody) + "/orders");
+    auto broker = test::start_broker(cfg);
+    test::http_reply ready;
+    CHECK(eventually(
+        [&] {
+            ready = test::http_get(cfg.port, "/readyz");
+            return ready.body.find("no sentinel names the master") != std::string::npos;
+        },
+        5s));
+    CHECK(ready.status == 503);
+    CHECK_THAT(ready.body, Contains(knows.address() + ": knows no master named 'orders'"));
+    CHECK_THAT(ready.body, Contains("127.0.0.1:" + std::to_string(nobody) + ": "));
+    CHECK_THAT(broker->output(), Contains("cannot find the redis master; retrying"));
 }
