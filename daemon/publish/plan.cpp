@@ -1,5 +1,7 @@
 #include "publish/plan.hpp"
 
+#include "redis/error.hpp"
+
 #include <simdjson.h>
 
 #include <boost/beast/http/field.hpp>
@@ -327,7 +329,12 @@ void record(publish_plan& plan, const store::result<store::done>& stored) {
             it.duplicate = one.value.duplicate;
             continue;
         }
-        auto failure = store::problem_for(one.error, "nothing was written; retry", it.type);
+        auto failure = store::problem_for(
+            one.error,
+            one.error.ec == redis::error::not_replicated
+                ? "the event is stored: retry with the same id and source (a retry stores it once)"
+                : "nothing was written; retry",
+            it.type);
         it.problem = std::move(failure.problem);
         it.retry = it.problem.status == 503;
         it.event.reset();

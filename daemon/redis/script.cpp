@@ -1,5 +1,7 @@
 #include "redis/script.hpp"
 
+#include "redis/error.hpp"
+
 #include <openssl/sha.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -37,17 +39,20 @@ script::script(std::string source) : source_(std::move(source)) {
 
 boost::asio::awaitable<std::tuple<boost::system::error_code, reply>> eval(
     client& c, const script& s, const std::vector<std::string_view>& keys,
-    const std::vector<std::string_view>& args) {
+    const std::vector<std::string_view>& args, bool replicated) {
     constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
     std::string key_count;
-    auto [ec, r] =
-        co_await c.async_exec(eval_argv("EVALSHA", s.sha1(), keys, args, key_count), use_tuple);
+    request sha(eval_argv("EVALSHA", s.sha1(), keys, args, key_count));
+    if (replicated) sha.replicate();
+    auto [ec, r] = co_await c.async_exec(std::move(sha), use_tuple);
     // Named results, not braced temporaries in co_return (GCC 12 coroutine bug).
     std::tuple<boost::system::error_code, reply> out(ec, std::move(r));
-    if (ec || !std::get<1>(out).is_error() || !std::get<1>(out).str.starts_with("NOSCRIPT"))
+    bool answered = !ec || ec == error::not_replicated;
+    if (!answered || !std::get<1>(out).is_error() || !std::get<1>(out).str.starts_with("NOSCRIPT"))
         co_return out;
-    auto [ec2, r2] =
-        co_await c.async_exec(eval_argv("EVAL", s.source(), keys, args, key_count), use_tuple);
+    request full(eval_argv("EVAL", s.source(), keys, args, key_count));
+    if (replicated) full.replicate();
+    auto [ec2, r2] = co_await c.async_exec(std::move(full), use_tuple);
     out = std::tuple<boost::system::error_code, reply>(ec2, std::move(r2));
     co_return out;
 }

@@ -26,9 +26,11 @@ class script {
 };
 
 // Runs `s` with `keys` and `args`: EVALSHA first, and EVAL (which also caches the
-// script) when Redis answers NOSCRIPT. Completes like client::async_exec.
+// script) when Redis answers NOSCRIPT. Completes like client::async_exec. With
+// `replicated`, the script's writes count only once replicas have them
+// (request::replicate(): error::not_replicated, with the script's reply, when too few).
 boost::asio::awaitable<std::tuple<boost::system::error_code, reply>> eval(
     client& c, const script& s, const std::vector<std::string_view>& keys,
-    const std::vector<std::string_view>& args);
+    const std::vector<std::string_view>& args, bool replicated = false);
 
 }  // namespace sluice::redis

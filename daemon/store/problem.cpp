@@ -22,10 +22,9 @@ redis_failure problem_for_redis_error(const boost::system::error_code& ec, std::
         f.problem = {503,
                      "not_replicated",
                      "Not replicated",
-                     "the event was stored on the Redis master, but fewer replicas than "
+                     "Redis applied it on the master, but fewer replicas than "
                      "publish.min_replicas confirmed it within publish.replica_timeout, so a "
-                     "failover could lose it: retry with the same id and source (a retry "
-                     "stores it once)",
+                     "failover could undo it",
                      {}};
         f.retry_after_seconds = 1;
         return f;
@@ -76,7 +75,9 @@ redis_failure problem_for_redis_reply(const redis::reply& r, std::string_view wh
 redis_failure problem_for(const failure& f, std::string_view effect, std::string_view type) {
     if (f.what == failure::kind::no_reply) {
         auto out = problem_for_redis_error(f.ec, f.text);
-        if (f.ec != redis::error::reply_too_large && f.ec != redis::error::not_replicated)
+        if (f.ec == redis::error::not_replicated)
+            out.problem.detail += "; " + std::string(effect);
+        else if (f.ec != redis::error::reply_too_large)
             out.problem.detail =
                 "Redis did not answer: " + f.ec.message() + "; " + std::string(effect);
         return out;

@@ -58,10 +58,11 @@ net::awaitable<result<std::vector<reply>>> exec_each(redis::client& c, redis::re
 }
 
 // A script's reply: EVALSHA, and EVAL once when Redis does not have it.
-net::awaitable<result<reply>> eval(redis::client& c, const redis::script& s,
-                                   const std::vector<std::string_view>& keys,
-                                   const std::vector<std::string_view>& args, std::string_view op) {
-    auto [ec, r] = co_await redis::eval(c, s, keys, args);
+net::awaitable<result<reply>> run_script(redis::client& c, const redis::script& s,
+                                         const std::vector<std::string_view>& keys,
+                                         const std::vector<std::string_view>& args,
+                                         std::string_view op, bool replicated = false) {
+    auto [ec, r] = co_await redis::eval(c, s, keys, args, replicated);
     co_return reply_of(ec, std::move(r), op);
 }
 
@@ -262,7 +263,7 @@ stream_store::task<claim_result> stream_store::claim(std::string_view type,
     auto cap = std::to_string(c.retry_backoff_max.count());
     auto max_deliveries = std::to_string(c.max_deliveries);
     auto count = std::to_string(c.count);
-    auto r = co_await eval(
+    auto r = co_await run_script(
         client_, claim_script(), redis::args(key, dlq, reasons, timeouts),
         redis::args(c.group, c.consumer, timeout, base, cap, max_deliveries, count, c.now, c.start),
         "the claim script");
@@ -355,8 +356,8 @@ stream_store::task<stream_store::group_listing> stream_store::list_groups(std::s
                                                                           std::string_view after) {
     auto key = stream_key(type);
     auto n = std::to_string(most);
-    auto r = co_await eval(client_, list_groups_script(), redis::args(key), redis::args(n, after),
-                           "the group listing script");
+    auto r = co_await run_script(client_, list_groups_script(), redis::args(key),
+                                 redis::args(n, after), "the group listing script");
     if (!r.ok()) {
         result<group_listing> out;
         out.error = std::move(r.error);
@@ -539,8 +540,9 @@ stream_store::task<requeue_result> stream_store::requeue(std::string_view type, 
         argv = redis::args("ids", cap);
         argv.insert(argv.end(), ids.begin(), ids.end());
     }
-    auto r = co_await eval(client_, requeue_script(), redis::args(dlq, stream), argv,
-                           "the requeue script");
+    // Requeued events must survive a failover as published ones do (min_replicas).
+    auto r = co_await run_script(client_, requeue_script(), redis::args(dlq, stream), argv,
+                                 "the requeue script", true);
     result<requeue_result> out;
     if (!r.ok())
         out.error = std::move(r.error);
@@ -555,7 +557,7 @@ stream_store::task<long long> stream_store::delete_dead_letters(std::string_view
     std::string_view op = all ? "the clear script" : "XDEL";
     result<reply> r;
     if (all) {
-        r = co_await eval(client_, clear_dead_letters_script(), redis::args(dlq), {}, op);
+        r = co_await run_script(client_, clear_dead_letters_script(), redis::args(dlq), {}, op);
     } else {
         auto argv = redis::args("XDEL", dlq);
         argv.insert(argv.end(), ids.begin(), ids.end());
@@ -576,9 +578,9 @@ stream_store::task<stream_store::trimmed> stream_store::trim(std::string_view ty
     auto key = stream_key(type);
     auto max_length = std::to_string(t.max_length);
     auto per_round = std::to_string(t.per_round);
-    auto r = co_await eval(client_, trim_script(), redis::args(key),
-                           redis::args(max_length, t.oldest, per_round, t.unsafe ? "1" : "0"),
-                           "the trim script");
+    auto r = co_await run_script(client_, trim_script(), redis::args(key),
+                                 redis::args(max_length, t.oldest, per_round, t.unsafe ? "1" : "0"),
+                                 "the trim script");
     result<trimmed> out;
     if (!r.ok()) {
         out.error = std::move(r.error);

@@ -230,11 +230,22 @@ TEST_CASE("min_replicas: 503 not_replicated while no replica confirms, 201 again
     // Stored on the master all the same (a retry with the same id stores it once).
     CHECK_THAT(master.cli({"XRANGE", stream_key, "-", "+"}), Contains("r-2"));
 
+    // A requeue of dead letters waits for the replica too: a dead letter put there
+    // by hand (the dead-letter stream's own format: event fields, then dlq_ ones).
+    master.cli({"XADD", "sluice:{user.created}:dlq", "*", "id", "d-1", "type", "user.created",
+                "dlq_entry", "1-0", "dlq_group", "g", "dlq_deliveries", "5", "dlq_reason", "x",
+                "dlq_time", "2026-12-02T00:00:00Z"});
+    auto requeue = c.request("POST", "/v1/dlq/user.created/requeue", R"({"all":true})",
+                             "Content-Type: application/json\r\n");
+    CHECK(requeue.status == 503);
+    CHECK_THAT(requeue.body, Contains("\"code\":\"not_replicated\""));
+    CHECK_THAT(requeue.body, Contains("some dead letters may have been requeued"));
+
     replica.resume();
     // The retry finds the event stored (200, a duplicate) and now replicated.
     CHECK(eventually([&] { return publish(c, "r-2").status == 200; }, 5s));
     CHECK(publish(c, "r-3").status == 201);
-    CHECK(master.cli({"XLEN", stream_key}) == "3");  // r-1, r-2 (once) and r-3
+    CHECK(master.cli({"XLEN", stream_key}) == "4");  // r-1, r-2 (once), d-1 requeued, r-3
 }
 
 TEST_CASE("a replica as the target: /readyz is 503 and names it", "[app][sentinel]") {
