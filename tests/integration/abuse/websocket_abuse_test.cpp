@@ -76,8 +76,15 @@ TEST_CASE("abuse: a client that floods bad frames and never reads is closed with
     }
     CHECK_THAT(test::http_get(cfg.port, "/metrics").body,
                Contains("sluice_websocket_send_overflows_total 1"));
-    auto after = test::settle_resident_kib(*broker, baseline, 16 * 1024, 5s);
+    // Under ThreadSanitizer its allocator keeps more of what was freed (16 MiB of
+    // queued frames here, on two I/O threads) and its shadow memory counts in RSS.
+#if defined(__SANITIZE_THREAD__)
+    constexpr long slack_kib = 8 * 1024;
+#else
+    constexpr long slack_kib = 0;
+#endif
+    auto after = test::settle_resident_kib(*broker, baseline, 16 * 1024 + slack_kib, 5s);
     INFO("resident memory " << baseline << " KiB before, " << after << " KiB after");
-    CHECK(after < baseline + 16 * 1024);
+    CHECK(after < baseline + 16 * 1024 + slack_kib);
     CHECK(test::healthz_ms(cfg.port) < 1000);
 }
