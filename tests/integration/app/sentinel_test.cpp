@@ -287,3 +287,35 @@ TEST_CASE("sentinels that name no master: /readyz says so, sentinel by sentinel"
     CHECK_THAT(ready.body, Contains("127.0.0.1:" + std::to_string(nobody) + ": "));
     CHECK_THAT(broker->output(), Contains("cannot find the redis master; retrying"));
 }
+
+TEST_CASE("sentinel mode serves the rest too: fan-out, replay, groups and dead letters",
+          "[app][sentinel]") {
+    sentinel_group g;
+    test::broker_config cfg(g.url());
+    auto broker = test::start_broker(cfg);
+    REQUIRE(test::wait_for_status(cfg.port, "/readyz", 200, 10s).status == 200);
+    // A fan-out subscriber at the stream's end (the tail reads use clients of their own).
+    test::ws_client fan(cfg.port);
+    fan.send(R"({"op":"subscribe","id":"f","type":"user.created"})");
+    REQUIRE(fan.receive_op("subscribed"));
+    test::http_connection c(cfg.port);
+    for (int n = 0; n < 3; ++n) REQUIRE(publish(c, "m-" + std::to_string(n)).status == 201);
+    for (int n = 0; n < 3; ++n) {
+        auto f = fan.receive_op("event");
+        REQUIRE(f);
+        CHECK_THAT(*f, Contains("\"id\":\"m-" + std::to_string(n) + "\""));
+    }
+    // Replay, group admin and dead letters answer from the master the sentinels named.
+    auto page = c.request("GET", "/v1/streams/user.created/events?limit=10");
+    CHECK(page.status == 200);
+    CHECK_THAT(page.body, Contains("\"m-2\""));
+    auto created = c.request("PUT", "/v1/streams/user.created/groups/audit", R"({"from":"start"})",
+                             "Content-Type: application/json\r\n");
+    CHECK(created.status / 100 == 2);
+    auto groups = c.request("GET", "/v1/streams/user.created/groups");
+    CHECK(groups.status == 200);
+    CHECK_THAT(groups.body, Contains("\"audit\""));
+    CHECK(c.request("GET", "/v1/dlq/user.created").status == 200);
+    auto port = g.sentinels.front()->master_port();
+    CHECK(test::redis_cli(port, {"XLEN", stream_key}) == "3");
+}
