@@ -18,7 +18,8 @@ access_rule rule_for(std::string_view method, std::string_view pattern) {
     } else if (pattern == "/v1/events" || pattern == "/v1/ws") {
         r.any_principal = r.public_only = true;
     } else if (pattern == "/v1/streams/{type}/events" ||
-               (pattern == "/v1/dlq/{type}" && method == "GET")) {
+               ((pattern == "/v1/dlq/{type}" || pattern == "/v1/dlq/{type}/{entry}") &&
+                method == "GET")) {
         r.act = auth::action::replay;
         r.type_param = "type";
     } else if (pattern.starts_with("/v1/streams/{type}/groups") ||

@@ -1,5 +1,6 @@
 #include "streams/endpoints.hpp"
 
+#include "deliver/position.hpp"
 #include "deliver/protocol.hpp"
 #include "json/write.hpp"
 
@@ -115,6 +116,52 @@ net::awaitable<response> read_page(const sources& s, const http::request_context
     auto body = dead_letters ? dead_letter_page_json(type, page.entries(), page.more())
                              : replay_page_json(type, page.entries(), page.more());
     auto res = http::make_response(200, std::move(body), json);
+    co_return res;
+}
+
+// GET /v1/dlq/{type}/{entry}: one dead letter.
+net::awaitable<response> read_dead_letter(const sources& s, const http::request_context& ctx) {
+    std::string type(ctx.params.get("type"));
+    auto unknown = unknown_type(s, type);
+    if (unknown) co_return std::move(*unknown);
+    std::string entry(ctx.params.get("entry"));
+    if (entry == "requeue") {  // the requeue route's path, with another method
+        http::problem p{405,
+                        "method_not_allowed",
+                        "Method not allowed",
+                        "GET is not allowed on /v1/dlq/" + echo(type) + "/requeue; allowed: POST",
+                        {}};
+        auto res = http::make_problem(p);
+        res.set(http::beast_http::field::allow, "POST");
+        co_return res;
+    }
+    auto id = deliver::parse_entry_id(entry);
+    if (!id || entry.find('-') == std::string::npos) {
+        http::problem p{400,
+                        "invalid_entry",
+                        "Invalid entry id",
+                        echo(entry) + " is not a dead letter's entry id (<ms>-<seq>)",
+                        {}};
+        auto res = http::make_problem(p);
+        co_return res;
+    }
+    auto& store = ctx.worker.get<store::stream_store>();
+    auto r =
+        co_await store.range(store::stream_store::stream_kind::dead_letters, type, entry, entry, 1);
+    if (!r.ok()) {
+        auto res = store_failed(r.error, "nothing was read", type);
+        co_return res;
+    }
+    if (r.value.empty()) {
+        http::problem p{404,
+                        "dead_letter_not_found",
+                        "No such dead letter",
+                        "no dead letter " + echo(entry) + " for " + echo(type),
+                        {}};
+        auto res = http::make_problem(p);
+        co_return res;
+    }
+    auto res = http::make_response(200, dead_letter_json(type, r.value.front()), json);
     co_return res;
 }
 
@@ -325,6 +372,8 @@ void add_stream_endpoints(http::service& api, catalog_source catalog, metrics::r
               [s](const http::request_context& ctx) { return read_page(*s, ctx, true); });
     api.route("POST", "/v1/dlq/{type}/requeue",
               [s](const http::request_context& ctx) { return requeue(*s, ctx); });
+    api.route("GET", "/v1/dlq/{type}/{entry}",
+              [s](const http::request_context& ctx) { return read_dead_letter(*s, ctx); });
     api.route("DELETE", "/v1/dlq/{type}",
               [s](const http::request_context& ctx) { return delete_dead_letters(*s, ctx); });
 }

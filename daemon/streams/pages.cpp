@@ -58,38 +58,56 @@ std::string replay_page_json(std::string_view type,
     return out;
 }
 
+namespace {
+
+// One dead letter's members after the opening brace: dlq_entry, entry, group,
+// deliveries, reason, time, event.
+void append_dead_letter(std::string& out, const deliver::stream_entry& e) {
+    out += R"("dlq_entry":)";
+    json::append_string(out, e.id);
+    out += R"(,"entry":)";
+    append_field(out, e, "dlq_entry");
+    out += R"(,"group":)";
+    append_field(out, e, "dlq_group");
+    out += R"(,"deliveries":)";
+    auto deliveries = e.field("dlq_deliveries");
+    std::uint64_t n = 0;
+    auto [end, ec] = std::from_chars(deliveries.data(), deliveries.data() + deliveries.size(), n);
+    bool numeric =
+        !deliveries.empty() && ec == std::errc() && end == deliveries.data() + deliveries.size();
+    out += numeric ? std::to_string(n) : std::string("null");
+    out += R"(,"reason":)";
+    append_field(out, e, "dlq_reason");
+    out += R"(,"time":)";
+    append_field(out, e, "dlq_time");
+    out += R"(,"event":)";
+    deliver::append_event_json(out, e);
+}
+
+}  // namespace
+
 std::string dead_letter_page_json(std::string_view type,
                                   const std::vector<deliver::stream_entry>& entries, bool more) {
     std::string out = R"({"type":)";
     json::append_string(out, type);
     out += R"(,"dead_letters":[)";
     for (std::size_t i = 0; i < entries.size(); ++i) {
-        const auto& e = entries[i];
         if (i) out += ',';
-        out += R"({"dlq_entry":)";
-        json::append_string(out, e.id);
-        out += R"(,"entry":)";
-        append_field(out, e, "dlq_entry");
-        out += R"(,"group":)";
-        append_field(out, e, "dlq_group");
-        out += R"(,"deliveries":)";
-        auto deliveries = e.field("dlq_deliveries");
-        std::uint64_t n = 0;
-        auto [end, ec] =
-            std::from_chars(deliveries.data(), deliveries.data() + deliveries.size(), n);
-        bool numeric = !deliveries.empty() && ec == std::errc() &&
-                       end == deliveries.data() + deliveries.size();
-        out += numeric ? std::to_string(n) : std::string("null");
-        out += R"(,"reason":)";
-        append_field(out, e, "dlq_reason");
-        out += R"(,"time":)";
-        append_field(out, e, "dlq_time");
-        out += R"(,"event":)";
-        deliver::append_event_json(out, e);
+        out += '{';
+        append_dead_letter(out, entries[i]);
         out += '}';
     }
     out += ']';
     append_next(out, entries, more);
+    return out;
+}
+
+std::string dead_letter_json(std::string_view type, const deliver::stream_entry& entry) {
+    std::string out = R"({"type":)";
+    json::append_string(out, type);
+    out += ',';
+    append_dead_letter(out, entry);
+    out += '}';
     return out;
 }
 

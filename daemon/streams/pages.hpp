@@ -31,6 +31,8 @@ std::string replay_page_json(std::string_view type,
 // entry, group, deliveries, reason and time (null when absent), the rest the event.
 std::string dead_letter_page_json(std::string_view type,
                                   const std::vector<deliver::stream_entry>& entries, bool more);
+// One dead letter, as a page's item with its type: {"type":..., "dlq_entry":..., ...}.
+std::string dead_letter_json(std::string_view type, const deliver::stream_entry& entry);
 
 // What bounds the Redis replies of a page. Redis cannot limit XRANGE by bytes, so the
 // COUNT asked is bounded by the largest entry a publish can store.

@@ -92,6 +92,11 @@ TEST_CASE("auth: probes stay open, everything else needs credentials", "[auth]")
         check_problem(b.call("GET", target, "sk_demo_publish"), 403, "forbidden");
         CHECK(b.call("GET", target, "sk_demo_admin").status == 200);
     }
+    // One dead letter: replay, like the list (the admin key has it; none exists: 404).
+    check_problem(b.call("GET", "/v1/dlq/user.created/1-1"), 401, "unauthorized");
+    check_problem(b.call("GET", "/v1/dlq/user.created/1-1", "sk_demo_publish"), 403, "forbidden");
+    check_problem(b.call("GET", "/v1/dlq/user.created/1-1", "sk_demo_admin"), 404,
+                  "dead_letter_not_found");
     check_problem(b.call("POST", "/v1/events", "", test::user_event(1)), 401, "unauthorized");
     check_problem(b.call("POST", "/v1/events", "sk_nope", test::user_event(1)), 401,
                   "unauthorized");

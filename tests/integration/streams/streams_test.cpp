@@ -394,6 +394,36 @@ TEST_CASE("dead letters are listed in pages with why they died and the whole eve
           R"({"type":"order.placed","dead_letters":[],"next":null})");
 }
 
+TEST_CASE("one dead letter by its entry id, and the errors around it", "[streams][redis]") {
+    running_broker b;
+    auto entry = b.publish("one-0");
+    auto letter = b.dead_letter(entry, "poison");
+    auto r = b.call("GET", "/v1/dlq/user.created/" + letter);
+    REQUIRE(r.status == 200);
+    json one(r.body);
+    CHECK(str(one.root["type"]) == "user.created");
+    CHECK(str(one.root["dlq_entry"]) == letter);
+    CHECK(str(one.root["entry"]) == entry);
+    CHECK(str(one.root["reason"]) == "poison");
+    // The same object as the page's item.
+    json page(b.call("GET", "/v1/dlq/user.created").body);
+    CHECK(simdjson::minify(one.root["event"]) ==
+          simdjson::minify(page.root["dead_letters"].at(0)["event"]));
+
+    auto missing = b.call("GET", "/v1/dlq/user.created/1-1");
+    CHECK(missing.status == 404);
+    CHECK_THAT(missing.body, Contains("\"code\":\"dead_letter_not_found\""));
+    auto bad = b.call("GET", "/v1/dlq/user.created/nope");
+    CHECK(bad.status == 400);
+    CHECK_THAT(bad.body, Contains("\"code\":\"invalid_entry\""));
+    CHECK(b.call("GET", "/v1/dlq/user.created/123").status == 400);  // an id has a sequence
+    CHECK(b.call("GET", "/v1/dlq/no.such/1-1").status == 404);
+    auto wrong = b.call("GET", "/v1/dlq/user.created/requeue");
+    CHECK(wrong.status == 405);
+    CHECK(wrong.header("Allow") == "POST");
+    CHECK(b.call("DELETE", "/v1/dlq/user.created/" + letter).status == 405);
+}
+
 TEST_CASE("requeue puts dead letters back on the stream with identical CloudEvents",
           "[streams][redis]") {
     running_broker b;
