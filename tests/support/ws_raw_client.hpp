@@ -1,5 +1,10 @@
 #pragma once
 
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <stdexcept>
+
 // A WebSocket client over a plain blocking socket, for tests that must see exactly
 // what the server sends (close codes, pongs) and misbehave as no library would:
 // it writes the handshake and frames byte by byte and never reads unless asked.
@@ -46,8 +51,26 @@ class raw_client {
         socket_.connect(ep);
     }
 
+    // Writes all of `bytes`, waiting in poll(); a server that reads nothing for a
+    // minute fails the write (an exception naming the stall) instead of blocking until
+    // the test runner's timeout.
     void write(const std::string& bytes) {
-        boost::asio::write(socket_, boost::asio::buffer(bytes));
+        const char* at = bytes.data();
+        std::size_t left = bytes.size();
+        while (left > 0) {
+            pollfd p{socket_.native_handle(), POLLOUT, 0};
+            int ready = ::poll(&p, 1, 60'000);
+            if (ready == 0) throw std::runtime_error("the server read nothing for 60 s");
+            if (ready < 0) throw std::runtime_error("poll failed");
+            auto n = ::send(socket_.native_handle(), at, left, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n < 0) {
+                if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
+                throw boost::system::system_error(
+                    boost::system::error_code(errno, boost::system::system_category()));
+            }
+            at += n;
+            left -= static_cast<std::size_t>(n);
+        }
     }
 
     // Sends the upgrade request with these header lines; returns the answer's head
