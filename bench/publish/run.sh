@@ -93,11 +93,16 @@ NGINX
 nginx -p "$work/null/" -c "$work/null/nginx.conf" > "$work/null.log" 2>&1 &
 pids+=($!)
 
-for _ in $(seq 100); do
-  curl -fs "http://127.0.0.1:$sluice_port/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-curl -fs "http://127.0.0.1:$sluice_port/readyz" >/dev/null || { echo "bench: sluice not ready"; cat "$work/sluice.log"; exit 1; }
+# The broker on port $1 answers /readyz 200 within 10 s, else the bench stops with its
+# log ($2).
+wait_ready() {
+  for _ in $(seq 100); do
+    curl -fs "http://127.0.0.1:$1/readyz" >/dev/null 2>&1 && return
+    sleep 0.1
+  done
+  echo "bench: the broker on port $1 is not ready"; cat "$2"; exit 1
+}
+wait_ready "$sluice_port" "$work/sluice.log"
 
 # "rate p50_ms p99_ms non2xx" from wrk's output.
 wrk_run() {  # url body_file lua
@@ -130,16 +135,18 @@ mapfile -t sluice_fields < <(redis-cli -p "$redis_port" --raw xrevrange 'sluice:
 # Sluice's runs pay for Redis growing by millions of entries (fresh memory, page
 # faults) while the reference reuses the memory of its deleted stream.
 empty_stream() { redis-cli -p "$redis_port" del 'sluice:{user.created}:events' >/dev/null; }
+# wrk_run of single-event or 100-event-batch publishes to the broker at base URL $1,
+# from an empty stream.
+single() { empty_stream; wrk_run "$1/v1/events" "$work/single.json" "$root/$peers/post.lua"; }
+batch() { empty_stream; wrk_run "$1/v1/events" "$work/batch.json" "$root/bench/publish/batch.lua"; }
 
 if want publish; then
 echo "round | sluice single/s p50 p99 (non-2xx) | nchan/s p50 p99 | null nginx/s | sluice batch events/s | redis-benchmark -P 64 /s: event.json, Sluice's entry"
 for round in $(seq 0 "$rounds"); do
-  empty_stream
-  read -r s_rate s_p50 s_p99 s_bad <<<"$(wrk_run "http://127.0.0.1:$sluice_port/v1/events" "$work/single.json" "$root/$peers/post.lua")"
+  read -r s_rate s_p50 s_p99 s_bad <<<"$(single "http://127.0.0.1:$sluice_port")"
   read -r n_rate n_p50 n_p99 n_bad <<<"$(BODY_FILE="$root/$peers/event.json" wrk_run "http://127.0.0.1:$nchan_port/pub/user.created" "$root/$peers/event.json" "$root/$peers/post.lua")"
   read -r z_rate z_p50 z_p99 z_bad <<<"$(wrk_run "http://127.0.0.1:$null_port/pub" "$root/$peers/event.json" "$root/$peers/post.lua")"
-  empty_stream
-  read -r b_rate b_p50 b_p99 b_bad <<<"$(wrk_run "http://127.0.0.1:$sluice_port/v1/events" "$work/batch.json" "$root/bench/publish/batch.lua")"
+  read -r b_rate b_p50 b_p99 b_bad <<<"$(batch "http://127.0.0.1:$sluice_port")"
   x_rate=$(xadd_rate)
   xs_rate=$(xadd_rate "${sluice_fields[@]}")
   b_events=$(python3 -c "print(round($b_rate*100))")
@@ -211,15 +218,12 @@ pids+=($!)
 b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
 jwt_input="$(printf '{"alg":"RS256","typ":"JWT"}' | b64url).$(printf '{"sub":"bench","aud":"sluice","exp":%s,"sluice":[{"types":["*"],"allow":["publish"]}]}' "$(( $(date +%s) + 3600 ))" | b64url)"
 jwt="$jwt_input.$(printf %s "$jwt_input" | openssl dgst -sha256 -sign "$work/rsa.pem" -binary | b64url)"
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$auth_port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+wait_ready "$auth_port" "$work/sluice-auth.log"
 echo "auth | none/s p99 | API key/s p99 (non-2xx) | RS256 JWT/s p99 (non-2xx) | key/none, jwt/none"
 for round in $(seq 1 "$rounds"); do
-  empty_stream
-  read -r a_rate a_p50 a_p99 a_bad <<<"$(wrk_run "http://127.0.0.1:$sluice_port/v1/events" "$work/single.json" "$root/$peers/post.lua")"
-  empty_stream
-  read -r k_rate k_p50 k_p99 k_bad <<<"$(AUTH_BEARER=$bench_key wrk_run "http://127.0.0.1:$auth_port/v1/events" "$work/single.json" "$root/$peers/post.lua")"
-  empty_stream
-  read -r j_rate j_p50 j_p99 j_bad <<<"$(AUTH_BEARER=$jwt wrk_run "http://127.0.0.1:$auth_port/v1/events" "$work/single.json" "$root/$peers/post.lua")"
+  read -r a_rate a_p50 a_p99 a_bad <<<"$(single "http://127.0.0.1:$sluice_port")"
+  read -r k_rate k_p50 k_p99 k_bad <<<"$(AUTH_BEARER=$bench_key single "http://127.0.0.1:$auth_port")"
+  read -r j_rate j_p50 j_p99 j_bad <<<"$(AUTH_BEARER=$jwt single "http://127.0.0.1:$auth_port")"
   echo "$round | $a_rate $a_p99 | $k_rate $k_p99 ($k_bad) | $j_rate $j_p99 ($j_bad) | $(python3 -c "print(f'{$k_rate/$a_rate:.2f}, {$j_rate/$a_rate:.2f}')")"
 done
 fi
@@ -231,10 +235,8 @@ if want tls; then
 # handshake; its CPU per connection, next to plain, is the handshake's cost.
 echo "tls | http/s p99 | https/s p99 (non-2xx) | https/http | new conn: http/s, https/s | CPU µs per new connection: http, https (handshake = the difference)"
 for round in $(seq 1 "$rounds"); do
-  empty_stream
-  read -r p_rate p_p50 p_p99 p_bad <<<"$(wrk_run "http://127.0.0.1:$sluice_port/v1/events" "$work/single.json" "$root/$peers/post.lua")"
-  empty_stream
-  read -r t_rate t_p50 t_p99 t_bad <<<"$(wrk_run "https://127.0.0.1:$tls_port/v1/events" "$work/single.json" "$root/$peers/post.lua")"
+  read -r p_rate p_p50 p_p99 p_bad <<<"$(single "http://127.0.0.1:$sluice_port")"
+  read -r t_rate t_p50 t_p99 t_bad <<<"$(single "https://127.0.0.1:$tls_port")"
   read -r pc_rate pc_cpu <<<"$(cpu_us_per_request "http://127.0.0.1:$sluice_port/healthz" /dev/null "$root/bench/publish/new_connection.lua" "$sluice_pid")"
   read -r tc_rate tc_cpu <<<"$(cpu_us_per_request "https://127.0.0.1:$tls_port/healthz" /dev/null "$root/bench/publish/new_connection.lua" "$sluice_pid")"
   echo "$round | $p_rate $p_p99 | $t_rate $t_p99 ($t_bad) | $(python3 -c "print(f'{$t_rate/$p_rate:.2f}')") | $pc_rate, $tc_rate | $pc_cpu, $tc_cpu (+$(python3 -c "print(f'{$tc_cpu-$pc_cpu:.0f}')"))"
@@ -263,17 +265,13 @@ publish: {min_replicas: 1, replica_timeout: 1s}
 YAML
 "$build/sluice" --config "$work/sluice-wait.yaml" > "$work/sluice-wait.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$wait_port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+wait_ready "$wait_port" "$work/sluice-wait.log"
 echo "min_replicas | 0: single/s p50 p99 | 1: single/s p50 p99 (non-2xx) | 1/0 | batch events/s: 0, 1 (non-2xx) | 1/0"
 for round in $(seq 1 "$rounds"); do
-  empty_stream
-  read -r a_rate a_p50 a_p99 a_bad <<<"$(wrk_run "http://127.0.0.1:$sluice_port/v1/events" "$work/single.json" "$root/$peers/post.lua")"
-  empty_stream
-  read -r w_rate w_p50 w_p99 w_bad <<<"$(wrk_run "http://127.0.0.1:$wait_port/v1/events" "$work/single.json" "$root/$peers/post.lua")"
-  empty_stream
-  read -r ab_rate ab_p50 ab_p99 ab_bad <<<"$(wrk_run "http://127.0.0.1:$sluice_port/v1/events" "$work/batch.json" "$root/bench/publish/batch.lua")"
-  empty_stream
-  read -r wb_rate wb_p50 wb_p99 wb_bad <<<"$(wrk_run "http://127.0.0.1:$wait_port/v1/events" "$work/batch.json" "$root/bench/publish/batch.lua")"
+  read -r a_rate a_p50 a_p99 a_bad <<<"$(single "http://127.0.0.1:$sluice_port")"
+  read -r w_rate w_p50 w_p99 w_bad <<<"$(single "http://127.0.0.1:$wait_port")"
+  read -r ab_rate ab_p50 ab_p99 ab_bad <<<"$(batch "http://127.0.0.1:$sluice_port")"
+  read -r wb_rate wb_p50 wb_p99 wb_bad <<<"$(batch "http://127.0.0.1:$wait_port")"
   echo "$round | $a_rate $a_p50 $a_p99 | $w_rate $w_p50 $w_p99 ($w_bad) | $(python3 -c "print(f'{$w_rate/$a_rate:.2f}')") | $(python3 -c "print(round($ab_rate*100))"), $(python3 -c "print(round($wb_rate*100))") ($wb_bad) | $(python3 -c "print(f'{$wb_rate/$ab_rate:.2f}')")"
 done
 fi
