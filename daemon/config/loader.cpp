@@ -437,6 +437,16 @@ void read_jwt(const section& a, settings& s, const std::string& source) {
         j.fail(node, "'auth.jwt' names no key", "expected hmac_secrets, public_keys or jwks_file");
 }
 
+// What every principal of the config has besides its credential: its permissions and
+// its own publish rate (events/s; 0: rate_limits' default).
+template <typename Entry>
+void read_principal(const section& sec, Entry& out, const std::string& source) {
+    unsigned rate = 0;
+    sec.read_int<unsigned>("publish_rate", rate, 0u, 100'000'000u);
+    out.publish_rate = rate;
+    out.grants = read_grants(sec, "permissions", source);
+}
+
 // redis.mode and redis.sentinel: which Redis deployment, and how to find its master.
 void read_sentinel(const section& redis, settings& s, const std::string& source) {
     auto& ep = s.redis.endpoint;
@@ -490,8 +500,6 @@ void read_certificates(const section& a, settings& s, const std::string& source)
         section c(item, "auth.certificates[" + std::to_string(n++) + "]", source,
                   {"identity", "permissions", "publish_rate"});
         auth::certificate_entry entry;
-        unsigned rate = 0;
-        c.read_int<unsigned>("publish_rate", rate, 0u, 100'000'000u);
         c.read_string("identity", entry.identity);
         if (entry.identity.empty())
             c.fail(item, "'" + c.key_path("identity") + "' is missing",
@@ -502,8 +510,7 @@ void read_certificates(const section& a, settings& s, const std::string& source)
                 c.fail(item,
                        "'" + c.key_path("identity") + "' '" + entry.identity + "' is listed twice",
                        "expected each identity once");
-        entry.grants = read_grants(c, "permissions", source);
-        entry.publish_rate = rate;
+        read_principal(c, entry, source);
         s.auth.certificates.push_back(std::move(entry));
     }
 }
@@ -589,11 +596,9 @@ void read_auth(const section& top, settings& s, const std::string& source) {
         a.fail(keys, "'auth.api_keys' must be a list",
                "expected [{name: ..., sha256: ..., permissions: [...]}]");
     std::size_t n = 0;
-    unsigned key_rate = 0;
     for (const auto& item : keys) {
         section k(item, "auth.api_keys[" + std::to_string(n++) + "]", source,
                   {"name", "sha256", "permissions", "publish_rate"});
-        k.read_int<unsigned>("publish_rate", key_rate, 0u, 100'000'000u);
         auth::api_key_entry key;
         k.read_string("name", key.name);
         k.read_string("sha256", key.sha256_hex);
@@ -613,9 +618,7 @@ void read_auth(const section& top, settings& s, const std::string& source) {
                 k.fail(item,
                        "'" + k.key_path("sha256") + "' is the same key as '" + other.name + "'",
                        "expected each key once");
-        key.grants = read_grants(k, "permissions", source);
-        key.publish_rate = key_rate;
-        key_rate = 0;
+        read_principal(k, key, source);
         s.auth.api_keys.push_back(std::move(key));
     }
 }

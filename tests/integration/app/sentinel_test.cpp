@@ -94,6 +94,19 @@ struct sentinel_group {
     }
 };
 
+// /readyz once its answer says `reason` (the first answers say "not connected yet",
+// before the clients have asked anything), or its last answer after 5 s.
+test::http_reply readyz_saying(std::uint16_t port, const std::string& reason) {
+    test::http_reply ready;
+    eventually(
+        [&] {
+            ready = test::http_get(port, "/readyz");
+            return ready.body.find(reason) != std::string::npos;
+        },
+        5s);
+    return ready;
+}
+
 test::http_reply publish(test::http_connection& c, const std::string& id) {
     return c.request("POST", "/v1/events", event_with_id(id),
                      "Content-Type: application/cloudevents+json\r\n");
@@ -253,14 +266,7 @@ TEST_CASE("a replica as the target: /readyz is 503 and names it", "[app][sentine
     test::redis_server replica(replicaof(master));
     test::broker_config cfg(replica.url());
     auto broker = test::start_broker(cfg);
-    // At first it is "not connected yet"; once the client has asked ROLE, the reason.
-    test::http_reply ready;
-    CHECK(eventually(
-        [&] {
-            ready = test::http_get(cfg.port, "/readyz");
-            return ready.body.find("is a replica (read-only)") != std::string::npos;
-        },
-        5s));
+    auto ready = readyz_saying(cfg.port, "is a replica (read-only)");
     CHECK(ready.status == 503);
     CHECK_THAT(ready.body, Contains("is a replica (read-only)"));
     test::http_connection c(cfg.port);
@@ -275,14 +281,9 @@ TEST_CASE("sentinels that name no master: /readyz says so, sentinel by sentinel"
     test::broker_config cfg("redis+sentinel://" + knows.address() +
                             ",127.0.0.1:" + std::to_string(nobody) + "/orders");
     auto broker = test::start_broker(cfg);
-    test::http_reply ready;
-    CHECK(eventually(
-        [&] {
-            ready = test::http_get(cfg.port, "/readyz");
-            return ready.body.find("no sentinel names the master") != std::string::npos;
-        },
-        5s));
+    auto ready = readyz_saying(cfg.port, "no sentinel names the master");
     CHECK(ready.status == 503);
+    CHECK_THAT(ready.body, Contains("no sentinel names the master"));
     CHECK_THAT(ready.body, Contains(knows.address() + ": knows no master named 'orders'"));
     CHECK_THAT(ready.body, Contains("127.0.0.1:" + std::to_string(nobody) + ": "));
     CHECK_THAT(broker->output(), Contains("cannot find the redis master; retrying"));

@@ -38,6 +38,13 @@ std::string write_all(multiplexer& m, clock_type::time_point now = t0) {
     return out;
 }
 
+// An XADD marked as a write that must reach replicas (request::replicate()).
+request replicated_xadd(const char* value) {
+    auto x = command("XADD", "s", "*", "f", value);
+    x.replicate();
+    return x;
+}
+
 }  // namespace
 
 TEST_CASE("multiplexer: pipelined requests go out in one write and complete in order",
@@ -410,13 +417,9 @@ TEST_CASE("multiplexer: replicated writes end their write with one WAIT and comp
     o.replica_timeout = 250ms;
     multiplexer m(o);
     outcome a, b, plain;
-    auto x1 = command("XADD", "s", "*", "f", "1");
-    x1.replicate();
-    auto x2 = command("XADD", "s", "*", "f", "2");
-    x2.replicate();
-    REQUIRE(m.add(std::move(x1), record(a), t0));
+    REQUIRE(m.add(replicated_xadd("1"), record(a), t0));
     REQUIRE(m.add(command("GET", "k"), record(plain), t0));
-    REQUIRE(m.add(std::move(x2), record(b), t0));
+    REQUIRE(m.add(replicated_xadd("2"), record(b), t0));
     auto wire = write_all(m);
     // Three commands, then one WAIT for the two writes.
     CHECK(wire.ends_with("*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n$3\r\n250\r\n"));
@@ -449,9 +452,7 @@ TEST_CASE("multiplexer: too few replicas fail the writes with not_replicated, re
     o.min_replicas = 2;
     multiplexer m(o);
     outcome a;
-    auto x = command("XADD", "s", "*", "f", "1");
-    x.replicate();
-    REQUIRE(m.add(std::move(x), record(a), t0));
+    REQUIRE(m.add(replicated_xadd("1"), record(a), t0));
     write_all(m);
     REQUIRE_FALSE(m.consume("$3\r\n1-0\r\n:1\r\n"));  // one replica of two
     REQUIRE(a.calls == 1);
@@ -460,18 +461,14 @@ TEST_CASE("multiplexer: too few replicas fail the writes with not_replicated, re
 
     // An error reply to WAIT (a replica, an ACL) counts as none.
     outcome b;
-    auto y = command("XADD", "s", "*", "f", "2");
-    y.replicate();
-    REQUIRE(m.add(std::move(y), record(b), t0));
+    REQUIRE(m.add(replicated_xadd("2"), record(b), t0));
     write_all(m);
     REQUIRE_FALSE(m.consume("$3\r\n2-0\r\n-NOPERM no WAIT for you\r\n"));
     CHECK(b.ec == error::not_replicated);
 
     // A connection lost while writes wait for their WAIT fails them once.
     outcome c;
-    auto z = command("XADD", "s", "*", "f", "3");
-    z.replicate();
-    REQUIRE(m.add(std::move(z), record(c), t0));
+    REQUIRE(m.add(replicated_xadd("3"), record(c), t0));
     write_all(m);
     REQUIRE_FALSE(m.consume("$3\r\n3-0\r\n"));
     CHECK(c.calls == 0);
@@ -484,9 +481,7 @@ TEST_CASE("multiplexer: without min_replicas a replicated write is an ordinary o
           "[unit][redis]") {
     multiplexer m;
     outcome a;
-    auto x = command("XADD", "s", "*", "f", "1");
-    x.replicate();
-    REQUIRE(m.add(std::move(x), record(a), t0));
+    REQUIRE(m.add(replicated_xadd("1"), record(a), t0));
     CHECK(write_all(m).find("WAIT") == std::string::npos);
     REQUIRE_FALSE(m.consume("$3\r\n1-0\r\n"));
     CHECK(a.calls == 1);
@@ -499,9 +494,7 @@ TEST_CASE("multiplexer: the WAIT's deadline allows for the replica timeout", "[u
     o.replica_timeout = 2s;
     multiplexer m(o);
     outcome a;
-    auto x = command("XADD", "s", "*", "f", "1");
-    x.replicate();
-    REQUIRE(m.add(std::move(x), record(a), t0));
+    REQUIRE(m.add(replicated_xadd("1"), record(a), t0));
     write_all(m);
     REQUIRE_FALSE(m.consume("$3\r\n1-0\r\n"));
     // Only the WAIT awaits a reply now; it may take dead_after plus the replica timeout.
@@ -516,19 +509,14 @@ TEST_CASE("multiplexer: writes queued while a WAIT is unanswered go together aft
     o.replica_timeout = 1s;
     multiplexer m(o);
     outcome a, b, c, get;
-    auto write = [](const char* v) {
-        auto x = command("XADD", "s", "*", "f", v);
-        x.replicate();
-        return x;
-    };
-    REQUIRE(m.add(write("1"), record(a), t0));
+    REQUIRE(m.add(replicated_xadd("1"), record(a), t0));
     auto first = write_all(m);
     CHECK(first.find("WAIT") != std::string::npos);
     // Redis runs nothing of this connection's before the WAIT returns: these wait here,
     // and a watchdog allows them the replica timeout on top of dead_after.
-    REQUIRE(m.add(write("2"), record(b), t0));
+    REQUIRE(m.add(replicated_xadd("2"), record(b), t0));
     REQUIRE(m.add(command("GET", "k"), record(get), t0));
-    REQUIRE(m.add(write("3"), record(c), t0));
+    REQUIRE(m.add(replicated_xadd("3"), record(c), t0));
     CHECK_FALSE(m.has_unwritten());
     CHECK(m.prepare_write(t0).empty());
     REQUIRE_FALSE(m.consume("$3\r\n1-0\r\n"));  // the XADD's reply; the WAIT's is due
