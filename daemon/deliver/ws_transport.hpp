@@ -103,8 +103,6 @@ class ws_transport {
 
     bool closing() const { return queue_.closing(); }
     boost::asio::any_io_executor executor() { return stream_.get_executor(); }
-    // The client certificate's identity (see net::stream::peer_identity()).
-    const std::string& peer_identity() const { return stream_.peer_identity(); }
 
   private:
     static std::string handshake_answer(const http::request& req, bool& accepted);
