@@ -58,15 +58,19 @@ ws_frame_reader::result ws_frame_reader::fail(std::uint16_t code, std::string te
     return result::error;
 }
 
-ws_frame_reader::result ws_frame_reader::next(std::string& buffer, event& out) {
-    if (consumed_) {
-        buffer.erase(0, consumed_);
-        consumed_ = 0;
+ws_frame_reader::result ws_frame_reader::need_more(std::string& buffer) {
+    if (offset_) {
+        buffer.erase(0, offset_);
+        offset_ = 0;
     }
+    return result::need_more;
+}
+
+ws_frame_reader::result ws_frame_reader::next(std::string& buffer, event& out) {
     for (;;) {
-        const auto* p = reinterpret_cast<const unsigned char*>(buffer.data());
-        std::size_t have = buffer.size();
-        if (have < 2) return result::need_more;
+        const auto* p = reinterpret_cast<const unsigned char*>(buffer.data() + offset_);
+        std::size_t have = buffer.size() - offset_;
+        if (have < 2) return need_more(buffer);
         bool fin = p[0] & 0x80;
         if (p[0] & 0x70) return fail(1002, "reserved bits set without a negotiated extension");
         auto op = static_cast<ws_opcode>(p[0] & 0x0F);
@@ -74,11 +78,11 @@ ws_frame_reader::result ws_frame_reader::next(std::string& buffer, event& out) {
         std::uint64_t len = p[1] & 0x7F;
         std::size_t at = 2;
         if (len == 126) {
-            if (have < 4) return result::need_more;
+            if (have < 4) return need_more(buffer);
             len = (std::uint64_t(p[2]) << 8) | p[3];
             at = 4;
         } else if (len == 127) {
-            if (have < 10) return result::need_more;
+            if (have < 10) return need_more(buffer);
             len = 0;
             for (int i = 0; i < 8; ++i) len = (len << 8) | p[2 + i];
             at = 10;
@@ -102,12 +106,13 @@ ws_frame_reader::result ws_frame_reader::next(std::string& buffer, event& out) {
         if (!control && (len > max_message_ || so_far + len > max_message_))
             return fail(1009, "message larger than " + std::to_string(max_message_) + " bytes");
         if (have < at + 4 + len) {
+            auto r = need_more(buffer);
             buffer.reserve(at + 4 + len);
-            return result::need_more;
+            return r;
         }
         unsigned char mask[4] = {p[at], p[at + 1], p[at + 2], p[at + 3]};
         at += 4;
-        char* payload = buffer.data() + at;
+        char* payload = buffer.data() + offset_ + at;
         for (std::uint64_t i = 0; i < len; ++i) payload[i] ^= static_cast<char>(mask[i & 3]);
         std::string_view data(payload, len);
         std::size_t frame_end = at + len;
@@ -126,13 +131,13 @@ ws_frame_reader::result ws_frame_reader::next(std::string& buffer, event& out) {
                 return fail(1007, "a close frame's reason that is not UTF-8");
         }
         if (control) {
-            consumed_ = frame_end;
+            offset_ += frame_end;
             out.op = op;
             out.payload = data;
             return result::control;
         }
         if (fin && !in_message_) {
-            consumed_ = frame_end;
+            offset_ += frame_end;
             out.op = op;
             out.payload = data;
             return result::message;
@@ -144,7 +149,7 @@ ws_frame_reader::result ws_frame_reader::next(std::string& buffer, event& out) {
             message_.clear();
         }
         message_.append(data);
-        buffer.erase(0, frame_end);
+        offset_ += frame_end;
         if (fin) {
             in_message_ = false;
             out.op = message_op_;

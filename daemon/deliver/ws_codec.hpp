@@ -52,8 +52,10 @@ class ws_frame_reader {
         std::string_view payload;  // valid until the next call
     };
 
-    // `buffer` holds received bytes; consumed bytes are erased from its front when
-    // the next call starts (so `payload` stays valid until then).
+    // `buffer` holds received bytes. Frames are read from an offset into it; the
+    // bytes read are erased from its front once, when a call returns need_more (so
+    // `payload` stays valid until the next call, and a buffer of many small frames is
+    // not moved once per frame). Append to `buffer` only after need_more.
     result next(std::string& buffer, event& out);
 
     std::uint16_t close_code = 0;
@@ -63,8 +65,10 @@ class ws_frame_reader {
     result fail(std::uint16_t code, std::string text);
 
     std::size_t max_message_;
-    std::size_t consumed_ = 0;  // bytes at the buffer's front to drop on the next call
-    std::string message_;       // a fragmented message so far
+    std::size_t offset_ = 0;  // bytes at the buffer's front already read
+    // Erases what was read and answers need_more.
+    result need_more(std::string& buffer);
+    std::string message_;  // a fragmented message so far
     bool in_message_ = false;
     ws_opcode message_op_ = ws_opcode::text;
 };

@@ -378,3 +378,31 @@ TEST_CASE("a close frame whose reason is not UTF-8 fails with 1007", "[unit][del
     CHECK(error_of(client_frame(fin | op_close, bytes({0x03, 0xE8, 0x80}))) == 1007);
     CHECK(error_of(client_frame(fin | op_close, bytes({0x03, 0xE8, 'a', 0xC3}))) == 1007);
 }
+
+TEST_CASE("ws_frame_reader: many small frames are read in place and erased once",
+          "[unit][deliver]") {
+    // A read of 64 KiB can hold hundreds of pings: erasing each one from the buffer's
+    // front would move the rest every time (a flood of pings stalled the reader so).
+    std::string buffer;
+    for (int i = 0; i < 500; ++i) buffer += client_frame(fin | op_ping, "p" + std::to_string(i));
+    auto size = buffer.size();
+    const auto* storage = buffer.data();
+    ws_frame_reader reader(1 << 20);
+    for (int i = 0; i < 500; ++i) {
+        ws_frame_reader::event ev;
+        REQUIRE(reader.next(buffer, ev) == result::control);
+        CHECK(ev.payload == "p" + std::to_string(i));
+        CHECK(buffer.size() == size);  // nothing moved while frames are handed out
+    }
+    CHECK(buffer.data() == storage);
+    ws_frame_reader::event ev;
+    CHECK(reader.next(buffer, ev) == result::need_more);
+    CHECK(buffer.empty());  // then what was read goes at once
+    // A partial frame stays, at the front, for the bytes still to come.
+    auto half = client_frame(fin | op_text, "split");
+    buffer = half.substr(0, 3);
+    CHECK(reader.next(buffer, ev) == result::need_more);
+    buffer += half.substr(3);
+    REQUIRE(reader.next(buffer, ev) == result::message);
+    CHECK(ev.payload == "split");
+}
